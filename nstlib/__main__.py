@@ -1,0 +1,5 @@
+import sys
+
+from nstlib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""nstlib's exceptions: every message says what happened and what to do next.
+
+All derive from :class:`NSTError`, so ``except nst.NSTError`` catches anything nstlib raises on
+purpose; the command line prints such errors as one line and exits non-zero.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "NSTError",
+    "ImageError",
+    "ImageTooSmallError",
+    "WeightsError",
+    "OutputError",
+    "DeviceError",
+    "ResourceError",
+    "InputError",
+]
+
+
+class NSTError(Exception):
+    """Base class of every error nstlib raises on purpose."""
+
+
+class InputError(NSTError, ValueError):
+    """A value handed to the API is unusable (wrong type, shape, range, or not finite)."""
+
+
+class ImageError(NSTError, ValueError):
+    """An image file could not be read (missing, empty, truncated, not an image, too large)."""
+
+
+class ImageTooSmallError(InputError):
+    """An image is smaller than the deepest requested layer can work with."""
+
+
+class WeightsError(NSTError, RuntimeError):
+    """Network weights are missing, corrupt, or for a different architecture."""
+
+
+class OutputError(NSTError, OSError):
+    """A result could not be written (file exists, folder not writable, unknown format)."""
+
+
+class DeviceError(NSTError, RuntimeError):
+    """The requested device (cuda, mps) is not available here."""
+
+
+class ResourceError(NSTError, RuntimeError):
+    """The device ran out of memory; the message says what size would fit."""

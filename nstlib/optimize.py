@@ -1,0 +1,168 @@
+"""The pixel-optimisation loop shared by stylize, reconstruct and (with the sign flipped) deepdream.
+
+One *step* is one evaluation of the loss and its gradient followed by one optimiser update, for
+L-BFGS and Adam alike (L-BFGS runs with ``max_iter=1`` and keeps its curvature memory between
+steps, so nothing is evaluated that is not recorded).
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from nstlib.errors import InputError
+
+__all__ = ["Progress", "TransferResult", "optimize_pixels", "Objective"]
+
+# An objective maps the current image (B, 3, H, W) to named, already-weighted loss terms, each of
+# shape (B,): "content:relu4_2", "style:relu1_1", "tv", … The group is the part before the colon.
+Objective = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+_MAX_RECOVERIES = 5
+
+
+@dataclass
+class Progress:
+    """What a callback receives after every step."""
+
+    step: int  # steps done so far (1-based)
+    steps: int  # steps requested
+    loss: float  # total loss of the image just evaluated
+    losses: dict[str, float]  # every recorded component at this step
+    image: torch.Tensor  # the image just evaluated, detached (B, 3, H, W)
+    elapsed: float  # seconds since the loop started
+
+
+@dataclass
+class TransferResult:
+    """The outcome of an optimisation: the image, and how it got there."""
+
+    image: torch.Tensor  # (B, 3, H, W) in [0, 1]: the evaluated image with the lowest total loss
+    history: dict[str, list[float]]  # per-step lists: "total", group totals, and one per layer
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> image (on the CPU)
+    settings: dict[str, Any] = field(default_factory=dict)  # the options the run used
+    steps_done: int = 0
+    interrupted: bool = False  # True if stopped by Ctrl-C / the kernel's stop button
+    seconds: float = 0.0
+    recoveries: int = 0  # how many times a NaN/Inf loss was undone
+
+    def __repr__(self) -> str:
+        last = self.history["total"][-1] if self.history.get("total") else float("nan")
+        flag = ", interrupted" if self.interrupted else ""
+        return (f"TransferResult(image={tuple(self.image.shape)}, steps_done={self.steps_done}, "
+                f"final_loss={last:.4g}, seconds={self.seconds:.1f}{flag})")
+
+
+def _make_optimizer(kind: str, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
+    if kind == "lbfgs":
+        # No line search and one iteration per step(): exactly one evaluation per step. The
+        # tolerances are off so tiny (but useful) gradients never end the run silently.
+        return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0)
+    if kind == "adam":
+        return torch.optim.Adam([x], lr=lr)
+    raise InputError(f"optimizer must be 'lbfgs' or 'adam', got {kind!r}.")
+
+
+def _group_totals(terms: dict[str, float]) -> dict[str, float]:
+    groups: dict[str, float] = defaultdict(float)
+    for name, value in terms.items():
+        groups[name.split(":", 1)[0]] += value
+    return {"total": sum(groups.values()), **groups, **{k: v for k, v in terms.items() if ":" in k}}
+
+
+def optimize_pixels(
+    init: torch.Tensor,
+    objective: Objective,
+    steps: int,
+    optimizer: str = "lbfgs",
+    lr: float | None = None,
+    callback: Callable[[Progress], bool | None] | None = None,
+    progress: bool = True,
+    snapshot_every: int | None = None,
+    desc: str = "optimising",
+    maximize: bool = False,
+) -> TransferResult:
+    """Minimise (or with ``maximize=True`` maximise) ``objective`` over the pixels of ``init``.
+
+    After every update the image is clamped to [0, 1] under ``torch.no_grad()``. A non-finite loss
+    rolls back to the last good image and halves the step size (with a warning). Ctrl-C returns the
+    best image so far instead of losing the run. ``callback`` may return True to stop early.
+    """
+    if steps < 0:
+        raise InputError(f"steps must be >= 0, got {steps}.")
+    lr = (1.0 if optimizer == "lbfgs" else 0.02) if lr is None else float(lr)
+    sign = -1.0 if maximize else 1.0
+    x = init.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
+    opt = _make_optimizer(optimizer, x, lr)
+    history: dict[str, list[float]] = defaultdict(list)
+    snapshots: dict[int, torch.Tensor] = {}
+    best_value, best_image = math.inf, x.detach().clone()
+    last_terms: dict[str, float] = {}
+    recoveries, interrupted, done = 0, False, 0
+    start = time.perf_counter()
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        terms = objective(x)
+        total = sum(t.sum() for t in terms.values())
+        (sign * total).backward()
+        last_terms.clear()
+        last_terms.update({name: float(t.detach().sum()) for name, t in terms.items()})
+        return sign * total
+
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=True)
+    try:
+        while done < steps:
+            evaluated = x.detach().clone()
+            opt.step(closure)
+            record = _group_totals(last_terms)
+            if not math.isfinite(record["total"]) or not torch.isfinite(x).all():
+                recoveries += 1
+                with torch.no_grad():
+                    x.copy_(best_image)
+                lr *= 0.5
+                opt = _make_optimizer(optimizer, x, lr)
+                warnings.warn(
+                    f"The loss became NaN/Inf at step {done + 1}: went back to the best image so far and "
+                    f"halved the step size to lr={lr:g}.", RuntimeWarning, stacklevel=2)
+                if recoveries > _MAX_RECOVERIES:
+                    warnings.warn("Giving up after repeated NaN/Inf losses; returning the best image so far.",
+                                  RuntimeWarning, stacklevel=2)
+                    break
+                continue
+            with torch.no_grad():
+                x.clamp_(0.0, 1.0)
+            done += 1
+            for name, value in record.items():
+                history[name].append(value)
+            if sign * record["total"] < best_value:
+                best_value, best_image = sign * record["total"], evaluated
+            if snapshot_every and done % snapshot_every == 0:
+                snapshots[done] = evaluated.cpu()
+            bar.update(1)
+            if done % 10 == 0 or done == steps:
+                bar.set_postfix(loss=f"{record['total']:.4g}")
+            if callback is not None:
+                report = Progress(done, steps, record["total"], record, evaluated, time.perf_counter() - start)
+                if callback(report):
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(f"Interrupted after {done} of {steps} steps: returning the best image so far "
+                      "(result.interrupted is True).", RuntimeWarning, stacklevel=2)
+    finally:
+        bar.close()
+    if done == 0:
+        best_image = x.detach().clone()
+    return TransferResult(
+        image=best_image.detach(), history=dict(history), snapshots=snapshots, steps_done=done,
+        interrupted=interrupted, seconds=time.perf_counter() - start, recoveries=recoveries,
+        settings={"optimizer": optimizer, "lr": lr, "steps": steps},
+    )

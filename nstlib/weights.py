@@ -1,0 +1,208 @@
+"""Where VGG's weights come from: torchvision's ImageNet files, seeded random weights, or a file.
+
+``weights="imagenet"`` uses exactly torchvision's mechanism: the file named by
+``torchvision.models.VGG19_Weights.IMAGENET1K_V1`` in torch's hub cache
+(``$TORCH_HOME/hub/checkpoints/``, default ``~/.cache/torch``), downloaded with torch.hub and
+checked against the hash in its name when it is not there yet. Offline with no cached file you
+get one :class:`WeightsError` within seconds that names the file and how to provide it.
+
+``weights="random"`` (or ``"random:SEED"``) gives reproducible Kaiming-normal weights: the same
+seed gives bit-identical weights on every call. Texture synthesis with random features is a real,
+published setting (He, Wang & Hopcroft 2016), but results look like textures, not paintings.
+"""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import socket
+import threading
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+
+from nstlib.errors import WeightsError
+from nstlib.layers import VGG_BLOCKS, conv_shapes
+
+__all__ = [
+    "default_weights",
+    "weights_url",
+    "weights_path",
+    "weights_available",
+    "fetch_weights",
+    "random_state_dict",
+    "load_vgg_state_dict",
+]
+
+_PROBE_TIMEOUT_S = 5.0
+
+
+def default_weights() -> str:
+    """``NSTLIB_WEIGHTS`` if set (e.g. ``random`` in CI), otherwise ``"imagenet"``."""
+    return os.environ.get("NSTLIB_WEIGHTS", "").strip() or "imagenet"
+
+
+def weights_url(arch: str = "vgg19") -> str:
+    """Download address of torchvision's ImageNet weights for ``arch`` (from torchvision itself)."""
+    import torchvision.models as models
+
+    enum = getattr(models, f"{arch.upper()}_Weights", None)
+    if enum is None:
+        raise WeightsError(f"torchvision has no ImageNet weights for {arch!r}.")
+    return enum.IMAGENET1K_V1.url
+
+
+def weights_path(arch: str = "vgg19") -> Path:
+    """Where torchvision caches the ImageNet file, e.g. ``~/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth``."""
+    name = os.path.basename(urlparse(weights_url(arch)).path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
+
+
+def weights_available(arch: str = "vgg19") -> bool:
+    """True when the ImageNet weights for ``arch`` are already in the cache (no network needed)."""
+    return weights_path(arch).is_file()
+
+
+def _host_reachable(url: str, timeout: float = _PROBE_TIMEOUT_S) -> bool:
+    """Can we open a TCP connection to the download host? Bounded in time even if DNS hangs."""
+    if os.environ.get("NSTLIB_OFFLINE"):
+        return False
+    host = urlparse(url).hostname or ""
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return bool(result and result[0])
+
+
+def _missing_message(arch: str, why: str) -> str:
+    path = weights_path(arch)
+    return (
+        f"{why} nstlib needs torchvision's ImageNet weights for {arch}, the file '{path.name}', in "
+        f"'{path.parent}'. To fix: on a machine with internet run `python -m nstlib fetch-weights --arch {arch}` "
+        f"(or `make fetch-weights`), or download {weights_url(arch)} and copy it into that folder "
+        "(set TORCH_HOME to use another cache). For a texture-only demo without them, use weights='random'."
+    )
+
+
+def fetch_weights(arch: str = "vgg19", progress: bool = True) -> Path:
+    """Make sure the ImageNet weights for ``arch`` are cached; download them (hash-checked) if not."""
+    path = weights_path(arch)
+    if path.is_file():
+        return path
+    url = weights_url(arch)
+    if not _host_reachable(url):
+        raise WeightsError(_missing_message(arch, f"The weights file is not cached and {urlparse(url).hostname} cannot be reached (offline?)."))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # torchvision's own route: download to a temporary file, check the sha256 prefix, rename
+        torch.hub.load_state_dict_from_url(url, progress=progress, check_hash=True, weights_only=True, map_location="cpu")
+    except Exception as exc:  # network drop, disk full, hash mismatch
+        raise WeightsError(_missing_message(arch, f"Downloading the weights failed ({exc}).")) from None
+    return path
+
+
+def random_state_dict(arch: str = "vgg19", seed: int = 0) -> dict[str, torch.Tensor]:
+    """Seeded random ``features`` weights in torchvision's key format.
+
+    Kaiming-normal with fan-in (std = sqrt(2 / (9 · C_in))) so activations keep their scale through
+    the depth of the network; biases are zero. Generated on the CPU: bit-identical everywhere.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+    for key, shape in conv_shapes(arch).items():
+        if key.endswith("weight"):
+            std = math.sqrt(2.0 / (shape[1] * shape[2] * shape[3]))
+            state[key] = torch.randn(shape, generator=generator) * std
+        else:
+            state[key] = torch.zeros(shape)
+    return state
+
+
+def _read_file(path: Path) -> dict:
+    if not path.is_file():
+        raise WeightsError(f"Weights file '{path}' does not exist. Check the path, or use weights='imagenet' or 'random'.")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            raise WeightsError(
+                f"Refused to load '{path}': it contains Python objects that could run code when unpickled. "
+                "nstlib only loads plain tensors (torch.load(weights_only=True)); save a state_dict instead."
+            ) from None
+        raise WeightsError(f"'{path}' is not a readable weights file ({exc}). It may be corrupt; download it again.") from None
+    except Exception as exc:  # truncated zip, random bytes, wrong format
+        raise WeightsError(f"'{path}' is corrupt or truncated and cannot be loaded ({type(exc).__name__}). Delete it and download it again.") from None
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise WeightsError(f"'{path}' does not hold a state dict (a mapping of names to tensors).")
+    return data
+
+
+def _guess_arch(state: dict) -> str | None:
+    for arch in VGG_BLOCKS:
+        expected = conv_shapes(arch)
+        if all(k in state and tuple(state[k].shape) == s for k, s in expected.items()) and len(
+            [k for k in state if k.startswith("features.") and k.endswith("weight")]) == len(expected) // 2:
+            return arch
+    return None
+
+
+def _features_only(arch: str, state: dict, source: str) -> dict[str, torch.Tensor]:
+    """Keep the ``features.*`` tensors after checking every key and shape against ``arch``."""
+    if state and not any(k.startswith("features.") for k in state):
+        state = {f"features.{k}": v for k, v in state.items()}  # a bare vgg.features state dict
+    expected = conv_shapes(arch)
+    missing = [k for k in expected if k not in state]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    if missing or wrong:
+        other = _guess_arch(state)
+        hint = f" They look like {other} weights: pass arch={other!r}." if other and other != arch else ""
+        detail = f"missing {missing[:3]}" if missing else f"shape mismatch at {wrong[:3]}"
+        raise WeightsError(f"Weights from {source} do not fit {arch} ({detail}).{hint}")
+    return {k: state[k].detach().float() for k in expected}
+
+
+def _is_random(key: str) -> bool:
+    return key == "random" or key.startswith("random:")
+
+
+@lru_cache(maxsize=8)
+def _cached_load(arch: str, key: str, stamp: tuple) -> dict[str, torch.Tensor]:
+    if key == "imagenet":
+        path = weights_path(arch)
+        if not path.is_file():
+            fetch_weights(arch)
+        return _features_only(arch, _read_file(path), f"'{path}'")
+    if _is_random(key):
+        return random_state_dict(arch, int(key.partition(":")[2] or 0))
+    return _features_only(arch, _read_file(Path(key)), f"'{key}'")
+
+
+def load_vgg_state_dict(arch: str, weights: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+    """The ``features`` state dict for ``arch`` from ``"imagenet"``, ``"random[:SEED]"`` or a file path.
+
+    Loaded tensors are cached per process; treat them as read-only.
+    """
+    if weights is None:
+        weights = default_weights()
+    key = os.fspath(weights)
+    if key == "imagenet" or _is_random(key):
+        if key.startswith("random:") and not key[7:].lstrip("-").isdigit():
+            raise WeightsError(f"weights={key!r}: write 'random' or 'random:SEED' with an integer seed.")
+        path = weights_path(arch) if key == "imagenet" else None
+    else:
+        path = Path(key).expanduser()
+        key = str(path)
+    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path is not None and path.is_file() else ()
+    return _cached_load(arch, key, stamp)
