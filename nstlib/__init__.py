@@ -15,6 +15,7 @@ from nstlib.layers import layer_index, layer_names, receptive_field
 from nstlib.lesson import lesson_setup
 from nstlib.losses import content_loss, gram_matrix, style_loss, tv_loss
 from nstlib.optimize import Progress, TransferResult
+from nstlib import check
 from nstlib.plotting import plot_losses, show_feature_maps, show_images
 from nstlib.transfer import reconstruct, stylize
 from nstlib.weights import fetch_weights, weights_available, weights_path
@@ -34,7 +35,7 @@ __all__ = [
     # optimisation
     "stylize", "reconstruct", "TransferResult", "Progress",
     # pictures and lessons
-    "show_images", "show_feature_maps", "plot_losses", "lesson_setup",
+    "show_images", "show_feature_maps", "plot_losses", "lesson_setup", "check",
     # errors
     "NSTError", "InputError", "ImageError", "ImageTooSmallError", "WeightsError", "OutputError",
     "DeviceError", "ResourceError",

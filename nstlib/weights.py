@@ -34,6 +34,8 @@ __all__ = [
     "fetch_weights",
     "random_state_dict",
     "load_vgg_state_dict",
+    "read_state_dict_file",
+    "WEIGHT_ENUMS",
 ]
 
 _PROBE_TIMEOUT_S = 5.0
@@ -44,14 +46,24 @@ def default_weights() -> str:
     return os.environ.get("NSTLIB_WEIGHTS", "").strip() or "imagenet"
 
 
+# nstlib's architecture names -> torchvision's weight enums (their IMAGENET1K_V1 entry is used).
+WEIGHT_ENUMS = {
+    "vgg11": "VGG11_Weights",
+    "vgg13": "VGG13_Weights",
+    "vgg16": "VGG16_Weights",
+    "vgg19": "VGG19_Weights",
+    "inception_v3": "Inception_V3_Weights",
+    "googlenet": "GoogLeNet_Weights",
+}
+
+
 def weights_url(arch: str = "vgg19") -> str:
-    """Download address of torchvision's ImageNet weights for ``arch`` (from torchvision itself)."""
+    """Download address of torchvision's ImageNet weights for ``arch`` (read from torchvision itself)."""
     import torchvision.models as models
 
-    enum = getattr(models, f"{arch.upper()}_Weights", None)
-    if enum is None:
-        raise WeightsError(f"torchvision has no ImageNet weights for {arch!r}.")
-    return enum.IMAGENET1K_V1.url
+    if arch not in WEIGHT_ENUMS:
+        raise WeightsError(f"No ImageNet weights known for {arch!r}; choose one of {', '.join(WEIGHT_ENUMS)}.")
+    return getattr(models, WEIGHT_ENUMS[arch]).IMAGENET1K_V1.url
 
 
 def weights_path(arch: str = "vgg19") -> Path:
@@ -128,7 +140,8 @@ def random_state_dict(arch: str = "vgg19", seed: int = 0) -> dict[str, torch.Ten
     return state
 
 
-def _read_file(path: Path) -> dict:
+def read_state_dict_file(path: Path) -> dict:
+    """Load a state dict with ``weights_only=True``; every failure becomes a clear :class:`WeightsError`."""
     if not path.is_file():
         raise WeightsError(f"Weights file '{path}' does not exist. Check the path, or use weights='imagenet' or 'random'.")
     try:
@@ -183,10 +196,10 @@ def _cached_load(arch: str, key: str, stamp: tuple) -> dict[str, torch.Tensor]:
         path = weights_path(arch)
         if not path.is_file():
             fetch_weights(arch)
-        return _features_only(arch, _read_file(path), f"'{path}'")
+        return _features_only(arch, read_state_dict_file(path), f"'{path}'")
     if _is_random(key):
         return random_state_dict(arch, int(key.partition(":")[2] or 0))
-    return _features_only(arch, _read_file(Path(key)), f"'{key}'")
+    return _features_only(arch, read_state_dict_file(Path(key)), f"'{key}'")
 
 
 def load_vgg_state_dict(arch: str, weights: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
