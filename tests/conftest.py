@@ -1,0 +1,55 @@
+"""Shared fixtures. Tests run on seeded random weights, chosen explicitly, never by fallback."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# Explicit choices for the whole test session (the Makefile sets the same; this covers a bare `pytest`).
+os.environ.setdefault("NSTLIB_WEIGHTS", "random")
+os.environ.setdefault("NSTLIB_OFFLINE", "1")  # never probe the network from a test
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "images"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU (none here)")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def images_dir() -> Path:
+    return IMAGES
+
+
+@pytest.fixture
+def content_image() -> torch.Tensor:
+    import nstlib as nst
+
+    return nst.load_image(IMAGES / "chelsea.jpg", size=64, device="cpu")
+
+
+@pytest.fixture
+def style_image() -> torch.Tensor:
+    import nstlib as nst
+
+    return nst.load_image(IMAGES / "style_waves.jpg", size=64, device="cpu")
+
+
+@pytest.fixture
+def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty $TORCH_HOME: torchvision's cache lives at <it>/hub/checkpoints/."""
+    home = tmp_path / "torch_home"
+    (home / "hub" / "checkpoints").mkdir(parents=True)
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    from nstlib import weights
+
+    weights._cached_load.cache_clear()
+    return home
