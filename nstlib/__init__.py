@@ -13,6 +13,7 @@ from nstlib.features import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, IMAGENET_ME
 from nstlib.images import check_image, load_image, resize_image, save_image, to_pil
 from nstlib.layers import layer_index, layer_names, receptive_field
 from nstlib.lesson import lesson_setup
+from nstlib.live import LiveView, Trace, load_trace, save_trace
 from nstlib.losses import content_loss, gram_matrix, style_loss, tv_loss
 from nstlib.optimize import Progress, TransferResult
 from nstlib import check
@@ -36,6 +37,8 @@ __all__ = [
     "stylize", "reconstruct", "TransferResult", "Progress",
     # pictures and lessons
     "show_images", "show_feature_maps", "plot_losses", "lesson_setup", "check",
+    # watching and recording runs (interactive explorers: `from nstlib import widgets`)
+    "LiveView", "Trace", "save_trace", "load_trace",
     # errors
     "NSTError", "InputError", "ImageError", "ImageTooSmallError", "WeightsError", "OutputError",
     "DeviceError", "ResourceError",
