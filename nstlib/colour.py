@@ -136,7 +136,7 @@ def _sym_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
 
 
 def match_colour(source: torch.Tensor, target: torch.Tensor, method: Literal["cholesky", "eigen"] = "cholesky",
-                 eps: float = 1e-5, clamp: bool = True) -> torch.Tensor:
+                 eps: float = 1e-7, clamp: bool = True) -> torch.Tensor:
     """Recolour ``source`` so its pixels have ``target``'s mean colour and colour covariance.
 
     x' = A x + b with b = μ_T − A μ_S and A Σ_S Aᵀ = Σ_T (Gatys et al. 2017, §5.2):
@@ -145,7 +145,8 @@ def match_colour(source: torch.Tensor, target: torch.Tensor, method: Literal["ch
     * ``"eigen"`` (the "image analogies" variant): A = Σ_T^{1/2} Σ_S^{-1/2}.
 
     In style transfer call it as ``match_colour(style, content)`` and use the result as the style.
-    ``eps`` is added to the diagonal of both covariances, so a grey image (singular Σ) still works.
+    ``eps`` × the mean variance is added to the diagonal of both covariances, so a grey image
+    (singular Σ) still works; raise it to tame noise in images with nearly no colour.
     ``clamp=False`` returns the exact affine map, which may leave [0, 1]; statistics match exactly then.
 
     Returns (B, 3, H_S, W_S): ``source``'s shape. ``target`` with batch size 1 serves every source image.
@@ -156,8 +157,9 @@ def match_colour(source: torch.Tensor, target: torch.Tensor, method: Literal["ch
     work = torch.float64  # 3x3 decompositions: double precision costs nothing and avoids drift
     mu_s, cov_s = (t.to(work) for t in colour_stats(source))
     mu_t, cov_t = (t.to(work) for t in colour_stats(target))
-    eye = torch.eye(3, dtype=work, device=source.device) * eps
-    cov_s, cov_t = cov_s + eye, cov_t + eye
+    eye = torch.eye(3, dtype=work, device=source.device)
+    ridge = lambda cov: cov + eye * (eps * cov.diagonal(dim1=1, dim2=2).mean(1) + 1e-12)[:, None, None]  # noqa: E731
+    cov_s, cov_t = ridge(cov_s), ridge(cov_t)
     if method == "cholesky":
         chol_s, chol_t = torch.linalg.cholesky(cov_s), torch.linalg.cholesky(cov_t)
         a = chol_t @ torch.linalg.inv(chol_s)
