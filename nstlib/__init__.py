@@ -19,6 +19,7 @@ from nstlib.optimize import Progress, TransferResult
 from nstlib import check
 from nstlib.plotting import plot_losses, show_feature_maps, show_images
 from nstlib.transfer import reconstruct, stylize
+from nstlib.dream import DreamResult, deepdream
 from nstlib.colour import (colour_stats, combine_luminance, luminance, match_colour, match_luminance, rgb_to_ycbcr,
                            rgb_to_yiq, stylize_luminance, ycbcr_to_rgb, yiq_to_rgb)
 from nstlib.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, synthesize_texture
@@ -38,6 +39,8 @@ __all__ = [
     "gram_matrix", "content_loss", "style_loss", "tv_loss",
     # optimisation
     "stylize", "reconstruct", "TransferResult", "Progress",
+    # DeepDream
+    "deepdream", "DreamResult",
     # beyond Gatys 2016: colour, style statistics, several styles and masks (lessons 08-10)
     "rgb_to_yiq", "yiq_to_rgb", "rgb_to_ycbcr", "ycbcr_to_rgb", "luminance", "combine_luminance",
     "match_luminance", "colour_stats", "match_colour", "stylize_luminance",
