@@ -23,6 +23,7 @@ from nstlib.dream import DreamResult, deepdream
 from nstlib.colour import (colour_stats, combine_luminance, luminance, match_colour, match_luminance, rgb_to_ycbcr,
                            rgb_to_yiq, stylize_luminance, ycbcr_to_rgb, yiq_to_rgb)
 from nstlib.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, synthesize_texture
+from nstlib.memory import MemoryEstimate, available_memory, estimate_memory, largest_size
 from nstlib.weights import fetch_weights, weights_available, weights_path
 
 __version__ = "0.1.0"
@@ -39,6 +40,8 @@ __all__ = [
     "gram_matrix", "content_loss", "style_loss", "tv_loss",
     # optimisation
     "stylize", "reconstruct", "TransferResult", "Progress",
+    # memory: what a run needs, and the largest image that fits
+    "estimate_memory", "largest_size", "available_memory", "MemoryEstimate",
     # DeepDream
     "deepdream", "DreamResult",
     # beyond Gatys 2016: colour, style statistics, several styles and masks (lessons 08-10)

@@ -44,14 +44,28 @@ class Progress:
 class TransferResult:
     """The outcome of an optimisation: the image, and how it got there."""
 
-    image: torch.Tensor  # (B, 3, H, W) in [0, 1]: the evaluated image with the lowest total loss
-    history: dict[str, list[float]]  # per-step lists: "total", group totals, and one per layer
+    image: torch.Tensor  # (B, 3, H, W) in [0, 1]: per image of the batch, the evaluated one with the lowest loss
+    history: dict[str, list[float]]  # per-step lists: "total", group totals, and one per layer (summed over the batch)
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> image (on the CPU)
     settings: dict[str, Any] = field(default_factory=dict)  # the options the run used
     steps_done: int = 0
     interrupted: bool = False  # True if stopped by Ctrl-C / the kernel's stop button
     seconds: float = 0.0
     recoveries: int = 0  # how many times a NaN/Inf loss was undone
+    image_history: list[dict[str, list[float]]] = field(default_factory=list)  # one ``history`` per image of the batch
+
+    def split(self) -> list["TransferResult"]:
+        """One result per image of the batch, each with its own image (1, 3, H, W) and history.
+
+        >>> [r.history["total"][-1] for r in result.split()]   # doctest: +SKIP
+        """
+        histories = self.image_history or [self.history]
+        return [TransferResult(
+            image=self.image[i:i + 1], history=histories[i] if i < len(histories) else {},
+            snapshots={k: v[i:i + 1] for k, v in self.snapshots.items()}, settings=dict(self.settings),
+            steps_done=self.steps_done, interrupted=self.interrupted, seconds=self.seconds,
+            recoveries=self.recoveries, image_history=[histories[i]] if i < len(histories) else [])
+            for i in range(self.image.shape[0])]
 
     def __repr__(self) -> str:
         last = self.history["total"][-1] if self.history.get("total") else float("nan")
@@ -77,6 +91,15 @@ def _group_totals(terms: dict[str, float]) -> dict[str, float]:
     return {"total": sum(groups.values()), **groups, **{k: v for k, v in terms.items() if ":" in k}}
 
 
+def _per_image_totals(terms: dict[str, torch.Tensor], batch: int) -> list[dict[str, float]]:
+    """``_group_totals`` for each image: terms of shape (B,) are split, scalar terms shared out evenly."""
+    out: list[dict[str, float]] = []
+    for b in range(batch):
+        values = {name: float(t[b]) if t.numel() == batch else float(t.sum()) / batch for name, t in terms.items()}
+        out.append(_group_totals(values))
+    return out
+
+
 def optimize_pixels(
     init: torch.Tensor,
     objective: Objective,
@@ -88,12 +111,22 @@ def optimize_pixels(
     snapshot_every: int | None = None,
     desc: str = "optimising",
     maximize: bool = False,
+    loss_scale: float = 1.0,
 ) -> TransferResult:
     """Minimise (or with ``maximize=True`` maximise) ``objective`` over the pixels of ``init``.
 
     After every update the image is clamped to [0, 1] under ``torch.no_grad()``. A non-finite loss
     rolls back to the last good image and halves the step size (with a warning). Ctrl-C returns the
     best image so far instead of losing the run. ``callback`` may return True to stop early.
+
+    The terms may be per image (shape (B,)); the loss minimised is their sum. ``result.history``
+    holds batch sums, ``result.image_history[b]`` image b's own curves, and ``result.image`` keeps,
+    for each image separately, the evaluated version with its lowest loss. Adam updates every pixel
+    on its own, so a batch of B images optimised together follows exactly the B separate runs;
+    L-BFGS shares one curvature estimate (inner products over the whole batch), so it does not.
+
+    ``loss_scale`` multiplies the loss before ``backward()`` and divides the gradient after it
+    (static loss scaling for float16 autocast, whose small gradients would otherwise underflow).
     """
     if steps < 0:
         raise InputError(f"steps must be >= 0, got {steps}.")
@@ -104,7 +137,11 @@ def optimize_pixels(
     history: dict[str, list[float]] = defaultdict(list)
     snapshots: dict[int, torch.Tensor] = {}
     best_value, best_image = math.inf, x.detach().clone()
+    batch = x.shape[0]
+    best_each = torch.full((batch,), math.inf, dtype=torch.float64)
+    image_history: list[dict[str, list[float]]] = [defaultdict(list) for _ in range(batch)]
     last_terms: dict[str, float] = {}
+    last_each: dict[str, torch.Tensor] = {}
     recoveries, interrupted, done = 0, False, 0
     start = time.perf_counter()
 
@@ -112,9 +149,19 @@ def optimize_pixels(
         opt.zero_grad(set_to_none=True)
         terms = objective(x)
         total = sum(t.sum() for t in terms.values())
-        (sign * total).backward()
+        if loss_scale != 1.0:
+            (sign * loss_scale * total).backward()
+            if x.grad is not None:
+                x.grad.div_(loss_scale)
+        else:
+            (sign * total).backward()
+        # One device-to-host copy for all terms (a GPU waits once per step, not once per term).
+        flat = [t.detach().reshape(-1) for t in terms.values()]
+        values = torch.cat(flat).double().cpu().split([f.numel() for f in flat]) if flat else ()
+        last_each.clear()
+        last_each.update(zip(terms, values))
         last_terms.clear()
-        last_terms.update({name: float(t.detach().sum()) for name, t in terms.items()})
+        last_terms.update({name: float(t.sum()) for name, t in last_each.items()})
         return sign * total
 
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=True)
@@ -143,7 +190,19 @@ def optimize_pixels(
             for name, value in record.items():
                 history[name].append(value)
             if sign * record["total"] < best_value:
-                best_value, best_image = sign * record["total"], evaluated
+                best_value = sign * record["total"]
+            per_image = _per_image_totals(last_each, batch)
+            for b, image_record in enumerate(per_image):
+                for name, value in image_record.items():
+                    image_history[b][name].append(value)
+            each = torch.tensor([r["total"] for r in per_image], dtype=torch.float64) * sign
+            better = each < best_each
+            if better.all():
+                best_image = evaluated
+            elif better.any():
+                best_image = best_image.clone()
+                best_image[better.to(best_image.device)] = evaluated[better.to(evaluated.device)]
+            best_each = torch.where(better, each, best_each)
             if snapshot_every and done % snapshot_every == 0:
                 snapshots[done] = evaluated.cpu()
             bar.update(1)
@@ -165,4 +224,5 @@ def optimize_pixels(
         image=best_image.detach(), history=dict(history), snapshots=snapshots, steps_done=done,
         interrupted=interrupted, seconds=time.perf_counter() - start, recoveries=recoveries,
         settings={"optimizer": optimizer, "lr": lr, "steps": steps},
+        image_history=[dict(h) for h in image_history],
     )

@@ -384,7 +384,9 @@ def stylize(
                 feats = vgg(content_s)
                 content_targets = {name: feats[name] for name in wt.content}
             del feats
-            style_terms = StyleTerms.from_images(vgg, styles_s, wt.style, stat=style_stat, blend=style_blend,
+            # With variants the per-layer weights differ per image: StyleTerms gets w_l = 1, the objective applies them.
+            unit = wt.style if variants is None else {n: 1.0 for n in wt.style}
+            style_terms = StyleTerms.from_images(vgg, styles_s, unit, stat=style_stat, blend=style_blend,
                                                  masks=style_masks)
             targets_at.clear()  # only the current stage's targets are kept
             targets_at[key] = (content_targets, style_terms, styles_s[0])
@@ -400,6 +402,8 @@ def stylize(
             terms = {f"content:{n}": w.alpha * c * content_loss(feats[n], content_targets[n], per_image=True)
                      for n, c in w.content.items()}
             terms.update(style_terms(feats, w.beta))  # Σ_l β w_l Σ_i b_i L_stat (stats.StyleTerms)
+            if variants is not None:
+                terms.update({f"style:{n}": terms[f"style:{n}"] * v for n, v in w.style.items()})
             if isinstance(w.gamma, torch.Tensor) or w.gamma:
                 terms["tv"] = w.gamma * tv_loss(image, p=1, per_image=True)
             return terms
