@@ -23,6 +23,8 @@ from nstlib.dream import DreamResult, deepdream
 from nstlib.colour import (colour_stats, combine_luminance, luminance, match_colour, match_luminance, rgb_to_ycbcr,
                            rgb_to_yiq, stylize_luminance, ycbcr_to_rgb, yiq_to_rgb)
 from nstlib.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, synthesize_texture
+from nstlib.texnet import (JOHNSON_CONTENT_LAYER, JOHNSON_STYLE_LAYERS, TransferNet, TransferNetResult,
+                           load_transfer_net, save_transfer_net, train_transfer_net)
 from nstlib.memory import MemoryEstimate, available_memory, estimate_memory, largest_size
 from nstlib.weights import fetch_weights, weights_available, weights_path
 
@@ -48,6 +50,8 @@ __all__ = [
     "rgb_to_yiq", "yiq_to_rgb", "rgb_to_ycbcr", "ycbcr_to_rgb", "luminance", "combine_luminance",
     "match_luminance", "colour_stats", "match_colour", "stylize_luminance",
     "STYLE_STATS", "StyleTerms", "mean_covariance", "masked_gram_matrix", "gaussian_w2", "synthesize_texture",
+    "TransferNet", "TransferNetResult", "train_transfer_net", "save_transfer_net", "load_transfer_net",
+    "JOHNSON_CONTENT_LAYER", "JOHNSON_STYLE_LAYERS",
     # pictures and lessons
     "show_images", "show_feature_maps", "plot_losses", "lesson_setup", "check",
     # watching and recording runs (interactive explorers: `from nstlib import widgets`)
