@@ -38,7 +38,7 @@ __all__ = [
     "WEIGHT_ENUMS",
 ]
 
-_PROBE_TIMEOUT_S = 5.0
+_PROBE_TIMEOUT_S = 3.0  # a reachable CDN answers a TCP connect well within this
 
 
 def default_weights() -> str:
@@ -57,13 +57,24 @@ WEIGHT_ENUMS = {
 }
 
 
-def weights_url(arch: str = "vgg19") -> str:
-    """Download address of torchvision's ImageNet weights for ``arch`` (read from torchvision itself)."""
-    import torchvision.models as models
+# The same files' addresses, as torchvision (0.19 - 0.29) lists them in ``<enum>.IMAGENET1K_V1.url``;
+# tests/test_reliability_weights.py checks that they still agree. Kept here so that finding the file
+# (and saying clearly that it is missing) never waits for, or depends on, importing torchvision.
+_URLS = {
+    "vgg11": "https://download.pytorch.org/models/vgg11-8a719046.pth",
+    "vgg13": "https://download.pytorch.org/models/vgg13-19584684.pth",
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    "inception_v3": "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+    "googlenet": "https://download.pytorch.org/models/googlenet-1378be20.pth",
+}
 
+
+def weights_url(arch: str = "vgg19") -> str:
+    """Download address of torchvision's ImageNet weights for ``arch`` (``<enum>.IMAGENET1K_V1.url``)."""
     if arch not in WEIGHT_ENUMS:
         raise WeightsError(f"No ImageNet weights known for {arch!r}; choose one of {', '.join(WEIGHT_ENUMS)}.")
-    return getattr(models, WEIGHT_ENUMS[arch]).IMAGENET1K_V1.url
+    return _URLS[arch]
 
 
 def weights_path(arch: str = "vgg19") -> Path:
@@ -77,10 +88,11 @@ def weights_available(arch: str = "vgg19") -> bool:
     return weights_path(arch).is_file()
 
 
-def _host_reachable(url: str, timeout: float = _PROBE_TIMEOUT_S) -> bool:
+def _host_reachable(url: str, timeout: float | None = None) -> bool:
     """Can we open a TCP connection to the download host? Bounded in time even if DNS hangs."""
     if os.environ.get("NSTLIB_OFFLINE"):
         return False
+    timeout = _PROBE_TIMEOUT_S if timeout is None else timeout
     host = urlparse(url).hostname or ""
     result: list[bool] = []
 
@@ -141,24 +153,45 @@ def random_state_dict(arch: str = "vgg19", seed: int = 0) -> dict[str, torch.Ten
 
 
 def read_state_dict_file(path: Path) -> dict:
-    """Load a state dict with ``weights_only=True``; every failure becomes a clear :class:`WeightsError`."""
+    """Load a state dict with ``weights_only=True``; every failure becomes a clear :class:`WeightsError`.
+
+    A pickle that would build arbitrary Python objects (and so could run code) is refused, never
+    executed; a truncated or corrupt file, one that holds no tensors, or tensors with NaN/Inf are
+    reported as such.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"'{path}' is a folder, not a weights file. Pass the path of the .pth file inside it.")
     if not path.is_file():
         raise WeightsError(f"Weights file '{path}' does not exist. Check the path, or use weights='imagenet' or 'random'.")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"Weights file '{path}' is empty (0 bytes): the download or copy did not finish. "
+                           "Delete it and download it again.")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+        # torch names what it refused ("Unsupported global: GLOBAL io.open ..."); other failures are
+        # bytes that are no pickle at all ("Unsupported operand 60": an HTML page saved as .pth).
+        text = str(exc).lower()
+        if "global" in text or "unsupported class" in text:
             raise WeightsError(
                 f"Refused to load '{path}': it contains Python objects that could run code when unpickled. "
                 "nstlib only loads plain tensors (torch.load(weights_only=True)); save a state_dict instead."
             ) from None
-        raise WeightsError(f"'{path}' is not a readable weights file ({exc}). It may be corrupt; download it again.") from None
+        raise WeightsError(f"'{path}' is not a readable weights file: it is corrupt, or something else (an HTML "
+                           "error page?) saved under that name. Delete it and download it again.") from None
     except Exception as exc:  # truncated zip, random bytes, wrong format
         raise WeightsError(f"'{path}' is corrupt or truncated and cannot be loaded ({type(exc).__name__}). Delete it and download it again.") from None
-    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise WeightsError(f"'{path}' does not hold a state dict (a mapping of names to tensors).")
+    for key in ("state_dict", "model"):  # training checkpoints wrap the state dict
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise WeightsError(f"'{path}' does not hold a state dict (a mapping of names to tensors). "
+                           "Save one with torch.save(model.state_dict(), path).")
+    broken = [k for k, v in data.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise WeightsError(f"'{path}' has NaN or infinite values in {broken[:3]}: the weights are damaged "
+                           "(a diverged training run?). Use another file.")
     return data
 
 
@@ -182,6 +215,9 @@ def _features_only(arch: str, state: dict, source: str) -> dict[str, torch.Tenso
         other = _guess_arch(state)
         hint = f" They look like {other} weights: pass arch={other!r}." if other and other != arch else ""
         detail = f"missing {missing[:3]}" if missing else f"shape mismatch at {wrong[:3]}"
+        if not hint:
+            hint = (f" Use a state dict of torchvision's {arch} (or of its .features), weights='imagenet', "
+                    "or weights='random'.")
         raise WeightsError(f"Weights from {source} do not fit {arch} ({detail}).{hint}")
     return {k: state[k].detach().float() for k in expected}
 
@@ -196,7 +232,11 @@ def _cached_load(arch: str, key: str, stamp: tuple) -> dict[str, torch.Tensor]:
         path = weights_path(arch)
         if not path.is_file():
             fetch_weights(arch)
-        return _features_only(arch, read_state_dict_file(path), f"'{path}'")
+        try:
+            return _features_only(arch, read_state_dict_file(path), f"'{path}'")
+        except WeightsError as exc:  # a damaged file in the cache: say how to replace it
+            raise WeightsError(f"{exc} It is torchvision's cached file: delete it, then run "
+                               f"`python -m nstlib fetch-weights --arch {arch}` to download it again.") from None
     if _is_random(key):
         return random_state_dict(arch, int(key.partition(":")[2] or 0))
     return _features_only(arch, read_state_dict_file(Path(key)), f"'{key}'")
