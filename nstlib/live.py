@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from nstlib.errors import InputError, OutputError
@@ -188,6 +189,7 @@ class LiveView:
         positive = True
         if not lines:  # first time: labels and grid
             ax.set_xlabel("step", fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
             ax.set_title(title, fontsize=9)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)

@@ -101,7 +101,8 @@ class StyleExplorer:
                                              description="style layers", style=_WIDE)
         self.content_weight = W.FloatLogSlider(value=1.0, base=10, min=-3, max=3, step=0.25,
                                                description="α (content)", style=_WIDE, readout_format=".3g")
-        self.style_weight = W.FloatLogSlider(value=5e4, base=10, min=0, max=8, step=0.25,
+        # The grid 10^(min + k·step) must contain each default exactly, or the browser snaps it away (5e4 → 5.62e4).
+        self.style_weight = W.FloatLogSlider(value=5e4, base=10, min=math.log10(5), max=math.log10(5e7), step=0.25,
                                              description="β (style)", style=_WIDE, readout_format=".3g")
         self.tv_weight = W.FloatLogSlider(value=10.0, base=10, min=-3, max=4, step=0.25,
                                           description="γ (TV)", style=_WIDE, readout_format=".3g")
