@@ -186,7 +186,7 @@ class LiveView:
     def _curves(self, ax: Any, keys: list[str], title: str) -> None:
         lines = {line.get_label(): line for line in ax.get_lines()}
         x = np.asarray(self.step_numbers)
-        positive = True
+        low, high = math.inf, -math.inf
         if not lines:  # first time: labels and grid
             ax.set_xlabel("step", fontsize=8)
             ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
@@ -196,14 +196,15 @@ class LiveView:
         for key in keys:
             y = np.asarray(self.history[key], dtype=float)
             finite = y[np.isfinite(y)]
-            positive &= bool(finite.size == 0 or (finite > 0).all())
+            if finite.size:
+                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
             if key in lines:
                 lines[key].set_data(x, y)
             else:
                 ax.plot(x, y, label=key, linewidth=2.0 if key == "total" else 1.2)
         if set(keys) - set(lines):  # new components: (re)draw the legend
             ax.legend(fontsize=6, loc="upper right", ncol=1 + len(keys) // 6)
-        ax.set_yscale("log" if positive else "linear")
+        ax.set_yscale("log" if 0 < low and high >= 10 * low else "linear")  # log only when spanning decades
         ax.relim()
         ax.autoscale_view()
 

@@ -210,3 +210,13 @@ def test_bad_trace_files_say_what_is_wrong(tmp_path):
         load_trace(tmp_path / "other.json")
     with pytest.raises(nst.InputError, match="Cannot make a trace"):
         trace_of(42)
+
+
+def test_log_axis_only_for_curves_spanning_decades():
+    view = LiveView(mode="none")
+    for step in range(1, 4):  # totals: tv 0.1 ... total 3.1, a decade and more; style:relu1_1 2 ... 0.67, less
+        view(_progress(step, steps=30))
+    assert [ax.get_yscale() for ax in view.figure().axes[1:]] == ["log", "linear"]
+    for step in range(4, 31):  # style:relu1_1 down to 0.067: now it spans more than a decade too
+        view(_progress(step, steps=30))
+    assert [ax.get_yscale() for ax in view.figure().axes[1:]] == ["log", "log"]
