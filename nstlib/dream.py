@@ -10,11 +10,12 @@ each layer's contribution normalised so large layers do not outweigh small ones:
     L(x) = Σ_l w_l · mean_{c,i,j} A_l(x)[c, i, j]          (w_l = 1 unless you pass {layer: weight})
 
 and each step is  x ← clip_[0,1]( x + η · g / mean|g| ),  g = ∂L/∂x, the normalised gradient step
-of Google's original deepdream notebook. Three tricks from that notebook make it work on real
-photos: a random roll (jitter) of the image before every step, undone after; an *octave*
+of Google's original deepdream notebook. Two more tricks from that notebook make it work on real
+photos: a random roll (jitter) of the image before every step, undone after; and an *octave*
 pyramid that dreams at small scales first and carries the added detail (dreamed − base) up to
-the next scale; and, for large images, tiles (the gradient is computed tile by tile on a randomly
-shifted grid, then normalised over the whole image, as in the TensorFlow tutorial).
+the next scale. For large images the gradient can be computed in tiles on a randomly shifted grid
+and normalised over the whole image, as in the TensorFlow tutorial; unlike there, each tile also
+sees a margin of context, so that the seams do not show.
 
 Guided dreaming (``guide=image``) replaces mean activation by Google's guide objective: every
 position i of the image's layer maps is pulled towards the guide feature g_j it already matches
@@ -51,11 +52,11 @@ Layers = Union[str, Sequence[str], Mapping[str, float]]
 # Seed 004 dreams on Keras' mixed3 and mixed5 of Inception v3 = torchvision's Mixed_6a and Mixed_6c
 # (the 4th and 6th of the eleven mixed blocks). GoogLeNet: inception4c, the default of Google's
 # original deepdream notebook ("inception_4c/output"). VGG: our choice by the same token, two layers
-# from the middle of the network (no paper prescribes one).
+# from the middle of the network that every VGG has (no paper prescribes one).
 DEFAULT_DREAM_LAYERS: dict[str, tuple[str, ...]] = {
     "inception_v3": ("Mixed_6a", "Mixed_6c"),
     "googlenet": ("inception4c",),
-    **{arch: ("relu3_3", "relu4_2") for arch in VGG_BLOCKS},
+    **{arch: ("relu3_2", "relu4_2") for arch in VGG_BLOCKS},
 }
 
 
@@ -263,7 +264,7 @@ def deepdream(
     bar = tqdm(total=total_steps, desc="deepdream", disable=not progress, leave=True)
     base = current = original
     try:
-        for octave, size in enumerate(sizes):
+        for size in sizes:
             base = resize_image(original, size)
             detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False)
             current = (base + detail).clamp(0.0, 1.0)
@@ -303,16 +304,17 @@ def deepdream(
         raise
     finally:
         bar.close()
-    detail = F.interpolate(current - base, size=tuple(original.shape[-2:]), mode="bilinear", align_corners=False) \
-        if current.shape[-2:] != original.shape[-2:] else current - base
-    final = (original + detail).clamp(0.0, 1.0) if current.shape[-2:] != original.shape[-2:] else current
+    final = current
+    if current.shape[-2:] != original.shape[-2:]:  # stopped early in a smaller octave: carry its detail up
+        detail = F.interpolate(current - base, size=tuple(original.shape[-2:]), mode="bilinear", align_corners=False)
+        final = (original + detail).clamp(0.0, 1.0)
     return DreamResult(
         image=final.detach().to(home), history=dict(history), octave_sizes=sizes, octave_images=octave_images,
         steps_done=done, interrupted=interrupted, seconds=time.perf_counter() - start,
         settings=dict(model=model, layers=weights_l, octaves=octaves, octave_scale=octave_scale,
                       steps_per_octave=steps_per_octave, step_size=step_size, jitter=jitter, tile_size=tile_size,
-                      tile_margin=tile_margin,
-                      guided=guide is not None, weights=str(weights) if weights is not None else None,
+                      tile_margin=tile_margin, guided=guide is not None,
+                      weights=str(weights) if weights is not None else None,
                       device=str(run_device), seed=seed))
 
 

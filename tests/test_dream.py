@@ -1,6 +1,8 @@
 """DeepDream and its Inception/GoogLeNet feature extractors, checked against torchvision and the seed's formulas."""
 from __future__ import annotations
 
+import functools
+
 import torch
 import torchvision.models as tvm
 
@@ -43,7 +45,8 @@ def test_layer_table_is_torchvision_forward_order(arch):
     with torch.device("meta"):
         model = (tvm.inception_v3 if arch == "inception_v3" else tvm.googlenet)(
             weights=None, aux_logits=True, init_weights=False)
-    children = [n for n, _ in model.named_children() if n not in ("AuxLogits", "aux1", "aux2", "avgpool", "dropout", "fc")]
+    heads = ("AuxLogits", "aux1", "aux2", "avgpool", "dropout", "fc")
+    children = [n for n, _ in model.named_children() if n not in heads]
     assert list(INCEPTION_LAYERS[arch]) == children
 
 
@@ -54,6 +57,7 @@ def test_min_input_sizes_rederived_on_meta_device(arch):
             weights=None, aux_logits=True, init_weights=False).eval()
     names = INCEPTION_LAYERS[arch]
 
+    @functools.cache
     def reach(size: int) -> int:  # how many trunk layers a size x size input gets through
         x = torch.zeros(1, 3, size, size, device="meta")
         for i, name in enumerate(names):
@@ -68,7 +72,8 @@ def test_min_input_sizes_rederived_on_meta_device(arch):
         assert reach(size) > i and (size == 1 or reach(size - 1) <= i), layer
 
 
-@pytest.mark.parametrize("arch,layers", [("inception_v3", ("Mixed_5b", "Mixed_6a")), ("googlenet", ("inception3b", "inception4a"))])
+@pytest.mark.parametrize("arch,layers", [("inception_v3", ("Mixed_5b", "Mixed_6a")),
+                                         ("googlenet", ("inception3b", "inception4a"))])
 def test_features_equal_torchvision_pretrained_pipeline(arch, layers):
     """Oracle: torchvision's model with transform_input=True on ImageNet-normalised input, read by hooks."""
     state = random_net_state_dict(arch, seed=3)
@@ -144,7 +149,8 @@ def test_weights_for_another_network_are_refused(tmp_path):
         load_net_state_dict("googlenet", "random:abc")
 
 
-@pytest.mark.parametrize("model,bad,valid", [("inception_v3", "Mixed_9z", "Mixed_6c"), ("googlenet", "inception4z", "inception4c"),
+@pytest.mark.parametrize("model,bad,valid", [("inception_v3", "Mixed_9z", "Mixed_6c"),
+                                             ("googlenet", "inception4z", "inception4c"),
                                              ("vgg19", "relu9_9", "conv4_2")])
 def test_layer_names_validated_with_the_valid_names(model, bad, valid):
     with pytest.raises(nst.InputError, match=f"no layer '{bad}'.*{valid}"):
@@ -198,7 +204,8 @@ def test_dream_raises_chosen_activations_keeps_size_and_range(model, layers, siz
                            progress=False, device="cpu")
     assert isinstance(result, nst.DreamResult) and result.image.shape == image.shape
     assert 0.0 <= float(result.image.min()) and float(result.image.max()) <= 1.0
-    before, after = _means(model, result.settings["layers"], image), _means(model, result.settings["layers"], result.image)
+    names = result.settings["layers"]
+    before, after = _means(model, names, image), _means(model, names, result.image)
     assert all(after[k] > before[k] for k in before), (before, after)
     assert len(result.history["total"]) == 5 and result.steps_done == 5
 
@@ -252,7 +259,8 @@ def test_seeded_and_reproducible():
 
 def test_one_tile_covering_the_image_is_identical_to_untiled():
     image = _image(64, 80)
-    kw = dict(layers=("inception3a",), octaves=2, steps_per_octave=3, weights="random", progress=False, device="cpu", seed=2)
+    kw = dict(layers=("inception3a",), octaves=2, steps_per_octave=3, weights="random", progress=False,
+              device="cpu", seed=2)
     plain = nst.deepdream(image, "googlenet", **kw)
     tiled = nst.deepdream(image, "googlenet", tile_size=80, **kw)
     assert torch.equal(plain.image, tiled.image)
@@ -275,7 +283,8 @@ def test_tiled_gradient_equals_whole_image_gradient():
     tiled, loss_tiled = _gradient(net, image, {"relu2_1": 1.0}, None, Tiling(32, 16, 2), (3, -5))
     assert len(_tiles(64, Tiling(32, 16, 2))) * len(_tiles(96, Tiling(32, 16, 2))) == 6
     torch.testing.assert_close(tiled, whole, rtol=1e-4, atol=1e-6 * float(whole.abs().max()))
-    assert loss_tiled["total"] == pytest.approx(loss_whole["total"], rel=0.1)  # edge tiles see padding: close, not equal
+    # The recorded loss weights each window's mean by its core's area: close to the whole image's, not equal.
+    assert loss_tiled["total"] == pytest.approx(loss_whole["total"], rel=0.1)
 
 
 def test_multi_tile_dream_agrees_with_untiled_as_closely_as_a_reseed():
@@ -322,3 +331,25 @@ def test_callback_stops_early_and_errors_are_clear():
     for bad in (dict(octaves=0), dict(octave_scale=0.5), dict(step_size=-1.0), dict(jitter=-2), dict(tile_size=0)):
         with pytest.raises(nst.InputError):
             nst.deepdream(image, "vgg19", **bad, **kw)
+
+
+def test_interrupt_in_a_small_octave_returns_a_full_size_dream():
+    image = _image(64, 64)
+
+    def stop(progress):
+        if progress.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.warns(RuntimeWarning, match="Interrupted after 2 of 6"):
+        result = nst.deepdream(image, "vgg19", layers="relu2_1", octaves=2, steps_per_octave=3, weights="random",
+                               progress=False, device="cpu", callback=stop)
+    assert result.interrupted and result.image.shape == image.shape and result.octave_images == []
+    assert not torch.equal(result.image, image)  # the detail of the small octave was carried up
+
+
+def test_default_layers_exist_in_every_network():
+    for model, names in DEFAULT_DREAM_LAYERS.items():
+        if model in INCEPTION_LAYERS:
+            assert set(names) <= set(INCEPTION_LAYERS[model])
+        else:
+            assert all(nst.layer_index(model, name) >= 0 for name in names)

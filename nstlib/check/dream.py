@@ -112,7 +112,8 @@ def dream_step(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) 
             ]
             for wrong, message in mistakes:
                 if torch.allclose(g, wrong, rtol=1e-4, atol=1e-5) and not torch.allclose(wrong, want, atol=1e-5):
-                    return failed(message[0].upper() + message[1:] + ".", hint="x_new = (x + step_size * g / g.abs().mean()).clamp(0, 1).")
+                    return failed(message[0].upper() + message[1:] + ".",
+                                  hint="x_new = (x + step_size * g / g.abs().mean()).clamp(0, 1).")
         return mismatch
     return passed("x ← clip(x + η g / mean|g|): every step moves the pixels by η on average, whatever the "
                   "layer, and the image stays in [0, 1].")
@@ -148,7 +149,8 @@ def octave_pyramid(fn: Callable[[tuple[int, int], int, float], list]) -> CheckRe
                           hint=f"round({size[0]} / {scale}**k), not int(…).")
         if len(got) != len(want):
             return failed(f"{where} you gave {len(got)} sizes; there should be {octaves}, one per octave, the "
-                          "last one the full size.", hint="k runs over octaves−1, …, 1, 0 (k = 0 is the full size).")
+                          "last one the full size.",
+                          hint="k runs over octaves−1, …, 1, 0 (k = 0 is the full size).")
         return failed(f"{where} you gave {got}, expected {want}.",
                       hint="octave k is the image shrunk by octave_scale**k; the full size (k = 0) comes last.")
     return passed("Octave k has size round(H / s^k) × round(W / s^k), and the pyramid is walked from the "
@@ -189,8 +191,9 @@ def carry_detail(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.
             ]
             for wrong, message in mistakes:
                 if torch.allclose(g, wrong, rtol=1e-4, atol=1e-5):
-                    return failed(message[0].upper() + message[1:] + ".", hint="(next_base + F.interpolate(dreamed - base, size=next_base."
-                                  "shape[-2:], mode='bilinear', align_corners=False)).clamp(0, 1).")
+                    return failed(message[0].upper() + message[1:] + ".",
+                                  hint="(next_base + F.interpolate(dreamed - base, size=next_base.shape[-2:], "
+                                  "mode='bilinear', align_corners=False)).clamp(0, 1).")
         return mismatch
     return passed("The next octave starts at next_base + upsample(dreamed − base): the patterns dreamed at the "
                   "small scale grow with the image, while the photo's own detail stays sharp.")
