@@ -1,16 +1,25 @@
 """Command line: ``python -m nstlib stylize CONTENT STYLE -o OUT`` and friends.
 
-Errors are printed as one line (no traceback) with a non-zero exit code, and no output file is
-left behind when a run fails.
+Every failure is printed as one line on stderr (``error: <what happened and what to do>``), never
+a traceback, with a non-zero exit code: 1 for errors, 130 for Ctrl-C (or SIGTERM), 2 for a wrong
+command line. The output is checked before any work starts and written atomically at the end, so
+a failed or interrupted run leaves no file behind, not even a temporary one. Set
+``NSTLIB_DEBUG=1`` to see the full traceback of an unexpected error.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nstlib.errors import NSTError
+from nstlib.weights import WEIGHT_ENUMS
 
 __all__ = ["main"]
 
@@ -40,16 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     fetch = sub.add_parser("fetch-weights", help="download torchvision's ImageNet weights into the torch cache")
-    fetch.add_argument("--arch", choices=("vgg19", "vgg16", "vgg13", "vgg11"), default="vgg19")
+    fetch.add_argument("--arch", choices=tuple(WEIGHT_ENUMS), default="vgg19")
     return parser
 
 
+def _one_line(text: object) -> str:
+    """Collapse a message onto one line (Pillow's and torch's own texts sometimes span several)."""
+    return " ".join(str(text).split())
+
+
 def _stylize(args: argparse.Namespace) -> int:
-    from nstlib.images import load_image, save_image
+    from nstlib.images import check_output_path, load_image, save_image
     from nstlib.transfer import stylize
 
-    if args.output.exists() and not args.overwrite:
-        raise NSTError(f"'{args.output}' already exists; nothing was done. Choose another name or pass --overwrite.")
+    check_output_path(args.output, overwrite=args.overwrite)  # before minutes of work, not after
     content = load_image(args.content, size=args.size)
     style = load_image(args.style, size=args.size)
     result = stylize(content, style, steps=args.steps, style_weight=args.style_weight,
@@ -60,8 +73,9 @@ def _stylize(args: argparse.Namespace) -> int:
         print(f"interrupted after {result.steps_done} steps; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
     path = save_image(result.image, args.output, overwrite=args.overwrite)
+    total = result.history.get("total") or [float("nan")]
     print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {result.steps_done} steps, "
-          f"loss {result.history['total'][-1]:.4g}, {result.seconds:.1f} s)")
+          f"loss {total[-1]:.4g}, {result.seconds:.1f} s)")
     return 0
 
 
@@ -73,17 +87,53 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    warnings.simplefilter("ignore", UserWarning)
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    print(f"warning: {_one_line(message)}", file=sys.stderr)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so temporary files are cleaned up on the way out."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        return {"stylize": _stylize, "fetch-weights": _fetch}[args.command](args)
-    except NSTError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except MemoryError:
-        print("error: out of memory; try a smaller --size", file=sys.stderr)
-        return EXIT_ERROR
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _unexpected(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
+        return ("error: out of memory. Try a smaller --size (e.g. half the current one), --optimizer adam "
+                "(it keeps no L-BFGS history), or another --device.")
+    return (f"error: unexpected {type(exc).__name__}: {_one_line(exc)[:300]} (set NSTLIB_DEBUG=1 to see the "
+            "traceback, and please report it)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 success, 1 error, 130 interrupted)."""
+    args = _parser().parse_args(argv)
+    with warnings.catch_warnings(), _terminate_as_interrupt():
+        warnings.simplefilter("ignore", UserWarning)  # library chatter (e.g. torch's) is not for end users
+        warnings.filterwarnings("ignore", message="Interrupted after")  # reported below, once
+        warnings.showwarning = _show_warning
+        try:
+            return {"stylize": _stylize, "fetch-weights": _fetch}[args.command](args)
+        except NSTError as exc:
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            print("interrupted; nothing was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as exc:  # a bug or an unforeseen failure: still one line, no traceback
+            if os.environ.get("NSTLIB_DEBUG"):
+                raise
+            print(_unexpected(exc), file=sys.stderr)
+            return EXIT_ERROR

@@ -91,7 +91,7 @@ class VGGFeatures(nn.Module):
         self._taps: dict[int, list[str]] = {}
         for name, index in self.indices.items():
             self._taps.setdefault(index, []).append(name)
-        pools_before = sum(1 for n in layer_names(arch)[: last + 1] if n.startswith("pool") and layer_index(arch, n) < last)
+        pools_before = sum(1 for n in layer_names(arch)[: last + 1] if n.startswith("pool") and layer_index(arch, n) <= last)
         self.min_size = 2 ** pools_before  # every pooling halves the map; the deepest layer needs >= 1 pixel
         self.eval().requires_grad_(False)
         self.to(get_device(device) if not isinstance(device, torch.device) else device)

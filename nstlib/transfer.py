@@ -80,7 +80,7 @@ def _out_of_memory(exc: BaseException, image: torch.Tensor, device: torch.device
             smaller = fits
     return ResourceError(
         f"Out of memory on {device} at {h}x{w} px. Try a smaller image (e.g. size={smaller}), fewer or "
-        f"shallower style layers, or device='cpu'. ({str(exc).splitlines()[0][:120]})"
+        f"shallower style layers, or device='cpu'. ({(str(exc).splitlines() or [type(exc).__name__])[0][:120]})"
     )
 
 
@@ -89,8 +89,9 @@ def _run(objective: Objective, init: torch.Tensor, device: torch.device, **loop)
         return optimize_pixels(init, objective, **loop)
     except torch.OutOfMemoryError as exc:
         raise _out_of_memory(exc, init, device) from None
-    except RuntimeError as exc:  # MPS reports out-of-memory as a plain RuntimeError
-        if "out of memory" in str(exc).lower():
+    except (RuntimeError, MemoryError) as exc:  # MPS and the CPU allocator report it as a plain RuntimeError
+        text = str(exc).lower()
+        if isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
             raise _out_of_memory(exc, init, device) from None
         raise
 
@@ -215,7 +216,7 @@ def _check_memory(size: tuple[int, int], batch: int, layers: Sequence[str], arch
     fits = largest_size(free, device=device, aspect=min(h, w) / max(h, w), arch=arch, layers=layers, batch=batch,
                         optimizer=optimizer, precision=precision)
     hint = (f"The largest that fits is about {fits} px on the long side: load the content with "
-            f"nst.load_image(path, size={fits})" if fits else "Not even a small image fits: free some memory first")
+            f"nst.load_image(path, size={fits}) (--size {fits} on the command line)" if fits else "Not even a small image fits: free some memory first")
     raise ResourceError(
         f"stylize at {h}x{w} px (batch {batch}) needs {need} on {device}, but only {free / 2**30:.2f} GiB are free. "
         f"{hint}, use optimizer='adam' (no L-BFGS history), or pass check_memory=False to try anyway.")

@@ -100,7 +100,7 @@ def _host_reachable(url: str, timeout: float | None = None) -> bool:
         try:
             socket.create_connection((host, 443), timeout=timeout).close()
             result.append(True)
-        except OSError:
+        except Exception:  # OSError for no network; anything else is no better news
             result.append(False)
 
     thread = threading.Thread(target=probe, daemon=True)
