@@ -107,7 +107,8 @@ def _vgg_convs(arch: str) -> list[tuple[int, int]]:
 def _meta_shape(arch: str, name: str, height: int, width: int) -> tuple[int, int, int]:
     from nstlib.features import _build
 
-    stack = _build(arch, layer_index(arch, name), "max").to("meta")
+    with torch.device("meta"):  # shapes only: no memory, no random initialisation of 20 M weights
+        stack = _build(arch, layer_index(arch, name), "max")
     with torch.no_grad():
         out = stack(torch.empty(1, 3, height, width, device="meta"))
     return tuple(int(v) for v in out.shape[1:])  # type: ignore[return-value]
