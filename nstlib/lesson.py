@@ -26,14 +26,21 @@ class LessonSetup:
         return f"{mode}: size={self.size}px, steps={self.steps}, device={self.device}, weights={self.weights}"
 
 
+_NETWORK_NAMES = {"inception_v3": "Inception v3", "googlenet": "GoogLeNet"}
+
+
 def random_weights_notice(arch: str = "vgg19") -> str:
     """The message lessons show when they run on random weights."""
+    network = _NETWORK_NAMES.get(arch, "VGG")
     return (
-        "NOTICE: this lesson is running on RANDOM VGG weights, not the ImageNet-trained ones. "
-        "The code and the maths are the same, but the pictures differ: reconstructions look noisier, "
-        "style transfer gives texture-like colour and grain instead of brush strokes, and feature maps "
-        "look like random filters. To see the real thing, get the file "
-        f"'{weights_path(arch).name}' (`python -m nstlib fetch-weights` on a machine with internet, or "
+        f"NOTICE: this lesson is running on RANDOM {network} weights, not the ImageNet-trained ones. "
+        "The code and the maths are the same, but the pictures differ: "
+        + ("dreams show fine colour grain instead of the eyes, fur and arches a trained network adds, and "
+           "feature maps look like random filters. " if arch in _NETWORK_NAMES else
+           "reconstructions look noisier, style transfer gives texture-like colour and grain instead of brush "
+           "strokes, and feature maps look like random filters. ")
+        + "To see the real thing, get the file "
+        f"'{weights_path(arch).name}' (`python -m nstlib fetch-weights --arch {arch}` on a machine with internet, or "
         f"copy it into '{weights_path(arch).parent}') and run the lesson again with NSTLIB_WEIGHTS unset."
     )
 

@@ -31,3 +31,11 @@ def test_imagenet_when_cached_says_nothing_about_random(
     setup = nst.lesson_setup()
     assert setup.weights == "imagenet"
     assert "RANDOM" not in capsys.readouterr().out
+
+
+def test_notice_names_the_network_and_its_file() -> None:
+    from nstlib.lesson import random_weights_notice
+
+    notice = random_weights_notice("inception_v3")
+    assert "RANDOM Inception v3 weights" in notice and "inception_v3_google-0cc3c7bd.pth" in notice
+    assert "fetch-weights --arch inception_v3" in notice
