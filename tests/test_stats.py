@@ -161,3 +161,14 @@ def test_texture_synthesis_lowers_each_statistic(style_image: torch.Tensor, stat
                                     steps=8, weights="random", progress=False)
     assert result.image.shape == (1, 3, 24, 40)
     assert result.history["total"][-1] < 0.5 * result.history["total"][0]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("stat", nst.STYLE_STATS)
+def test_statistics_agree_on_cuda(stat: str) -> None:
+    torch.manual_seed(4)
+    style, x = torch.rand(1, 16, 6, 5), torch.rand(2, 16, 4, 7)
+    mask = (torch.rand(1, 1, 4, 7) > 0.5).float()
+    on_cpu = StyleTerms([{"x": style}], {"x": 1.0}, stat=stat, masks=[mask])({"x": x})["style:x"]
+    on_gpu = StyleTerms([{"x": style.cuda()}], {"x": 1.0}, stat=stat, masks=[mask.cuda()])({"x": x.cuda()})["style:x"]
+    assert torch.allclose(on_gpu.cpu(), on_cpu, rtol=1e-4, atol=1e-7)
