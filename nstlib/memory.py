@@ -171,7 +171,8 @@ def available_memory(device: torch.device | str = "cpu") -> int | None:
     device = torch.device(device)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
+        # Blocks PyTorch's caching allocator holds but does not use are free for this process too.
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
     if device.type == "mps":
         try:
             return int(torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory())

@@ -47,6 +47,24 @@ def test_channels_last_gradient_matches(content_image: torch.Tensor) -> None:
     assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-4 * float(grads[0].abs().max()))
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gram_backward_is_autograds(channels_last: bool) -> None:
+    """The one-matmul Gram backward (losses._Gram) against autograd through a plain bmm, and gradcheck."""
+    f = torch.randn(2, 5, 6, 7, dtype=torch.double)
+    if channels_last:
+        f = f.contiguous(memory_format=torch.channels_last)
+    f.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: nst.gram_matrix(x, "chw"), (f,))
+    assert torch.autograd.gradgradcheck(lambda x: nst.gram_matrix(x), (f,))
+    weights = torch.randn(2, 5, 5, dtype=torch.double)
+    (nst.gram_matrix(f) * weights).sum().backward()
+    plain = f.detach().clone().requires_grad_(True)
+    flat = plain.reshape(2, 5, 42)
+    (torch.bmm(flat, flat.transpose(1, 2)) * weights).sum().backward()
+    assert torch.allclose(f.grad, plain.grad)
+    assert f.grad.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
 def test_stylize_layout_does_not_change_the_run(content_image: torch.Tensor, style_image: torch.Tensor) -> None:
     a = nst.stylize(content_image, style_image, steps=3, channels_last=False, **FAST)
     b = nst.stylize(content_image, style_image, steps=3, channels_last=True, **FAST)
