@@ -218,7 +218,7 @@ def _network_seconds(size: tuple[int, int], repeats: int) -> float:
                       channels_last=True)
     x = torch.rand(1, 3, *size, requires_grad=True)
     best = float("inf")
-    for _ in range(repeats + 1):
+    for _ in range(repeats + 2):
         t = time.perf_counter()
         sum(f.sum() for f in vgg(x).values()).backward()
         best = min(best, time.perf_counter() - t)
@@ -265,29 +265,24 @@ def batch_gain(content: torch.Tensor, style: torch.Tensor, steps: int) -> dict[s
 
 _RSS_PROBE = r"""
 import resource, sys, torch, nstlib as nst
+from nstlib.weights import load_vgg_state_dict
 size, steps = int(sys.argv[1]), int(sys.argv[2])
 c = torch.rand(1, 3, size, size); s = torch.rand(1, 3, size, size)
-nst.stylize(c, s, steps=1, weights="random", device="cpu", progress=False, check_memory=False)  # warm caches
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+load_vgg_state_dict("vgg19", "random")  # the cached state dict is not part of a run
+with open("/proc/self/statm") as f:
+    before = int(f.read().split()[1]) * resource.getpagesize()
 nst.stylize(c, s, steps=steps, weights="random", device="cpu", progress=False, check_memory=False)
-import gc; gc.collect()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, before * 1024)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
 """
 
 
 def measured_peak_cpu(size: int, steps: int) -> int:
-    """Peak resident memory a stylize call adds, in a fresh process (ru_maxrss grows only).
-
-    A warm-up call at the same size runs first, so the peak of the measured call is bounded by
-    both; the number reported is the process's peak minus its footprint before the first call.
-    """
-    code = "import resource,sys,torch,nstlib\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    idle = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                              check=True).stdout.split()[-1])
+    """Peak resident memory a stylize call adds (Linux): in a fresh process, the peak RSS after the
+    call minus the RSS just before it (imports and the cached weights file already loaded)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(size), str(steps)], capture_output=True, text=True,
                          env=env, check=True).stdout.split()
-    return int(out[-2]) - idle
+    return int(out[-1])
 
 
 # ------------------------------------------------------------------------------------------------ GPU
@@ -418,11 +413,13 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         f"one by one {batch['sequential_s']:.1f} s -> gain {batch['gain']:.2f}x (final losses agree to {batch['loss_rel_diff']:.1g})")
     for size in args.memory_sizes:
         peak = measured_peak_cpu(size, steps=2)
-        est = estimate_memory(size).total
-        report[f"memory_{size}"] = {"measured_MiB": peak / 2**20, "estimate_MiB": est / 2**20}
+        est = estimate_memory(size, history_size=1).total  # after 2 steps L-BFGS holds one pair
+        report[f"memory_{size}"] = {"measured_MiB": peak / 2**20, "estimate_MiB": est / 2**20,
+                                    "estimate_full_history_MiB": estimate_memory(size).total / 2**20}
         ratios[f"memory_ratio@{size}"] = est / max(peak, 1)
-        say(f"[4] memory at {size}px: estimate {est / 2**20:.0f} MiB, measured peak RSS added {peak / 2**20:.0f} MiB "
-            f"-> estimate/measured {est / max(peak, 1):.2f}")
+        say(f"[4] memory at {size}px, 2 steps: estimate {est / 2**20:.0f} MiB, measured peak RSS added "
+            f"{peak / 2**20:.0f} MiB -> estimate/measured {est / max(peak, 1):.2f} (with L-BFGS's full history "
+            f"the estimate is {estimate_memory(size).total / 2**20:.0f} MiB)")
     if args.device == "cuda":
         report["gpu"] = gpu_suite(args.gpu_sizes, args.gpu_steps)
         say(f"[GPU] {json.dumps(report['gpu'], indent=1, default=str)}")
@@ -467,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             setattr(args, key, value)
     args.gemm_sizes = (256, 512) if quick else (1024, 2048)
     args.batch_size, args.batch_steps = (32, 3) if quick else (128, 20)
-    args.memory_sizes = [32] if quick else [128, 256, 384]
+    args.memory_sizes = [32] if quick else [32, 128, 256, 512]
     args.gpu_sizes, args.gpu_steps = ([64, 128], 5) if quick else ([256, 512, 768, 1024], 500)
     report = run(args)
     if args.json:

@@ -41,6 +41,10 @@ _BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # targets are computed), fitted against measured peaks (BENCHMARKS.md) and rounded up.
 _SAFETY = 1.25
 _CUDA_CONTEXT = 512 * 2**20  # the CUDA context and cuBLAS/cuDNN handles, not counted by the allocator
+# On the CPU a run's resident memory also grows by a size-independent amount: a second copy of the
+# weights while the network is built, oneDNN's reordered weights and scratch, malloc arenas. Measured
+# at 32 px (BENCHMARKS.md: ~230 MiB in all, of which ~75 MiB the estimate already counts), rounded up.
+_CPU_FIXED = 192 * 2**20
 
 
 def layer_shapes(arch: str, last: str, height: int, width: int) -> list[tuple[str, int, int, int]]:
@@ -74,7 +78,7 @@ class MemoryEstimate:
     backward: int  # the transient while gradients flow back (about 3x the largest map)
     optimizer: int  # L-BFGS history or Adam moments, plus image-sized working copies
     targets: int  # content feature maps and style Gram matrices
-    overhead: int  # the CUDA context on GPUs, 0 elsewhere
+    overhead: int  # the CUDA context on GPUs; libraries and allocator on the CPU
 
     @property
     def total(self) -> int:
@@ -117,7 +121,8 @@ def estimate_memory(
 
     ``precision`` ``"bf16"``/``"fp16"`` halves the activations (autocast) and adds a half-precision
     copy of the weights; Gram matrices and the optimiser stay in float32. On ``"cuda"`` the
-    estimate adds the CUDA context. The estimate grows monotonically with size, batch and depth.
+    estimate adds the CUDA context, on the CPU a measured fixed amount (libraries, allocator).
+    The estimate grows monotonically with size, batch and depth.
     """
     if precision not in _BYTES:
         raise InputError(f"precision must be one of {', '.join(_BYTES)}, got {precision!r}.")
@@ -160,7 +165,7 @@ def estimate_memory(
     for name in names:
         c, lh, lw = shape_of[name]
         targets += max(c * lh * lw, c * c) * 4  # a content map or a Gram matrix; both at most this
-    overhead = _CUDA_CONTEXT if torch.device(device).type == "cuda" else 0
+    overhead = {"cuda": _CUDA_CONTEXT, "cpu": _CPU_FIXED}.get(torch.device(device).type, 0)
     return MemoryEstimate(size=(h, w), batch=batch, weights=weights, activations=per_image * batch,
                           backward=3 * largest * act * batch, optimizer=opt, targets=targets, overhead=overhead)
 

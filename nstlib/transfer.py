@@ -501,7 +501,8 @@ def reconstruct(
     home = target.device
     target = target.to(run_device)
     weights_l = layer_weights(layers)
-    vgg = VGGFeatures(arch, tuple(weights_l), weights=weights, pooling=pooling, device=run_device)
+    vgg = VGGFeatures(arch, tuple(weights_l), weights=weights, pooling=pooling, device=run_device,
+                      channels_last=_speed(run_device, "fp32", None, False).channels_last)
     with torch.no_grad():
         feats = vgg(target)
         goals = {n: (feats[n] if mode == "content" else gram_matrix(feats[n], normalize="chw")) for n in weights_l}

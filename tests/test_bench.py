@@ -1,0 +1,76 @@
+"""The benchmark machinery (nstlib.bench) in a tiny smoke configuration. No timing is asserted."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import torchvision
+
+import nstlib as nst
+from nstlib import bench
+
+
+def test_vgg_flops_counts_every_convolution() -> None:
+    """Oracle: torchvision's vgg19 run on a meta tensor, Σ 2·9·C_in·C_out·H·W read off its conv outputs."""
+    with torch.device("meta"):
+        features = torchvision.models.vgg19(weights=None).features[: nst.layer_index("vgg19", "relu5_1") + 1]
+    flops = []
+    for module in features:
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(lambda m, i, o: flops.append(2 * 9 * m.in_channels * o.shape[1] * o.shape[2] * o.shape[3]))
+    features(torch.empty(1, 3, 256, 256, device="meta"))
+    assert bench.vgg_flops((256, 256), backward=False) == sum(flops)
+    assert bench.vgg_flops((256, 256)) == 2 * sum(flops)
+    assert sum(flops) / 1e9 == pytest.approx(47.3, abs=0.05)  # ../shared/ENVIRONMENT.md
+
+
+def test_sgemm_rate_is_positive() -> None:
+    assert bench.sgemm_rate((64,), repeats=1) > 0
+
+
+def test_baseline_is_seed_000_and_minimises_the_same_objective(content_image: torch.Tensor,
+                                                               style_image: torch.Tensor) -> None:
+    c, s = nst.resize_image(content_image, (32, 32)), nst.resize_image(style_image, (32, 32))
+    baseline = bench.TutorialBaseline(c, s)
+    names = [name for name, _ in baseline.model.named_children()]
+    assert names[0] == "0" and "content_loss_relu4_2" in names and names[-1] == "style_loss_relu5_1"
+    assert [n for n in names if n.startswith("style_loss")] == [f"style_loss_{n}" for n in nst.GATYS_STYLE_LAYERS]
+    convs = [m for m in baseline.model if isinstance(m, torch.nn.Conv2d)]
+    assert all(p.requires_grad for m in convs for p in m.parameters()), "seed 000's weights are not frozen"
+    _, losses = baseline.run(7)
+    assert len(losses) == 7  # exactly the requested evaluations, though L-BFGS runs 20 per call
+    assert convs[0].weight.grad is not None  # the wasted work: weight gradients every evaluation
+    ours = nst.stylize(c, s, steps=1, weights="random", device="cpu", progress=False, **bench.OBJECTIVE)
+    assert losses[0] == pytest.approx(ours.history["total"][0], rel=1e-5)
+
+
+def test_notebooks_are_discovered_and_run_in_quick_mode(tmp_path: Path) -> None:
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os, nstlib\nassert os.environ['NSTLIB_QUICK'] == '1' and os.path.basename(os.getcwd()) == "
+        f"{tmp_path.name!r}")])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('broken lesson')")])
+    for name, nb in (("01_good.ipynb", good), ("02_bad.ipynb", bad)):
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / name)
+    rows = bench.run_notebooks(tmp_path, timeout=120)
+    assert [r["notebook"] for r in rows] == ["01_good.ipynb", "02_bad.ipynb"]
+    assert rows[0]["status"] == "ok" and "broken lesson" in rows[1]["status"]
+    assert all(r["seconds"] > 0 for r in rows)
+
+
+def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    report = bench.main(["--quick", "--sizes", "32", "--steps", "3", "--evals", "4", "--coarse-steps", "2",
+                         "--skip-notebooks", "--json", str(out)])
+    text = capsys.readouterr().out
+    block = text.split("RATIOS", 1)[1]
+    for name in bench.RATIOS:
+        assert re.search(rf"^\s+{name}@\d+ = \d+\.\d+$", block, re.M), name
+    assert "speedup_vs_baseline@32" in report["ratios"] and "load average" in text
+    saved = json.loads(out.read_text())
+    assert saved["ratios"] == pytest.approx(report["ratios"])
+    assert saved["time_to_loss"]["evals"] == 4 and saved["per_eval_32"]["floor_s"] > 0
