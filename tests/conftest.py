@@ -24,6 +24,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _float32_default():
+    """Every test starts and ends with torch's float32 default, whatever a test before it did."""
+    torch.set_default_dtype(torch.float32)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
 @pytest.fixture
 def images_dir() -> Path:
     return IMAGES

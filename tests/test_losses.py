@@ -7,13 +7,14 @@ import torch.nn.functional as F
 
 import nstlib as nst
 
-torch.set_default_dtype(torch.float64)  # oracles compared in double precision
-
-
 @pytest.fixture(autouse=True)
-def _float32_back():
+def _double_precision():
+    """Oracles are compared in double precision; set per test (never at import, which would leak into the
+    modules collected after this one) and restored afterwards."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
     yield
-    torch.set_default_dtype(torch.float32)
+    torch.set_default_dtype(before)
 
 
 def feats(b: int = 2, n: int = 3, h: int = 4, w: int = 5, seed: int = 0) -> torch.Tensor:
