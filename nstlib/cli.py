@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nstlib.errors import NSTError
+from nstlib.errors import NSTError, is_out_of_memory
 from nstlib.weights import WEIGHT_ENUMS
 
 __all__ = ["main"]
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-memory-check", action="store_true",
+                     help="start even when the memory estimate says the size will not fit")
 
     fetch = sub.add_parser("fetch-weights", help="download torchvision's ImageNet weights into the torch cache")
     fetch.add_argument("--arch", choices=tuple(WEIGHT_ENUMS), default="vgg19")
@@ -68,7 +70,7 @@ def _stylize(args: argparse.Namespace) -> int:
     result = stylize(content, style, steps=args.steps, style_weight=args.style_weight,
                      content_weight=args.content_weight, tv_weight=args.tv_weight, optimizer=args.optimizer,
                      init=args.init, weights=args.weights, arch=args.arch, device=args.device, seed=args.seed,
-                     progress=not args.quiet)
+                     progress=not args.quiet, check_memory=not args.no_memory_check)
     if result.interrupted:
         print(f"interrupted after {result.steps_done} steps; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -109,8 +111,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def _unexpected(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
+    if is_out_of_memory(exc):
         return ("error: out of memory. Try a smaller --size (e.g. half the current one), --optimizer adam "
                 "(it keeps no L-BFGS history), or another --device.")
     return (f"error: unexpected {type(exc).__name__}: {_one_line(exc)[:300]} (set NSTLIB_DEBUG=1 to see the "

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from nstlib.device import get_device
-from nstlib.errors import ImageTooSmallError, InputError, ResourceError
+from nstlib.errors import ImageTooSmallError, InputError, ResourceError, is_out_of_memory
 from nstlib.features import VGGFeatures
 from nstlib.images import check_image, load_image, resize_image
 from nstlib.inception import INCEPTION_LAYERS, KERAS_MIXED, InceptionFeatures
@@ -296,8 +296,8 @@ def deepdream(
         interrupted = True
         warnings.warn(f"Interrupted after {done} of {total_steps} steps: returning the dream so far "
                       "(result.interrupted is True).", RuntimeWarning, stacklevel=2)
-    except (torch.OutOfMemoryError, RuntimeError) as exc:
-        if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
+    except (RuntimeError, MemoryError) as exc:  # CUDA's OutOfMemoryError is a RuntimeError
+        if is_out_of_memory(exc):
             raise ResourceError(f"Out of memory on {run_device} while dreaming at {tuple(current.shape[-2:])} px. "
                                 "Pass tile_size=256 (or smaller) to compute the gradient tile by tile, use fewer "
                                 "or shallower layers, or device='cpu'.") from None

@@ -47,3 +47,12 @@ class DeviceError(NSTError, RuntimeError):
 
 class ResourceError(NSTError, RuntimeError):
     """The device ran out of memory; the message says what size would fit."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for an out-of-memory failure from any backend: CUDA's OutOfMemoryError, Python's MemoryError,
+    or the plain RuntimeError that MPS and the CPU allocator raise ("out of memory", "can't allocate memory")."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)

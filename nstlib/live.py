@@ -20,7 +20,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,7 +36,7 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from nstlib.errors import InputError, OutputError
-from nstlib.images import _place_without_overwrite
+from nstlib.images import write_atomically
 
 __all__ = ["LiveView", "Trace", "save_trace", "load_trace", "trace_of"]
 
@@ -324,26 +323,7 @@ def save_trace(run: Any, path: str | os.PathLike, overwrite: bool = False) -> Pa
                              "interrupted": trace.interrupted, "recoveries": trace.recoveries,
                              "settings": trace.settings, "history": trace.history})}
     text = json.dumps(document, indent=1, allow_nan=False)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"Cannot write into '{path.parent}': {exc.strerror or exc}. Choose a folder you can write to.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _place_without_overwrite(tmp, path)
-    except FileExistsError:
-        os.unlink(tmp)
-        raise OutputError(f"'{path}' already exists; nothing was written. Choose another name or pass overwrite=True.") from None
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise OutputError(f"Could not write '{path}': {exc.strerror or exc}.") from None
-    return path
+    return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")), overwrite=overwrite)
 
 
 def load_trace(path: str | os.PathLike) -> Trace:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from nstlib.device import get_device
-from nstlib.errors import InputError, ResourceError
+from nstlib.errors import InputError, ResourceError, is_out_of_memory
 from nstlib.features import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.images import ImageSize, check_image, load_image, resize_image
 from nstlib.losses import content_loss, gram_matrix, style_loss, tv_loss
@@ -87,11 +87,8 @@ def _out_of_memory(exc: BaseException, image: torch.Tensor, device: torch.device
 def _run(objective: Objective, init: torch.Tensor, device: torch.device, **loop) -> TransferResult:
     try:
         return optimize_pixels(init, objective, **loop)
-    except torch.OutOfMemoryError as exc:
-        raise _out_of_memory(exc, init, device) from None
     except (RuntimeError, MemoryError) as exc:  # MPS and the CPU allocator report it as a plain RuntimeError
-        text = str(exc).lower()
-        if isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
+        if is_out_of_memory(exc):
             raise _out_of_memory(exc, init, device) from None
         raise
 
@@ -216,10 +213,12 @@ def _check_memory(size: tuple[int, int], batch: int, layers: Sequence[str], arch
     fits = largest_size(free, device=device, aspect=min(h, w) / max(h, w), arch=arch, layers=layers, batch=batch,
                         optimizer=optimizer, precision=precision)
     hint = (f"The largest that fits is about {fits} px on the long side: load the content with "
-            f"nst.load_image(path, size={fits}) (--size {fits} on the command line)" if fits else "Not even a small image fits: free some memory first")
+            f"nst.load_image(path, size={fits}) (--size {fits} on the command line)" if fits
+            else "Not even a small image fits: free some memory first")
     raise ResourceError(
         f"stylize at {h}x{w} px (batch {batch}) needs {need} on {device}, but only {free / 2**30:.2f} GiB are free. "
-        f"{hint}, use optimizer='adam' (no L-BFGS history), or pass check_memory=False to try anyway.")
+        f"{hint}, use optimizer='adam' (--optimizer adam; no L-BFGS history), or pass check_memory=False "
+        "(--no-memory-check) to try anyway.")
 
 
 def _offset(callback: Callable[[Progress], bool | None] | None, done: int, total: int

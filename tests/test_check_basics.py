@@ -84,3 +84,14 @@ def test_stacked_3x3_wrong_counts():
     assert not bias_counted.ok and "stacked weights" in bias_counted.message
     wrong_single = nst.check.stacked_3x3(lambda C, n: (2 * n + 1, 9 * n * C * C, (2 * n + 1) * C * C))
     assert not wrong_single.ok and "one " in wrong_single.message
+
+
+def test_nan_in_an_answer_is_named_not_a_crash():
+    def with_nan(image, kernel, stride=1):
+        out = SOL.conv2d_by_hand(image, kernel, stride)
+        out[0, 0] = float("nan")
+        return out
+
+    result = nst.check.conv2d_by_hand(with_nan)
+    assert not result.ok
+    assert "nan" in str(result).lower() and "(0, 0)" in str(result)

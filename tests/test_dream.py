@@ -353,3 +353,18 @@ def test_default_layers_exist_in_every_network():
             assert set(names) <= set(INCEPTION_LAYERS[model])
         else:
             assert all(nst.layer_index(model, name) >= 0 for name in names)
+
+
+@pytest.mark.parametrize("error", [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
+                 "allocate 17592186044416 bytes. Error code 12 (Cannot allocate memory)"),
+    MemoryError(),
+], ids=["cuda", "cpu", "python"])
+def test_out_of_memory_suggests_tiles(error):
+    def exhausted(progress):
+        raise error
+
+    with pytest.raises(nst.ResourceError, match=r"Out of memory on cpu while dreaming at \(64, 64\) px\. Pass tile_size"):
+        nst.deepdream(_image(64, 64), "vgg19", layers="relu2_1", octaves=1, steps_per_octave=2, weights="random",
+                      progress=False, device="cpu", callback=exhausted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -176,6 +177,9 @@ def test_trace_keeps_existing_files_unless_asked(tmp_path):
     assert load_trace(path).history == {"total": [3.0, 2.0]}
     save_trace({"total": [1.0]}, path, overwrite=True)
     assert load_trace(path).history == {"total": [1.0]}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the usual permissions, not a temp file's private 0600
     with pytest.raises(nst.OutputError, match=".json"):
         save_trace({"total": [1.0]}, tmp_path / "trace.png")
     (tmp_path / "runs.json").mkdir()

@@ -144,10 +144,11 @@ def test_device_weights_and_memory_errors(capsys: pytest.CaptureFixture, picture
     code = cli.main(["stylize", str(content), str(style), "-o", str(out / "r.png"), "--weights", str(broken),
                      "--device", "cpu", "--quiet", "--size", "32"])
     assert code == 1 and "not a readable weights file" in _one_line_error(capsys.readouterr().err)
-    monkeypatch.setattr(transfer, "available_memory", lambda device: 200 * 2**20)
+    monkeypatch.setattr(transfer, "available_memory", lambda device: 2**30)
     code, _, err = _run(capsys, content, style, "-o", out / "r.png", "--size", "2000")
     line = _one_line_error(err)
-    assert code == 1 and "are free" in line and "--size " in line
+    fits = int(line.split("--size ")[1].split()[0])
+    assert code == 1 and "only 1.00 GiB are free" in line and 64 <= fits < 2000 and "--no-memory-check" in line
     assert list(out.iterdir()) == []
 
 

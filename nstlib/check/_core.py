@@ -61,6 +61,12 @@ def close(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, atol: 
         return failed(f"{what} has shape {tuple(got.shape)}, expected {tuple(want.shape)}.",
                       hint="check which dimensions you reshape, multiply or reduce over.")
     got = got.detach().to(want.dtype)
+    bad = ~torch.isfinite(got) & torch.isfinite(want)
+    if bad.any():
+        idx = tuple(int(i) for i in torch.nonzero(bad)[0])
+        return failed(f"{what} holds {float(got[idx])} at index {idx} (and {int(bad.sum())} non-finite values in all); "
+                      f"expected {float(want[idx]):.6g} there.",
+                      hint="look for a division by zero, a log or sqrt of a negative number, or an overflow.")
     if not torch.allclose(got, want, rtol=rtol, atol=atol):
         diff = (got - want).abs()
         idx = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0])
