@@ -264,21 +264,26 @@ def batch_gain(content: torch.Tensor, style: torch.Tensor, steps: int) -> dict[s
 
 
 _RSS_PROBE = r"""
-import resource, sys, torch, nstlib as nst
+import sys, torch, nstlib as nst
 from nstlib.weights import load_vgg_state_dict
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
 size, steps = int(sys.argv[1]), int(sys.argv[2])
 c = torch.rand(1, 3, size, size); s = torch.rand(1, 3, size, size)
 load_vgg_state_dict("vgg19", "random")  # the cached state dict is not part of a run
-with open("/proc/self/statm") as f:
-    before = int(f.read().split()[1]) * resource.getpagesize()
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS: making the weights above peaked higher
+before = status("VmRSS")
 nst.stylize(c, s, steps=steps, weights="random", device="cpu", progress=False, check_memory=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+print(status("VmHWM") - before)
 """
 
 
 def measured_peak_cpu(size: int, steps: int) -> int:
-    """Peak resident memory a stylize call adds (Linux): in a fresh process, the peak RSS after the
-    call minus the RSS just before it (imports and the cached weights file already loaded)."""
+    """Peak resident memory a stylize call adds (Linux): in a fresh process, the peak RSS during the
+    call (VmHWM, reset just before it through /proc/self/clear_refs) minus the RSS just before it
+    (imports and the cached weights already loaded)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(size), str(steps)], capture_output=True, text=True,
                          env=env, check=True).stdout.split()
@@ -394,8 +399,10 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
     size = args.loss_size
     content, style = _images(size)
     base = run_baseline(content, style, args.evals)
-    coarse = max(16, size // 2)
-    ms = time_to_loss(content, style, base["best_loss"], steps=(args.coarse_steps, args.evals), scales=(coarse,))
+    # A pyramid: quarter size, then half size, then the full size until the target is reached.
+    coarse = sorted({max(16, size // 4), max(16, size // 2)} - {size})
+    coarse_steps = tuple(args.coarse_steps[-len(coarse):]) if coarse else ()
+    ms = time_to_loss(content, style, base["best_loss"], steps=(*coarse_steps, args.evals), scales=tuple(coarse))
     single = time_to_loss(content, style, base["best_loss"], steps=(args.evals,), scales=None)
     report["time_to_loss"] = {"size": size, "evals": args.evals, "target_loss": base["best_loss"],
                               "baseline_s": base["seconds"], "multiscale": ms, "single_scale": single}
@@ -403,7 +410,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
     ratios[f"time_to_loss_speedup_single_scale@{size}"] = (base["seconds"] / single["seconds"]
                                                            if single["reached"] else 0.0)
     say(f"[2] {size}px, loss {base['best_loss']:.5g} (baseline's best in {args.evals} evals, {base['seconds']:.1f} s): "
-        f"coarse-to-fine {coarse}->{size} {'%.1f s' % ms['seconds'] if ms['reached'] else 'not reached'} "
+        f"coarse-to-fine {'->'.join(map(str, coarse))}->{size} "
+        f"{'%.1f s' % ms['seconds'] if ms['reached'] else 'not reached'} "
         f"(stages {ms['stages']}), single scale "
         f"{'%.1f s' % single['seconds'] if single['reached'] else 'not reached'} ({single['evals']} evals)")
     batch = batch_gain(*_images(args.batch_size), steps=args.batch_steps)
@@ -446,7 +454,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="repeat timings and keep the best (default 2)")
     p.add_argument("--evals", type=int, help="baseline evaluations for time-to-loss (default 300)")
     p.add_argument("--loss-size", type=int, help="size of the time-to-loss run (default 256)")
-    p.add_argument("--coarse-steps", type=int, help="steps at half size before refining (default 150)")
+    p.add_argument("--coarse-steps", type=int, nargs=2, metavar=("QUARTER", "HALF"),
+                   help="steps at a quarter and at half the size before refining (default 100 150)")
     p.add_argument("--skip-notebooks", action="store_true", help="do not run notebooks/*.ipynb")
     p.add_argument("--notebooks", default=str(ROOT / "notebooks"), help="folder of notebooks to time")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda adds the GPU suite")
@@ -458,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
     quick = args.quick
     defaults = dict(sizes=[32] if quick else [128, 256], steps=4 if quick else 12, repeats=1 if quick else 2,
-                    evals=8 if quick else 300, loss_size=32 if quick else 256, coarse_steps=6 if quick else 150)
+                    evals=8 if quick else 300, loss_size=32 if quick else 256, coarse_steps=[4, 6] if quick else [100, 150])
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)

@@ -64,7 +64,7 @@ def test_notebooks_are_discovered_and_run_in_quick_mode(tmp_path: Path) -> None:
 
 def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    report = bench.main(["--quick", "--sizes", "32", "--steps", "3", "--evals", "4", "--coarse-steps", "2",
+    report = bench.main(["--quick", "--sizes", "32", "--steps", "3", "--evals", "4", "--coarse-steps", "2", "2",
                          "--skip-notebooks", "--json", str(out)])
     text = capsys.readouterr().out
     block = text.split("RATIOS", 1)[1]
