@@ -5,7 +5,8 @@
    same run) and against a baseline written as seed 000 describes it (loss modules inserted as
    layers into a copied VGG whose weights are not frozen, the PyTorch tutorial's normalisation);
 2. time to reach the loss that baseline reaches after N evaluations (coarse-to-fine vs baseline);
-3. batching: variants optimised as one Adam batch against one after another;
+3. batching: variants optimised as one Adam batch against one after another; the channels_last
+   layout against NCHW, and the one-matmul Gram backward against autograd's;
 4. memory: the estimate of :mod:`nstlib.memory` against what was measured;
 5. the quick-mode time of every lesson notebook (nbclient, NSTLIB_QUICK=1);
 6. on a GPU (``--device cuda``): 512 px x 500 steps, precision, channels_last, torch.compile.
@@ -49,7 +50,8 @@ __all__ = ["vgg_flops", "sgemm_rate", "TutorialBaseline", "run_baseline", "per_e
 ROOT = Path(__file__).resolve().parents[1]
 # The objective both sides minimise: stylize's defaults (content relu4_2, style relu1_1 … relu5_1).
 OBJECTIVE = dict(content_weight=1.0, style_weight=5e4, tv_weight=10.0)
-RATIOS = ("speedup_vs_baseline", "floor_ratio", "time_to_loss_speedup", "batch_gain", "memory_ratio")
+RATIOS = ("speedup_vs_baseline", "floor_ratio", "time_to_loss_speedup", "batch_gain", "channels_last_gain",
+          "gram_backward_gain", "memory_ratio")
 
 
 # ----------------------------------------------------------------------------------------------- floor
@@ -263,6 +265,32 @@ def batch_gain(content: torch.Tensor, style: torch.Tensor, steps: int) -> dict[s
     return {"batched_s": t_batched, "sequential_s": t_single, "gain": t_single / t_batched, "loss_rel_diff": rel}
 
 
+def layout_and_gram(size: int, steps: int, repeats: int) -> dict[str, Any]:
+    """Two choices behind stylize's speed, each against its alternative in this run: the channels_last
+    layout (against torch's default NCHW) per evaluation, and the one-matmul Gram backward (against
+    autograd's two-matmul backward of ``bmm(F, Fᵀ)``) on relu1_1's maps at ``size`` px."""
+    from nstlib.losses import gram_matrix
+
+    content, style = _images(size)
+    nchw = min(per_eval_seconds(content, style, steps, channels_last=False) for _ in range(repeats))
+    nhwc = min(per_eval_seconds(content, style, steps, channels_last=True) for _ in range(repeats))
+    feats = torch.rand(1, 64, size, size).contiguous(memory_format=torch.channels_last)
+
+    def gram_seconds(fn: Callable[[torch.Tensor], torch.Tensor]) -> float:
+        best = float("inf")
+        for _ in range(repeats + 3):
+            x = feats.detach().requires_grad_(True)
+            t = time.perf_counter()
+            fn(x).square().sum().backward()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    ours = gram_seconds(gram_matrix)
+    plain = gram_seconds(lambda x: torch.bmm(x.reshape(1, 64, -1), x.reshape(1, 64, -1).transpose(1, 2)))
+    return {"per_eval_nchw_s": nchw, "per_eval_channels_last_s": nhwc, "channels_last_gain": nchw / nhwc,
+            "gram_ours_s": ours, "gram_autograd_s": plain, "gram_gain": plain / ours}
+
+
 _RSS_PROBE = r"""
 import sys, torch, nstlib as nst
 from nstlib.weights import load_vgg_state_dict
@@ -419,6 +447,14 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
     ratios[f"batch_gain@{args.batch_size}"] = batch["gain"]
     say(f"[3] 5 Adam variants at {args.batch_size}px x {args.batch_steps} steps: batched {batch['batched_s']:.1f} s, "
         f"one by one {batch['sequential_s']:.1f} s -> gain {batch['gain']:.2f}x (final losses agree to {batch['loss_rel_diff']:.1g})")
+    extra = layout_and_gram(args.layout_size, args.steps, args.repeats)
+    report["layout_and_gram"] = extra
+    ratios[f"channels_last_gain@{args.layout_size}"] = extra["channels_last_gain"]
+    ratios[f"gram_backward_gain@{args.layout_size}"] = extra["gram_gain"]
+    say(f"[3b] {args.layout_size}px per evaluation: channels_last {extra['per_eval_channels_last_s']:.3f} s, NCHW "
+        f"{extra['per_eval_nchw_s']:.3f} s -> {extra['channels_last_gain']:.2f}x; Gram of relu1_1 forward+backward: "
+        f"one-matmul {extra['gram_ours_s'] * 1e3:.1f} ms, autograd {extra['gram_autograd_s'] * 1e3:.1f} ms -> "
+        f"{extra['gram_gain']:.2f}x")
     for size in args.memory_sizes:
         peak = measured_peak_cpu(size, steps=2)
         est = estimate_memory(size, history_size=1).total  # after 2 steps L-BFGS holds one pair
@@ -473,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             setattr(args, key, value)
     args.gemm_sizes = (256, 512) if quick else (1024, 2048)
     args.batch_size, args.batch_steps = (32, 3) if quick else (128, 20)
+    args.layout_size = 32 if quick else 256
     args.memory_sizes = [32] if quick else [32, 128, 256, 512]
     args.gpu_sizes, args.gpu_steps = ([64, 128], 5) if quick else ([256, 512, 768, 1024], 500)
     report = run(args)

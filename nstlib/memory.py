@@ -43,8 +43,9 @@ _SAFETY = 1.25
 _CUDA_CONTEXT = 512 * 2**20  # the CUDA context and cuBLAS/cuDNN handles, not counted by the allocator
 # On the CPU a run's resident memory also grows by a size-independent amount: a second copy of the
 # weights while the network is built, oneDNN's reordered weights and scratch, malloc arenas. Measured
-# at 32 px (BENCHMARKS.md: ~230 MiB in all, of which ~75 MiB the estimate already counts), rounded up.
-_CPU_FIXED = 192 * 2**20
+# at 32 px (BENCHMARKS.md, 2026-11-30: 273 MiB in all, of which ~55 MiB the estimate already counts),
+# rounded up.
+_CPU_FIXED = 224 * 2**20
 
 
 def layer_shapes(arch: str, last: str, height: int, width: int) -> list[tuple[str, int, int, int]]:
