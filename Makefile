@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet $$($(PY) .ci/deps.py lab test)
 	@rm -f $(VENV)/.nst-kit-deps-* && touch $@
 
+# Jupyter refuses to run as root unless told; containers and fresh VMs often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
 test: $(STAMP)
 	bash .ci/browser-deps.sh $(PY)
