@@ -301,7 +301,7 @@ size, steps = int(sys.argv[1]), int(sys.argv[2])
 c = torch.rand(1, 3, size, size); s = torch.rand(1, 3, size, size)
 load_vgg_state_dict("vgg19", "random")  # the cached state dict is not part of a run
 with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset the peak (VmHWM) to the current RSS: making the weights above peaked higher
+    f.write("5")  # reset the peak (VmHWM) to the current RSS: creating the weights above peaked higher
 before = status("VmRSS")
 nst.stylize(c, s, steps=steps, weights="random", device="cpu", progress=False, check_memory=False)
 print(status("VmHWM") - before)
@@ -455,7 +455,10 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         f"{extra['per_eval_nchw_s']:.3f} s -> {extra['channels_last_gain']:.2f}x; Gram of relu1_1 forward+backward: "
         f"one-matmul {extra['gram_ours_s'] * 1e3:.1f} ms, autograd {extra['gram_autograd_s'] * 1e3:.1f} ms -> "
         f"{extra['gram_gain']:.2f}x")
-    for size in args.memory_sizes:
+    has_proc = Path("/proc/self/clear_refs").exists()
+    if not has_proc:
+        say("[4] memory: skipped (measuring a call's peak resident memory needs Linux's /proc)")
+    for size in args.memory_sizes if has_proc else ():
         peak = measured_peak_cpu(size, steps=2)
         est = estimate_memory(size, history_size=1).total  # after 2 steps L-BFGS holds one pair
         report[f"memory_{size}"] = {"measured_MiB": peak / 2**20, "estimate_MiB": est / 2**20,
