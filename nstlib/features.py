@@ -22,13 +22,13 @@ from nstlib.device import get_device
 from nstlib.errors import ImageTooSmallError, InputError
 from nstlib.images import check_image
 from nstlib.layers import VGG_BLOCKS, layer_index, layer_names
-from nstlib.weights import load_vgg_state_dict
+from nstlib.sources import IMAGENET_CONVENTION, load_vgg_state_dict, resolve_arch, weights_source
 
 __all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "GATYS_STYLE_LAYERS", "GATYS_CONTENT_LAYER"]
 
 # torchvision's ImageNet statistics (VGG19_Weights.IMAGENET1K_V1.transforms()).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN = IMAGENET_CONVENTION.mean
+IMAGENET_STD = IMAGENET_CONVENTION.std
 
 # Gatys, Ecker & Bethge (2016): style on relu1_1 … relu5_1 with w_l = 1/5, content on relu4_2.
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -51,10 +51,11 @@ class VGGFeatures(nn.Module):
     """Frozen VGG feature extractor keyed by paper layer names.
 
     Args:
-        arch: ``"vgg19"`` (default), ``"vgg16"``, ``"vgg13"`` or ``"vgg11"``.
+        arch: ``"vgg19"``, ``"vgg16"``, ``"vgg13"`` or ``"vgg11"``; ``None`` (default): the weights' own,
+            vgg19 (vgg16 for HED's weights).
         layers: names such as ``"conv4_2"``, ``"relu4_2"``, ``"pool4"`` (see :func:`layer_names`).
-        weights: ``"imagenet"``, ``"random"`` / ``"random:SEED"``, or a state-dict file path;
-            ``None`` means ``NSTLIB_WEIGHTS`` or ``"imagenet"``.
+        weights: ``"imagenet"``, ``"hed"`` (VGG-16 only), ``"random"`` / ``"random:SEED"``, or a file path
+            (a torchvision state dict, or a HED ``.h5``); ``None`` means ``NSTLIB_WEIGHTS`` or ``"imagenet"``.
         pooling: ``"max"`` (as trained) or ``"avg"`` (Gatys et al.).
         device: where the network lives; default :func:`get_device`.
         channels_last: store weights and activations as (B, H, W, C) in memory (``torch.channels_last``).
@@ -65,7 +66,7 @@ class VGGFeatures(nn.Module):
 
     def __init__(
         self,
-        arch: str = "vgg19",
+        arch: str | None = None,
         layers: Iterable[str] | str = GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,),
         weights: str | os.PathLike | None = None,
         pooling: str = "max",
@@ -78,15 +79,19 @@ class VGGFeatures(nn.Module):
         names = (layers,) if isinstance(layers, str) else tuple(dict.fromkeys(layers))
         if not names:
             raise InputError("VGGFeatures needs at least one layer name, e.g. layers=('relu4_2',).")
+        arch = resolve_arch(arch, weights)
         self.arch, self.pooling, self.layers = arch, pooling, names
+        self.source = weights_source(weights)  # the row of nstlib.sources.SOURCES: convention, defaults, provenance
+        self.convention = self.source.convention
         self.indices = {name: layer_index(arch, name) for name in names}
         last = max(self.indices.values())
         self.features = _build(arch, last, pooling)
         state = load_vgg_state_dict(arch, weights)
         self.features.load_state_dict(
             {k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= last})
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        # The input convention, in the network's channel order and units (applied in forward).
+        self.register_buffer("mean", torch.tensor(self.convention.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(self.convention.std).view(1, 3, 1, 1))
         # Which requested names to read after each position of the sequence.
         self._taps: dict[int, list[str]] = {}
         for name, index in self.indices.items():
@@ -116,7 +121,12 @@ class VGGFeatures(nn.Module):
                 f"(it sits after {self.min_size.bit_length() - 1} poolings that each halve the size). Use a larger image "
                 "or a shallower layer."
             )
-        x = (image.to(self.device, self.mean.dtype) - self.mean) / self.std
+        x = image.to(self.device, self.mean.dtype)
+        if self.convention.channels == "BGR":  # Caffe-trained weights: conv1_1's input channels are B, G, R
+            x = x.flip(1)
+        if self.convention.scale != 1.0:  # Caffe: pixel values 0-255
+            x = x * self.convention.scale
+        x = (x - self.mean) / self.std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
@@ -128,4 +138,4 @@ class VGGFeatures(nn.Module):
 
     def extra_repr(self) -> str:
         extra = ", channels_last=True" if self.channels_last else ""
-        return f"arch={self.arch!r}, layers={list(self.layers)}, pooling={self.pooling!r}{extra}"
+        return f"arch={self.arch!r}, weights={self.source.name!r}, layers={list(self.layers)}, pooling={self.pooling!r}{extra}"

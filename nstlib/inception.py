@@ -175,6 +175,9 @@ def load_net_state_dict(arch: str, weights: str | os.PathLike | None = None) -> 
         if key.startswith("random:") and not key[7:].lstrip("-").isdigit():
             raise WeightsError(f"weights={key!r}: write 'random' or 'random:SEED' with an integer seed.")
         return _cached(arch, key, "", ())
+    if key == "hed" or key.lower().endswith(".h5"):
+        raise WeightsError(f"weights={key!r} are HED's VGG-16, not {arch} weights: dream on them with "
+                           "model='vgg16' (e.g. nst.deepdream(image, model='vgg16', weights='hed')).")
     path = weights_path(arch) if key == "imagenet" else Path(key).expanduser()
     stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else ()
     return _cached(arch, key, str(path), stamp)

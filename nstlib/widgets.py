@@ -35,6 +35,7 @@ from nstlib.images import check_image, load_image, resize_image, to_pil
 from nstlib.layers import layer_names
 from nstlib.live import LiveView
 from nstlib.optimize import Progress, TransferResult
+from nstlib.sources import resolve_arch, weights_source
 from nstlib.transfer import stylize
 
 __all__ = ["StyleExplorer", "FeatureBrowser", "style_explorer", "feature_browser"]
@@ -69,13 +70,22 @@ def _decode(data: bytes, name: str, size: int) -> torch.Tensor:
         os.unlink(tmp)
 
 
+def _log_slider(value: float, decades_below: int, decades_above: int, label: str) -> W.FloatLogSlider:
+    """A log slider whose grid 10^(min + k·step) contains ``value`` exactly (the browser snaps to the grid:
+    a default off it would move, 5e4 → 5.62e4)."""
+    centre = math.log10(value)
+    return W.FloatLogSlider(value=value, base=10, min=centre - decades_below, max=centre + decades_above, step=0.25,
+                            description=label, style=_WIDE, readout_format=".3g")
+
+
 class StyleExplorer:
     """Controls for :func:`nstlib.stylize` with a live preview; see :func:`style_explorer`."""
 
     def __init__(self, content: ImageSource | None = None, style: ImageSource | None = None,
                  images_dir: str | os.PathLike = "../images", size: int = 128, steps: int = 100,
-                 weights: str | os.PathLike | None = None, arch: str = "vgg19",
+                 weights: str | os.PathLike | None = None, arch: str | None = None,
                  device: torch.device | str | None = None, interval: float = 1.0) -> None:
+        arch = resolve_arch(arch, weights)
         self.images_dir, self.arch, self.weights, self.device = Path(images_dir), arch, weights, device
         self.interval = interval
         self._sources: dict[str, ImageSource] = {}
@@ -99,13 +109,11 @@ class StyleExplorer:
                                                description="content layers", style=_WIDE)
         self.style_layers = W.SelectMultiple(options=names, value=tuple(GATYS_STYLE_LAYERS), rows=7,
                                              description="style layers", style=_WIDE)
-        self.content_weight = W.FloatLogSlider(value=1.0, base=10, min=-3, max=3, step=0.25,
-                                               description="α (content)", style=_WIDE, readout_format=".3g")
-        # The grid 10^(min + k·step) must contain each default exactly, or the browser snaps it away (5e4 → 5.62e4).
-        self.style_weight = W.FloatLogSlider(value=5e4, base=10, min=math.log10(5), max=math.log10(5e7), step=0.25,
-                                             description="β (style)", style=_WIDE, readout_format=".3g")
-        self.tv_weight = W.FloatLogSlider(value=10.0, base=10, min=-3, max=4, step=0.25,
-                                          description="γ (TV)", style=_WIDE, readout_format=".3g")
+        # Each slider starts at stylize's default for these weights (nstlib.sources), on a grid around it.
+        defaults = weights_source(weights).defaults
+        self.content_weight = _log_slider(defaults.content_weight, 3, 3, "α (content)")
+        self.style_weight = _log_slider(defaults.style_weight, 4, 3, "β (style)")
+        self.tv_weight = _log_slider(defaults.tv_weight, 4, 3, "γ (TV)")
         self.size = W.IntSlider(value=size, min=32, max=max(512, size), step=16, description="size (px)", style=_WIDE)
         self.steps = W.IntSlider(value=steps, min=1, max=max(500, steps), description="steps", style=_WIDE)
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
@@ -273,9 +281,10 @@ def style_explorer(content: ImageSource | None = None, style: ImageSource | None
 class FeatureBrowser:
     """A layer slider over VGG and a grid of that layer's feature maps; see :func:`feature_browser`."""
 
-    def __init__(self, image: ImageSource, arch: str = "vgg19", weights: str | os.PathLike | None = None,
+    def __init__(self, image: ImageSource, arch: str | None = None, weights: str | os.PathLike | None = None,
                  size: int = 128, channels: int = 16, ncols: int = 8, tile: int = 72, layer: str = "relu1_1",
                  device: torch.device | str | None = None) -> None:
+        arch = resolve_arch(arch, weights)
         if isinstance(image, (str, os.PathLike)):
             image = load_image(image, size=size)
         self.image = check_image(image)[:1].float()
@@ -354,7 +363,7 @@ class FeatureBrowser:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def feature_browser(image: ImageSource, arch: str = "vgg19", weights: str | os.PathLike | None = None,
+def feature_browser(image: ImageSource, arch: str | None = None, weights: str | os.PathLike | None = None,
                     **options: Any) -> FeatureBrowser:
     """Slide through VGG's layers and see a grid of the chosen layer's feature maps for ``image``.
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib import weights
+from nstlib import sources, weights
 from nstlib.layers import conv_shapes
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
@@ -22,7 +22,7 @@ VGG19_FILE = "vgg19-dcbb9e9d.pth"
 
 def _load(path: Path, arch: str = "vgg19") -> dict:
     weights._cached_load.cache_clear()
-    return weights.load_vgg_state_dict(arch, path)
+    return sources.load_vgg_state_dict(arch, path)
 
 
 def _zeros(arch: str) -> dict[str, torch.Tensor]:

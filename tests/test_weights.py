@@ -12,6 +12,7 @@ import torchvision
 
 import nstlib as nst
 from nstlib import weights as W
+from nstlib.sources import load_vgg_state_dict
 
 
 def torchvision_format_state_dict(arch: str = "vgg19", seed: int = 11) -> dict[str, torch.Tensor]:
@@ -94,7 +95,7 @@ def test_unreachable_host_does_not_hang(torch_home: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(socket, "create_connection", black_hole)
     start = time.perf_counter()
     with pytest.raises(nst.WeightsError, match="cannot be reached"):
-        W.load_vgg_state_dict("vgg16", "imagenet")
+        load_vgg_state_dict("vgg16", "imagenet")
     assert time.perf_counter() - start < 20  # the probe gives up after 5 s; a hang would be 60 s
 
 
@@ -113,7 +114,7 @@ def test_download_path_checks_the_hash(torch_home: Path, tmp_path: Path, monkeyp
     monkeypatch.setattr(W, "weights_url", lambda arch="vgg19": good.as_uri())
     path = W.fetch_weights("vgg11", progress=False)
     assert path == torch_home / "hub" / "checkpoints" / good.name and path.is_file()
-    assert W.load_vgg_state_dict("vgg11", "imagenet")["features.0.weight"].shape == (64, 3, 3, 3)
+    assert load_vgg_state_dict("vgg11", "imagenet")["features.0.weight"].shape == (64, 3, 3, 3)
 
     bad = source / "vgg11-00000000.pth"
     good.rename(bad)
@@ -129,7 +130,7 @@ def test_random_weights_are_seeded_and_identical() -> None:
     c = W.random_state_dict("vgg19", 1)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["features.0.weight"], c["features.0.weight"])
-    assert torch.equal(W.load_vgg_state_dict("vgg19", "random")["features.0.weight"], a["features.0.weight"])
+    assert torch.equal(load_vgg_state_dict("vgg19", "random")["features.0.weight"], a["features.0.weight"])
     x = torch.rand(1, 3, 32, 32)
     one = nst.VGGFeatures(layers="relu2_1", weights="random", device="cpu")(x)["relu2_1"]
     two = nst.VGGFeatures(layers="relu2_1", weights="random", device="cpu")(x)["relu2_1"]
@@ -142,7 +143,7 @@ def test_random_weights_are_seeded_and_identical() -> None:
 
 def test_bad_random_seed_spelling() -> None:
     with pytest.raises(nst.WeightsError, match="random:SEED"):
-        W.load_vgg_state_dict("vgg19", "random:abc")
+        load_vgg_state_dict("vgg19", "random:abc")
 
 
 def test_state_dict_file_in_torchvision_or_features_format(tmp_path: Path) -> None:
@@ -150,8 +151,8 @@ def test_state_dict_file_in_torchvision_or_features_format(tmp_path: Path) -> No
     torch.save(torchvision_format_state_dict("vgg16", seed=5), full)
     features_only = tmp_path / "features.pth"
     torch.save({k.removeprefix("features."): v for k, v in W.random_state_dict("vgg16", 5).items()}, features_only)
-    a = W.load_vgg_state_dict("vgg16", full)
-    b = W.load_vgg_state_dict("vgg16", str(features_only))
+    a = load_vgg_state_dict("vgg16", full)
+    b = load_vgg_state_dict("vgg16", str(features_only))
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(nst.WeightsError, match="do not fit vgg19.*look like vgg16 weights: pass arch='vgg16'"):
-        W.load_vgg_state_dict("vgg19", full)
+        load_vgg_state_dict("vgg19", full)

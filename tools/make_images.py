@@ -1,4 +1,5 @@
-"""Regenerate images/: photos copied from scikit-image's bundled data, styles drawn by this script.
+"""Regenerate images/: photos copied from scikit-image's bundled data, the paper's paintings and photo
+from ../shared/images (resized), styles drawn by this script.
 
 Run once by the maintainers (needs scikit-image, which is not a dependency of the kit):
     python tools/make_images.py
@@ -31,6 +32,16 @@ def photos() -> None:
         _save(getattr(data, name)(), f"{name}.jpg")
     for name in ("brick", "grass", "gravel"):
         _save(getattr(data, name)(), f"texture_{name}.jpg")
+
+
+# The paintings of Gatys et al. 2016, Fig. 2, and its content photo (provenance: ../shared/images/PROVENANCE.md).
+PAINTINGS = ("starry_night", "the_scream", "shipwreck", "woman-with-hat-matisse", "tubingen")
+
+
+def paintings(source: Path = OUT.parent.parent / "shared" / "images") -> None:
+    for name in PAINTINGS:
+        with Image.open(source / f"{name}.jpg") as image:
+            _save(image, f"{name}.jpg", quality=90)
 
 
 def waves(size: int = 384, seed: int = 1) -> Image.Image:
@@ -97,6 +108,7 @@ def dots(size: int = 384, count: int = 5000, seed: int = 4) -> Image.Image:
 if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     photos()
+    paintings()
     for name, maker in (("waves", waves), ("mosaic", mosaic), ("strokes", strokes), ("dots", dots)):
         _save(maker(), f"style_{name}.jpg", quality=92)
     print("\n".join(sorted(f"{p.name}: {p.stat().st_size // 1024} KiB" for p in OUT.glob("*.jpg"))))
