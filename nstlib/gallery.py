@@ -15,7 +15,7 @@ import io
 import platform
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,13 +102,12 @@ def _what(setup: LessonSetup, size: int, steps: str, seconds: float) -> str:
             f"{seconds:.0f} s in all on {setup.device} ({platform.processor() or platform.machine()}).")
 
 
-def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> list[GalleryFigure]:
-    """Compute the five figures (the slow part: minutes on a CPU at 256 px)."""
+def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> Iterator[GalleryFigure]:
+    """Compute the five figures one after another (the slow part: minutes each on a CPU at 256 px)."""
     run = dict(weights=setup.weights, arch=setup.arch, device=setup.device, progress=False)
     photo = load_image(IMAGES / "tubingen.jpg", size=size)
     starry = load_image(IMAGES / "starry_night.jpg", size=size)
     source = weights_source(setup.weights)
-    out: list[GalleryFigure] = []
 
     # Fig. 1, top: content reconstructions. Gatys' 'conv' layers were read after Caffe's in-place ReLU.
     layers = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
@@ -117,7 +116,7 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> l
         image, sec = _timed(lambda: reconstruct(photo, name, steps=steps, pooling="avg", **run).image)
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    out.append(GalleryFigure("fig1_content", "Content reconstructions: what one layer keeps of the photo (Gatys et al. "
+    yield (GalleryFigure("fig1_content", "Content reconstructions: what one layer keeps of the photo (Gatys et al. "
                              "2016, Fig. 1)", [tiles],
                              f"From white noise, L-BFGS matches the photo's features at one layer. Low layers give the "
                              f"pixels back; high layers keep the arrangement, not the details. Average pooling, as in "
@@ -132,7 +131,7 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> l
         image, sec = _timed(lambda: reconstruct(starry, weights_l, mode="style", steps=steps, pooling="avg", **run).image)
         tiles.append((image, f"to {subset[-1]} ({sec:.0f} s)"))
         total += sec
-    out.append(GalleryFigure("fig1_style", "Style reconstructions: the Gram matrices of more and more layers (Fig. 1)",
+    yield (GalleryFigure("fig1_style", "Style reconstructions: the Gram matrices of more and more layers (Fig. 1)",
                              [tiles],
                              "From white noise, L-BFGS matches only the Gram matrices of relu1_1 up to the layer named: "
                              "a texture with the painting's statistics and none of its layout; with deeper layers the "
@@ -146,7 +145,7 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> l
         tiles.append((image, f"{label.split(',')[0]} ({sec:.0f} s)"))
         total += sec
     d = source.defaults
-    out.append(GalleryFigure("fig2_transfer", "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
+    yield (GalleryFigure("fig2_transfer", "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
                              [tiles, [(torch.ones_like(photo), "")] + [(load_image(IMAGES / f, size=size),
                                                                         l.split(", ")[1]) for f, l in PAINTINGS]],
                              f"nst.stylize with its defaults for these weights: content relu4_2, style relu1_1 … "
@@ -171,7 +170,7 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> l
             total += sec
         rows.append(row)
         labels.append(f"to {subset[-1]}")
-    out.append(GalleryFigure("fig3_balance", "More style or more content: α/β against the style layers (Fig. 3)", rows,
+    yield (GalleryFigure("fig3_balance", "More style or more content: α/β against the style layers (Fig. 3)", rows,
                              f"Columns: β from 10× to 1/100× the default, α = {d.content_weight:g} (α/β grows to the "
                              f"right: more content). Rows: style from relu1_1 only, to relu3_1, to relu5_1. Start from "
                              f"white noise, as the paper. " + _what(setup, small, f"{steps} steps each", total)
@@ -188,11 +187,10 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> l
                                               octaves=1 if quick else 4, steps_per_octave=2 if quick else 10).image)
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    out.append(GalleryFigure("dream", "DeepDream: more of whatever a layer sees", [tiles],
+    yield (GalleryFigure("dream", "DeepDream: more of whatever a layer sees", [tiles],
                              "Normalised gradient ascent on the mean activation of one layer, 4 octaves × 10 steps with "
                              "jitter (nst.deepdream's defaults): deeper layers grow larger patterns. "
                              + _what(setup, size, "40 steps each", total) + f" {PHOTO_CREDIT}.", total))
-    return out
 
 
 def _jpeg(sheet: Image.Image, quality: int) -> bytes:
@@ -218,9 +216,10 @@ def render_gallery(out: str | Path = "gallery", size: int = 256, steps: int = 20
     setup = LessonSetup(False, get_device(), chosen, size, steps, 0, arch)
     log(f"gallery: {setup.network} on {setup.device}, {size} px, {steps} steps per reconstruction")
     start = time.perf_counter()
-    rendered = figures(setup, size, steps, quick=size < 96)
+    rendered: list[GalleryFigure] = []
     written: list[Path] = []
-    for figure in rendered:
+    for figure in figures(setup, size, steps, quick=size < 96):  # each is written as soon as it is done
+        rendered.append(figure)
         data = _jpeg(compose(figure, tile or size), quality)
         written.append(write_atomically(folder / f"{figure.name}.jpg", lambda h, d=data: h.write(d), overwrite=True))
         log(f"  {figure.name}.jpg: {figure.seconds:.0f} s, {len(data) // 1024} KiB")

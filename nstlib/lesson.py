@@ -38,6 +38,11 @@ class LessonSetup:
     arch: str = "vgg19"  # the network these weights belong to: pass it on (arch=setup.arch) with the weights
 
     @property
+    def trained(self) -> bool:
+        """True unless the weights are random: the lessons assert what they teach only on trained features."""
+        return not self.weights.startswith("random")
+
+    @property
     def network(self) -> str:
         """The network in words, e.g. "VGG-19 (ImageNet)" or "HED's VGG-16 (ImageNet, fine-tuned for edges)"."""
         name = _NETWORK_NAMES.get(self.arch, self.arch)
@@ -72,17 +77,22 @@ def random_weights_notice(arch: str = "vgg19") -> str:
 def hed_notice(preferred: str = "vgg19") -> str:
     """The message lessons show when they run on HED's VGG-16 instead of the paper's network."""
     network = _NETWORK_NAMES.get(preferred, preferred)
-    dream = preferred in ("inception_v3", "googlenet")
+    if preferred in ("inception_v3", "googlenet"):
+        differs = ("DeepDream on a VGG grows eyes, scales and whorls out of contours, where Inception grows animal faces "
+                   "and arches; Inception's layer names (Mixed_6a …) become VGG's (relu4_2 …). ")
+    elif preferred == "vgg16":
+        differs = ("the same architecture, with filters fine-tuned to find edges, so it is keen on contours; its input "
+                   "is Caffe's (BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, "
+                   "are larger. ")
+    else:
+        differs = ("VGG-16 has 13 convolutions where VGG-19 has 16 (no conv3_4, conv4_4, conv5_4); its input is Caffe's "
+                   "(BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, are larger; "
+                   "the edge training makes it keen on contours. Reconstructions and transfers look like the paper's. ")
     return (
         f"This lesson runs on HED's VGG-16: the ImageNet-trained VGG-16 of Simonyan & Zisserman, fine-tuned by Xie & Tu "
-        f"(2015) to find edges. The paper's network, ImageNet {network}, is not on this machine "
-        f"('{weights_path(preferred).name}' is not in '{weights_path(preferred).parent}'). What differs: "
-        + ("DeepDream on a VGG grows eyes, scales and whorls out of contours, where Inception grows animal faces and "
-           "arches; Inception's layer names (Mixed_6a …) become VGG's (relu4_2 …). " if dream else
-           "VGG-16 has 13 convolutions where VGG-19 has 16 (no conv3_4, conv4_4, conv5_4); its input is Caffe's "
-           "(BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, are larger; the edge "
-           "training makes it keen on contours. Reconstructions and transfers look like the paper's. ")
-        + f"To use {network}: `python -m nstlib fetch-weights --arch {preferred}` on a machine with internet "
+        f"(2015) to find edges. The lesson's network, torchvision's ImageNet {network}, is not on this machine "
+        f"('{weights_path(preferred).name}' is not in '{weights_path(preferred).parent}'). What differs: {differs}"
+        f"To use {network}: `python -m nstlib fetch-weights --arch {preferred}` on a machine with internet "
         f"({weights_url(preferred)}), or copy the file into that folder."
     )
 
@@ -150,7 +160,7 @@ def lesson_setup(size: int = 256, steps: int = 300, quick_size: int = 64, quick_
     weights, run_arch = choose_weights(arch)
     if weights.startswith("random"):
         _show(random_weights_notice(run_arch), "⚠ Random weights.")
-    elif weights == "hed" and arch != "vgg16":
+    elif weights == "hed":
         _show(hed_notice(arch), "Trained network: HED's VGG-16.", "#2b7bd9", "#e8f1fd")
     torch.manual_seed(seed)
     setup = LessonSetup(quick, get_device(), weights, quick_size if quick else size, quick_steps if quick else steps,

@@ -261,7 +261,7 @@ def synthesize_texture(
     size: ImageSize | None = None,
     *,
     stat: StyleStat = "gram",
-    layers: Sequence[str] | Mapping[str, float] = GATYS_STYLE_LAYERS,
+    layers: Sequence[str] | Mapping[str, float] | None = None,
     arch: str | None = None,
     weights: str | os.PathLike | None = None,
     pooling: str = "max",
@@ -278,7 +278,8 @@ def synthesize_texture(
     Starts from seeded white noise of ``size`` (default: the style's) and minimises β Σ_l w_l L_stat,l.
     With ``stat="gram"`` it is the same computation as ``reconstruct(style, layers, mode="style")``.
     β only sets the loss's scale (torch's L-BFGS skips curvature updates when they are tiny); ``None``
-    takes :func:`nstlib.stylize`'s default for these weights. Runs on ``style``'s device.
+    takes :func:`nstlib.stylize`'s default for these weights, and ``layers=None`` relu1_1 … relu5_1 shared
+    as stylize shares them (1/5 each, or ∝ N_l² at Caffe scale). Runs on ``style``'s device.
     """
     style = check_image(style, "style")
     arch = resolve_arch(arch, weights)
@@ -286,7 +287,8 @@ def synthesize_texture(
         style_weight = weights_source(weights).defaults.style_weight
     from nstlib.transfer import layer_weights  # late import: transfer imports this module
 
-    w = layer_weights(layers)
+    w = (weights_source(weights).defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch) if layers is None
+         else layer_weights(layers))
     vgg = VGGFeatures(arch, tuple(w), weights=weights, pooling=pooling, device=style.device)
     terms = StyleTerms.from_images(vgg, [style], w, stat=stat)
     canvas = style if size is None else resize_image(style, size)

@@ -499,6 +499,7 @@ def reconstruct(
     callback: Callable[[Progress], bool | None] | None = None,
     progress: bool = True,
     snapshot_every: int | None = None,
+    channels_last: bool | None = None,
 ) -> TransferResult:
     """Find an image whose features match ``target``'s at ``layers`` only (Gatys et al. 2016, Fig. 1).
 
@@ -510,7 +511,9 @@ def reconstruct(
       the scale: with torchvision's weights these Gram losses are ~1e-4, and torch's L-BFGS skips
       curvature updates below 1e-10, so an unscaled loss barely moves.
 
-    Starts from seeded white noise by default; other arguments as in :func:`stylize`.
+    Starts from seeded white noise by default; other arguments as in :func:`stylize` (``channels_last``:
+    the network's memory layout, None = the faster one for the device; the values are the same, the
+    float rounding is not).
     """
     if mode not in ("content", "style"):
         raise InputError(f"mode must be 'content' or 'style', got {mode!r}.")
@@ -523,7 +526,7 @@ def reconstruct(
     target = target.to(run_device)
     weights_l = layer_weights(layers)
     vgg = VGGFeatures(arch, tuple(weights_l), weights=weights, pooling=pooling, device=run_device,
-                      channels_last=_speed(run_device, "fp32", None, False).channels_last)
+                      channels_last=_speed(run_device, "fp32", channels_last, False).channels_last)
     with torch.no_grad():
         feats = vgg(target)
         goals = {n: (feats[n] if mode == "content" else gram_matrix(feats[n], normalize="chw")) for n in weights_l}
@@ -549,5 +552,6 @@ def reconstruct(
     result.settings.update(mode=mode, layers=weights_l, style_weight=style_weight if mode == "style" else None,
                            arch=arch, weights=weights_key(weights),
                            device=str(run_device), init=init if isinstance(init, str) else "tensor", seed=seed,
-                           pooling=pooling, tv_weight=tv_weight, size=tuple(start.shape[-2:]))
+                           pooling=pooling, tv_weight=tv_weight, size=tuple(start.shape[-2:]),
+                           channels_last=vgg.channels_last)
     return result

@@ -170,3 +170,17 @@ def test_feature_browser_from_a_path_and_bad_options(images_dir):
     assert browser.mosaic.shape == (2 * 10 + 2, 2 * 10 + 2, 3)
     with pytest.raises(nst.InputError, match="Unknown layer"):
         widgets.feature_browser(images_dir / "coffee.jpg", weights="random", layer="relu9_9")
+
+
+def test_explorer_starts_at_the_weights_own_defaults(images_dir):
+    """HED's Caffe-scale weights get their own α, β, γ and VGG-16's layers; the grid keeps each default exactly."""
+    from nstlib.sources import SOURCES
+
+    ex = widgets.style_explorer(images_dir=images_dir, size=32, steps=3, weights="hed")
+    d = SOURCES["hed"].defaults
+    assert (ex.content_weight.value, ex.style_weight.value, ex.tv_weight.value) == (
+        d.content_weight, d.style_weight, d.tv_weight)
+    assert ex.arch == "vgg16" and list(ex.style_layers.options) == nst.layer_names("vgg16")
+    for slider in (ex.content_weight, ex.style_weight, ex.tv_weight):  # value = base^(min + k·step) for an integer k
+        k = (np.log10(slider.value) - slider.min) / slider.step
+        assert abs(k - round(k)) < 1e-9

@@ -104,7 +104,7 @@ _LAYER_FEEDBACK = {
     "conv3_2": "no: after two poolings conv3_2 still gives back the image well, but not as exactly as a layer before "
                "any pooling.",
     "conv4_2": "no: conv4_2 keeps the arrangement of the image — which is why Gatys et al. use it for *content* — "
-               "but not its exact pixels. Compare the pixel errors in the table of section 4.",
+               "but not its exact pixels. Compare the pixel errors in the table of section 5.",
     "conv5_2": "no, the opposite: conv5_2's reconstruction loses the most detail (four poolings, 256 pixel "
                "positions per feature position).",
 }
@@ -112,11 +112,11 @@ _LAYER_FEEDBACK = {
 
 def most_detail_layer(answer: str) -> CheckResult:
     """Exercise: which of conv1_2 … conv5_2 gives back the exact pixels of the image most faithfully?"""
-    choice = str(answer).strip().lower()
+    choice = str(answer).strip().lower().replace("relu", "conv")  # relu1_2 and conv1_2: the same layer, either side of its ReLU
     if choice == "conv1_2":
         return passed("conv1_2 comes before any pooling and has 64 numbers per pixel: almost every image is "
                       "determined by its conv1_2 features, so the reconstruction is nearly the photo itself. "
                       "Each deeper layer keeps less of the pixels and relatively more of the arrangement.")
     if choice in _LAYER_FEEDBACK:
-        return failed(_LAYER_FEEDBACK[choice], hint="look at the pixel-error column of the table in section 4.")
+        return failed(_LAYER_FEEDBACK[choice], hint="look at the pixel-error column of the table in section 5.")
     return failed(f"answer with one of {', '.join(_LAYERS)} (you gave {answer!r}).")
