@@ -91,6 +91,17 @@ def compose(figure: GalleryFigure, tile: int) -> Image.Image:
     return sheet
 
 
+def _fit(image: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``image`` scaled to fit inside ``like``'s size, centred on a white canvas of that size."""
+    h, w = like.shape[-2:]
+    scale = min(h / image.shape[-2], w / image.shape[-1])
+    small = resize_image(image, (max(1, round(image.shape[-2] * scale)), max(1, round(image.shape[-1] * scale))))
+    canvas = torch.ones_like(like)
+    top, left = (h - small.shape[-2]) // 2, (w - small.shape[-1]) // 2
+    canvas[..., top:top + small.shape[-2], left:left + small.shape[-1]] = small
+    return canvas
+
+
 def _timed(run: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
     start = time.perf_counter()
     image = run()
@@ -146,7 +157,7 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> I
         total += sec
     d = source.defaults
     yield (GalleryFigure("fig2_transfer", "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
-                             [tiles, [(torch.ones_like(photo), "")] + [(load_image(IMAGES / f, size=size),
+                             [tiles, [(torch.ones_like(photo), "")] + [(_fit(load_image(IMAGES / f, size=size), photo),
                                                                         l.split(", ")[1]) for f, l in PAINTINGS]],
                              f"nst.stylize with its defaults for these weights: content relu4_2, style relu1_1 … "
                              f"relu5_1, α = {d.content_weight:g}, β = {d.style_weight:g}, γ = {d.tv_weight:g}, start "
