@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m nstlib.bench
 
-# Gatys et al.'s figures and DeepDream with the best weights this machine has (about 25 min on 2 CPU cores).
+# Gatys et al.'s figures and DeepDream with the best weights this machine has (about 20 min on 2 CPU cores).
 gallery: $(STAMP)
 	$(PY) -m nstlib gallery --out gallery --overwrite
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nstlib.errors import NSTError, is_out_of_memory
+from nstlib.sources import SOURCES
 from nstlib.weights import WEIGHT_ENUMS
 
 __all__ = ["main"]
@@ -36,12 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", type=Path, required=True, help="where to write the result (.png or .jpg)")
     run.add_argument("--size", type=int, default=512, help="long side of the result in pixels (default 512)")
     run.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
-    run.add_argument("--style-weight", type=float, default=None,
-                     help="beta (default: the weights' own, 5e4 for imagenet/random, 500 for hed)")
-    run.add_argument("--content-weight", type=float, default=None,
-                     help="alpha (default: the weights' own, 1 for imagenet/random, 5 for hed)")
-    run.add_argument("--tv-weight", type=float, default=None,
-                     help="total-variation weight gamma (default: the weights' own, 10 for imagenet/random)")
+    own = {name: SOURCES[name].defaults for name in ("imagenet", "hed")}
+    for flag, field, what in (("--style-weight", "style_weight", "beta"), ("--content-weight", "content_weight", "alpha"),
+                              ("--tv-weight", "tv_weight", "total-variation weight gamma")):
+        run.add_argument(flag, type=float, default=None,
+                         help=f"{what} (default: the weights' own, {getattr(own['imagenet'], field):g} for imagenet/random, "
+                              f"{getattr(own['hed'], field):g} for hed)")
     run.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     run.add_argument("--init", choices=("content", "noise", "style"), default="content")
     run.add_argument("--weights", default=None,

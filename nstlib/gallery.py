@@ -27,6 +27,7 @@ from nstlib.dream import deepdream
 from nstlib.features import GATYS_STYLE_LAYERS
 from nstlib.errors import OutputError
 from nstlib.images import check_output_path, load_image, resize_image, to_pil, write_atomically
+from nstlib.layers import layer_names
 from nstlib.lesson import LessonSetup, choose_weights
 from nstlib.sources import weights_source
 from nstlib.transfer import reconstruct, stylize
@@ -127,12 +128,12 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> I
         image, sec = _timed(lambda: reconstruct(photo, name, steps=steps, pooling="avg", **run).image)
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    yield (GalleryFigure("fig1_content", "Content reconstructions: what one layer keeps of the photo (Gatys et al. "
+    yield GalleryFigure("fig1_content", "Content reconstructions: what one layer keeps of the photo (Gatys et al. "
                              "2016, Fig. 1)", [tiles],
                              f"From white noise, L-BFGS matches the photo's features at one layer. Low layers give the "
                              f"pixels back; high layers keep the arrangement, not the details. Average pooling, as in "
                              f"the paper; relu layers, which Caffe's in-place ReLU made the paper's 'conv' layers. "
-                             + _what(setup, size, f"{steps} steps each", total) + f" {PHOTO_CREDIT}.", total))
+                             + _what(setup, size, f"{steps} steps each", total) + f" {PHOTO_CREDIT}.", total)
 
     # Fig. 1, bottom: style reconstructions from relu1_1, relu1_1 + relu2_1, …
     tiles, total = [(starry, "painting")], 0.0
@@ -142,11 +143,11 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> I
         image, sec = _timed(lambda: reconstruct(starry, weights_l, mode="style", steps=steps, pooling="avg", **run).image)
         tiles.append((image, f"to {subset[-1]} ({sec:.0f} s)"))
         total += sec
-    yield (GalleryFigure("fig1_style", "Style reconstructions: the Gram matrices of more and more layers (Fig. 1)",
+    yield GalleryFigure("fig1_style", "Style reconstructions: the Gram matrices of more and more layers (Fig. 1)",
                              [tiles],
                              "From white noise, L-BFGS matches only the Gram matrices of relu1_1 up to the layer named: "
                              "a texture with the painting's statistics and none of its layout; with deeper layers the "
-                             "texture's elements grow. " + _what(setup, size, f"{steps} steps each", total), total))
+                             "texture's elements grow. " + _what(setup, size, f"{steps} steps each", total), total)
 
     # Fig. 2: the photo in the style of the paintings, with stylize's defaults for these weights.
     tiles, total = [(photo, "photo")], 0.0
@@ -156,14 +157,14 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> I
         tiles.append((image, f"{label.split(',')[0]} ({sec:.0f} s)"))
         total += sec
     d = source.defaults
-    yield (GalleryFigure("fig2_transfer", "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
+    yield GalleryFigure("fig2_transfer", "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
                              [tiles, [(torch.ones_like(photo), "")] + [(_fit(load_image(IMAGES / f, size=size), photo),
                                                                         l.split(", ")[1]) for f, l in PAINTINGS]],
                              f"nst.stylize with its defaults for these weights: content relu4_2, style relu1_1 … "
                              f"relu5_1, α = {d.content_weight:g}, β = {d.style_weight:g}, γ = {d.tv_weight:g}, start "
                              f"from the photo, L-BFGS. Paintings: public domain. "
                              + _what(setup, size, f"{int(steps * 1.5)} steps each", total) + f" {PHOTO_CREDIT}.",
-                             total))
+                             total)
 
     # Fig. 3: α/β against the number of style layers.
     factors = (10.0, 1.0, 0.1, 0.01) if not quick else (10.0, 0.1)
@@ -181,16 +182,15 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> I
             total += sec
         rows.append(row)
         labels.append(f"to {subset[-1]}")
-    yield (GalleryFigure("fig3_balance", "More style or more content: α/β against the style layers (Fig. 3)", rows,
-                             f"Columns: β from 10× to 1/100× the default, α = {d.content_weight:g} (α/β grows to the "
-                             f"right: more content). Rows: style from relu1_1 only, to relu3_1, to relu5_1. Start from "
+    yield GalleryFigure("fig3_balance", "More style or more content: α/β against the style layers (Fig. 3)", rows,
+                             f"Columns: β from {factors[0]:g}× to {factors[-1]:g}× the default, α = {d.content_weight:g} (α/β "
+                             f"grows to the right: more content). Rows: style from relu1_1 to the layer named. Start from "
                              f"white noise, as the paper. " + _what(setup, small, f"{steps} steps each", total)
-                             + f" {PHOTO_CREDIT}.", total, row_labels=labels))
+                             + f" {PHOTO_CREDIT}.", total, row_labels=labels)
 
     # DeepDream on three depths of the same network.
-    dream_layers = ("relu3_3", "relu4_3", "relu5_3") if setup.arch in ("vgg16", "vgg19") else ()
-    if setup.arch == "vgg19":
-        dream_layers = ("relu3_4", "relu4_4", "relu5_4")
+    # the last ReLU of blocks 3, 4 and 5: relu3_3, relu4_3, relu5_3 in VGG-16 (relu3_4 … in VGG-19)
+    dream_layers = [[n for n in layer_names(setup.arch) if n.startswith(f"relu{b}_")][-1] for b in (3, 4, 5)]
     tiles, total = [(photo, "photo")], 0.0
     for name in dream_layers:
         image, sec = _timed(lambda: deepdream(photo, model=setup.arch, layers=name, weights=setup.weights,
@@ -198,10 +198,10 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> I
                                               octaves=1 if quick else 4, steps_per_octave=2 if quick else 10).image)
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    yield (GalleryFigure("dream", "DeepDream: more of whatever a layer sees", [tiles],
+    yield GalleryFigure("dream", "DeepDream: more of whatever a layer sees", [tiles],
                              "Normalised gradient ascent on the mean activation of one layer, 4 octaves × 10 steps with "
                              "jitter (nst.deepdream's defaults): deeper layers grow larger patterns. "
-                             + _what(setup, size, "40 steps each", total) + f" {PHOTO_CREDIT}.", total))
+                             + _what(setup, size, "40 steps each", total) + f" {PHOTO_CREDIT}.", total)
 
 
 def _jpeg(sheet: Image.Image, quality: int) -> bytes:

@@ -14,4 +14,4 @@ def content_gradient(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     return F - P
 
 
-most_detail_layer = "conv1_2"
+most_detail_layer = "relu1_2"  # (conv1_2, the same layer before its ReLU, is accepted too)
