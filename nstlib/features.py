@@ -121,12 +121,8 @@ class VGGFeatures(nn.Module):
                 f"(it sits after {self.min_size.bit_length() - 1} poolings that each halve the size). Use a larger image "
                 "or a shallower layer."
             )
-        x = image.to(self.device, self.mean.dtype)
-        if self.convention.channels == "BGR":  # Caffe-trained weights: conv1_1's input channels are B, G, R
-            x = x.flip(1)
-        if self.convention.scale != 1.0:  # Caffe: pixel values 0-255
-            x = x * self.convention.scale
-        x = (x - self.mean) / self.std
+        # The weights' input convention: ImageNet mean/std, or Caffe's BGR, 0-255, minus the mean (nstlib.sources).
+        x = self.convention.apply(image.to(self.device, self.mean.dtype), self.mean, self.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}

@@ -17,8 +17,10 @@ a .pth path  a state dict in torchvision's format   as imagenet                 
 a .h5 path   a HED file of your own (Keras 3)       as hed                           as hed
 =========== ===================================== ================================ =========================
 
-Every row's loss conventions are nstlib's ``"mean"`` ones (Gram ÷ N·M, mean squared errors), so a
-row's α, β, γ are exactly its anchor's numbers where the anchor used the same conventions.
+Every row's loss conventions are nstlib's ``"mean"`` ones (Gram ÷ N·M, mean squared errors), the
+conventions of both anchors, so their numbers carry over unchanged: all three of d2l's, and
+jcjohnson/neural-style's α for Caffe scale (β, γ and the layer balance there were chosen by
+measurement and by eye: BENCHMARKS.md, "Defaults for HED's weights").
 """
 from __future__ import annotations
 
@@ -51,21 +53,28 @@ class InputConvention:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
-    def apply(self, image: torch.Tensor) -> torch.Tensor:
-        """Pre-process (B, 3, H, W) RGB images in [0, 1] into network input."""
+    def apply(self, image: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
+              ) -> torch.Tensor:
+        """Pre-process (B, 3, H, W) RGB images in [0, 1] into network input.
+
+        ``mean`` and ``std`` may be given as (1, 3, 1, 1) tensors already on the image's device (what
+        :class:`~nstlib.features.VGGFeatures` keeps as buffers); by default they are made from the fields.
+        """
         x = image.flip(1) if self.channels == "BGR" else image
         if self.scale != 1.0:
             x = x * self.scale
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        mean = self._column(self.mean, x) if mean is None else mean
+        std = self._column(self.std, x) if std is None else std
         return (x - mean) / std
 
     def undo(self, x: torch.Tensor) -> torch.Tensor:
         """De-process: network input back to RGB in [0, 1] (seed 002: "switching from a BGR to an RGB format")."""
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        image = (x * std + mean) / self.scale
+        image = (x * self._column(self.std, x) + self._column(self.mean, x)) / self.scale
         return image.flip(1) if self.channels == "BGR" else image
+
+    @staticmethod
+    def _column(values: tuple[float, float, float], like: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
 
 
 # torchvision's ImageNet statistics (VGG19_Weights.IMAGENET1K_V1.transforms()).
