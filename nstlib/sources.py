@@ -34,7 +34,7 @@ import torch
 
 from nstlib import hed
 from nstlib.errors import WeightsError
-from nstlib.layers import VGG_BLOCKS, layer_index
+from nstlib.layers import VGG_BLOCKS, layer_index, layer_names
 from nstlib.weights import _cached_load, _features_only, default_weights, weights_path
 
 __all__ = ["InputConvention", "LossDefaults", "WeightsSource", "SOURCES", "IMAGENET_CONVENTION", "CAFFE_CONVENTION",
@@ -103,6 +103,13 @@ class LossDefaults:
     # How β is shared between the default style layers: "equal" (w_l = 1/L), or "channels²" (w_l ∝ N_l²,
     # Gatys et al.'s own balance: their E_l = 1/(4 N_l² M_l²) Σ (G − A)² is N_l²/4 · nstlib's mean (Ĝ − Â)²).
     layer_balance: str = "equal"
+
+    def fill(self, content_weight: float | None, style_weight: float | None, tv_weight: float | None
+             ) -> tuple[float, float, float]:
+        """(α, β, γ) with each ``None`` replaced by this source's default."""
+        return (self.content_weight if content_weight is None else content_weight,
+                self.style_weight if style_weight is None else style_weight,
+                self.tv_weight if tv_weight is None else tv_weight)
 
     def style_layer_weights(self, names: Sequence[str], arch: str) -> dict[str, float]:
         """w_l for the default style layers ``names`` under this source's balance (they sum to 1)."""
@@ -211,8 +218,6 @@ def resolve_arch(arch: str | None, weights: str | os.PathLike | None = None) -> 
     if arch is None:
         return "vgg16" if source.archs == ("vgg16",) else "vgg19"
     if arch not in VGG_BLOCKS:
-        from nstlib.layers import layer_names
-
         layer_names(arch)  # raises the usual "unknown architecture" InputError
     return source.check_arch(arch)
 

@@ -176,9 +176,7 @@ def train_transfer_net(
     ``style_layers=None`` is Johnson's four layers, shared as the weights source shares β (see stylize).
     """
     defaults = weights_source(weights).defaults
-    content_weight = defaults.content_weight if content_weight is None else content_weight
-    style_weight = defaults.style_weight if style_weight is None else style_weight
-    tv_weight = defaults.tv_weight if tv_weight is None else tv_weight
+    content_weight, style_weight, tv_weight = defaults.fill(content_weight, style_weight, tv_weight)
     run_device = get_device(device)
     if size < 8 or steps < 0 or batch_size < 1:
         raise InputError(f"need size >= 8, steps >= 0 and batch_size >= 1; got {size}, {steps}, {batch_size}.")

@@ -359,9 +359,7 @@ def stylize(
     styles = [_as_image(s, "style") for s in (style if isinstance(style, (list, tuple)) else [style])]
     arch = resolve_arch(arch, weights)
     defaults = weights_source(weights).defaults
-    content_weight = defaults.content_weight if content_weight is None else content_weight
-    style_weight = defaults.style_weight if style_weight is None else style_weight
-    tv_weight = defaults.tv_weight if tv_weight is None else tv_weight
+    content_weight, style_weight, tv_weight = defaults.fill(content_weight, style_weight, tv_weight)
     if style_layers is None:
         style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
     run_device = get_device(device)
