@@ -102,3 +102,18 @@ def test_luminance_only_transfer_keeps_the_contents_chroma(content_image: torch.
     assert (nst.luminance(out) - nst.luminance(content_image)).abs().mean() > 1e-3
     assert (nst.luminance(out)[:, 0] - nst.luminance(grey)[:, 0]).abs()[inside].max() < 1e-4
     assert result.settings["colour"] == "luminance"
+
+
+def test_yiq_against_colorsys() -> None:
+    """Oracle: Python's colorsys (its YIQ rows are the NTSC ones rounded to two digits, so within 0.01)."""
+    import colorsys
+
+    rgb = torch.rand(1, 3, 6, 7, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    mine = nst.rgb_to_yiq(rgb)[0].permute(1, 2, 0).reshape(-1, 3)
+    theirs = torch.tensor([colorsys.rgb_to_yiq(*p) for p in rgb[0].permute(1, 2, 0).reshape(-1, 3).tolist()],
+                          dtype=torch.float64)
+    assert (mine - theirs).abs().max() < 0.01
+    assert (theirs[:, 1:].abs().max(0).values > 0.1).all()  # the chroma rows are really exercised
+    back = nst.yiq_to_rgb(theirs.T.reshape(1, 3, 6, 7))[0].permute(1, 2, 0).reshape(-1, 3)
+    again = torch.tensor([colorsys.yiq_to_rgb(*p) for p in theirs.tolist()], dtype=torch.float64)
+    assert (back - again).abs().max() < 0.02

@@ -61,3 +61,33 @@ def test_resize_and_to_pil() -> None:
 def test_show_images_returns_a_figure() -> None:
     fig = nst.show_images([torch.rand(1, 3, 8, 8), torch.rand(3, 8, 12)], titles=["a", "b"])
     assert [ax.get_title() for ax in fig.axes[:2]] == ["a", "b"]
+
+
+@pytest.mark.parametrize("size", [(23, 37), (64, 96), (96, 131)])
+def test_resize_image_equals_pillows_bicubic(size: tuple[int, int]) -> None:
+    """Oracle: Pillow's antialiased bicubic resampling (a = -0.5) of each float channel, then [0, 1]."""
+    image = torch.rand(1, 3, 48, 72, generator=torch.Generator().manual_seed(2))
+    image = torch.nn.functional.avg_pool2d(image, 3, 1, 1)  # some smoothness, as in photos
+    mine = nst.resize_image(image, size)
+    channels = [np.asarray(Image.fromarray(c.numpy(), mode="F").resize(size[::-1], Image.BICUBIC)) for c in image[0]]
+    theirs = torch.from_numpy(np.stack(channels))[None].clamp(0, 1)
+    assert mine.shape == theirs.shape
+    assert (mine - theirs).abs().max() < 1e-4
+
+
+def test_resize_to_a_long_side_keeps_the_aspect_ratio() -> None:
+    image = torch.rand(2, 3, 30, 45)
+    assert nst.resize_image(image, 60).shape == (2, 3, 40, 60)
+    assert nst.resize_image(image.transpose(-1, -2), 60).shape == (2, 3, 60, 40)
+    assert nst.resize_image(image, (30, 45)) is image  # already that size: untouched
+
+
+def test_to_pil_values_channel_order_and_batch() -> None:
+    image = torch.rand(2, 3, 5, 6, generator=torch.Generator().manual_seed(3))
+    array = np.asarray(nst.to_pil(image)).astype(np.float64) / 255.0  # (H, W, 3)
+    assert np.abs(array - image[0].permute(1, 2, 0).numpy()).max() <= 0.5 / 255 + 1e-7  # nearest 8-bit value
+    colours = torch.zeros(1, 3, 1, 3)
+    colours[0, 0, 0, 0] = colours[0, 1, 0, 1] = colours[0, 2, 0, 2] = 1.0  # red, green, blue
+    assert np.asarray(nst.to_pil(colours)).tolist() == [[[255, 0, 0], [0, 255, 0], [0, 0, 255]]]
+    clipped = np.asarray(nst.to_pil(torch.tensor([-0.5, 0.5, 1.5]).view(1, 3, 1, 1)))
+    assert clipped.tolist() == [[[0, 128, 255]]]

@@ -2,6 +2,8 @@
 variants, coarse-to-fine, and the memory estimate stylize checks against."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 import torchvision
@@ -257,9 +259,34 @@ def test_out_of_memory_message_uses_the_estimate(monkeypatch: pytest.MonkeyPatch
     assert isinstance(error, nst.ResourceError) and f"size={nst.largest_size(budget)}" in str(error)
 
 
+def _mem_available() -> int:
+    """Oracle: the kernel's own estimate, read here independently (Linux /proc/meminfo, in kB)."""
+    with open("/proc/meminfo") as handle:
+        fields = dict(line.split(":", 1) for line in handle)
+    return int(fields["MemAvailable"].split()[0]) * 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="Linux only: /proc/meminfo")
+def test_available_memory_is_the_kernels_mem_available() -> None:
+    before, free, after = _mem_available(), memory.available_memory("cpu"), _mem_available()
+    assert isinstance(free, int)  # None would switch both memory guards off
+    assert min(before, after) - 2 ** 28 <= free <= max(before, after) + 2 ** 28
+
+
+def test_available_memory_without_proc_uses_sysconf(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path) == "/proc/meminfo":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", no_proc)
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}[name])
+    assert memory.available_memory("cpu") == 4096000
+
+
 def test_available_memory_and_bad_input() -> None:
-    free = memory.available_memory("cpu")
-    assert free is None or free > 0
     with pytest.raises(nst.InputError):
         nst.estimate_memory(0)
     with pytest.raises(nst.InputError):

@@ -172,3 +172,17 @@ def test_statistics_agree_on_cuda(stat: str) -> None:
     on_cpu = StyleTerms([{"x": style}], {"x": 1.0}, stat=stat, masks=[mask])({"x": x})["style:x"]
     on_gpu = StyleTerms([{"x": style.cuda()}], {"x": 1.0}, stat=stat, masks=[mask.cuda()])({"x": x.cuda()})["style:x"]
     assert torch.allclose(on_gpu.cpu(), on_cpu, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("stat", nst.STYLE_STATS)
+def test_masked_style_term_is_the_unmasked_term_of_the_region(stat: str) -> None:
+    """On the CPU: a binary mask at the layer's resolution gives exactly the statistic of the region it keeps."""
+    g = torch.Generator().manual_seed(4)
+    style, x = torch.rand(1, 6, 8, 8, generator=g), torch.rand(1, 6, 10, 12, generator=g) * 1.5
+    mask = torch.zeros(10, 12)
+    mask[2:9, 3:10] = 1.0
+    masked = StyleTerms([{"a": style}], {"a": 1.0}, stat=stat, masks=[mask])({"a": x})["style:a"]
+    region = StyleTerms([{"a": style}], {"a": 1.0}, stat=stat)({"a": x[..., 2:9, 3:10]})["style:a"]
+    whole = StyleTerms([{"a": style}], {"a": 1.0}, stat=stat)({"a": x})["style:a"]
+    torch.testing.assert_close(masked, region, rtol=1e-5, atol=1e-7)
+    assert float((whole - region).abs()) > 1e-3 * float(region.abs())  # the mask matters here
