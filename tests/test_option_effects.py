@@ -348,3 +348,54 @@ def test_transfer_net_lr_seed_and_given_net(style, images_dir) -> None:
     b = nst.train_transfer_net(style, [photo], seed=2, **options)
     assert a.history["total"] != b.history["total"]  # the seed picks the network's initial weights
 
+
+
+# -- snapshots, progress bars, texture synthesis, dreams ------------------------------------------------
+
+def test_snapshot_every_keeps_exactly_those_steps(content, style) -> None:
+    result = nst.stylize(content, style, steps=7, snapshot_every=3, weights="random", style_layers=("relu1_1",),
+                         content_layers=("relu1_1",), **CPU)
+    assert sorted(result.snapshots) == [3, 6]
+
+
+def test_progress_shows_a_bar_only_when_asked(content, style, capsys) -> None:
+    options = dict(steps=1, weights="random", device="cpu", style_layers=("relu1_1",), content_layers=("relu1_1",))
+    nst.stylize(content, style, progress=False, **options)
+    assert "stylize" not in capsys.readouterr().err
+    nst.stylize(content, style, progress=True, **options)
+    assert "stylize" in capsys.readouterr().err  # tqdm writes its bar to stderr
+
+
+@pytest.mark.parametrize("stat", nst.STYLE_STATS)
+def test_texture_synthesis_first_step(style, stat) -> None:
+    """From seeded noise of the asked size: β Σ_l w_l L_stat,l with that statistic, on the oracle's features."""
+    layers = {"relu1_1": 0.25, "relu2_1": 0.75}
+    result = nst.synthesize_texture(style, size=(24, 40), stat=stat, layers=layers, style_weight=7.0, seed=3,
+                                    weights="random", pooling="avg", steps=1, progress=False)
+    assert result.image.shape == (1, 3, 24, 40)
+    feats = Features("vgg19", "random", "avg")
+    terms = nst.StyleTerms([feats(style, layers)], layers, stat=stat)(feats(noise((1, 3, 24, 40), 3), layers), 7.0)
+    for name in layers:
+        assert result.history[f"style:{name}"][0] == pytest.approx(float(terms[f"style:{name}"]), rel=2e-4), name
+    if stat == "gram":  # and the Gram statistic by hand
+        fx, fs = feats(noise((1, 3, 24, 40), 3), layers), feats(style, layers)
+        want = 7.0 * 0.75 * float(((gram(fx["relu2_1"]) - gram(fs["relu2_1"])) ** 2).mean())
+        assert result.history["style:relu2_1"][0] == pytest.approx(want, rel=2e-4)
+
+
+def test_deepdream_passes_its_tiling_and_guide_to_each_gradient(monkeypatch) -> None:
+    from nstlib import dream
+
+    seen = []
+    real = dream._gradient
+
+    def spy(net, image, weights, guides, tiling, shift):
+        seen.append((tiling, guides is not None, shift))
+        return real(net, image, weights, guides, tiling, shift)
+
+    monkeypatch.setattr(dream, "_gradient", spy)
+    image = noise((1, 3, 64, 64), 1)
+    nst.deepdream(image, "vgg19", layers="relu2_1", octaves=1, steps_per_octave=2, tile_size=40, tile_margin=12,
+                  jitter=3, guide=noise((1, 3, 32, 32), 2), weights="random", **CPU)
+    assert [t[:2] for t in seen] == [(dream.Tiling(40, 12, 2), True)] * 2
+    assert all(abs(s) <= 3 + 40 for t in seen for s in t[2])  # jitter plus the random roll of the tile grid

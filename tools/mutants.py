@@ -1,0 +1,268 @@
+"""Plant one bug at a time in a scratch copy of nstlib and check that the tests meant to catch it fail.
+
+    python tools/mutants.py              # every mutant (about 10 minutes on 2 CPU cores)
+    python tools/mutants.py cli- texnet  # only mutants whose name starts with one of these
+    python tools/mutants.py texnet tests/test_texnet.py   # ... run against other tests than the listed ones
+
+Each mutant replaces one exact piece of source text (it must occur exactly once, which
+tests/test_mutants.py checks on every CI run, so the list cannot silently drift from the code) and names
+the tests that should fail. A mutant is *killed* when those tests fail, *survives* when they pass (a gap in
+the tests: the exit status is 1), and is an *error* when pytest could not even run them. The unmutated copy
+must pass the same tests first, or the run stops.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Mutant(NamedTuple):
+    name: str
+    file: str  # relative to the repository root
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest node ids (file or file::test), relative to the root
+
+
+OE = "tests/test_option_effects.py"
+WIRING = "tests/test_wiring.py"
+FIRST_STEP = f"{OE}::test_first_step_from_noise_applies_every_weight"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # -- stylize ------------------------------------------------------------------------------------------
+    Mutant("stylize-alpha-ignored", "nstlib/transfer.py",
+           'terms = {f"content:{n}": w.alpha * c * content_loss(', 'terms = {f"content:{n}": c * content_loss(',
+           (FIRST_STEP,)),
+    Mutant("stylize-gamma-ignored", "nstlib/transfer.py",
+           'terms["tv"] = w.gamma * tv_loss(image, p=1, per_image=True)',
+           'terms["tv"] = 10.0 * tv_loss(image, p=1, per_image=True)', (FIRST_STEP,)),
+    Mutant("stylize-beta-ignored", "nstlib/transfer.py",
+           "terms.update(style_terms(feats, w.beta))", "terms.update(style_terms(feats, 5e4))", (FIRST_STEP,)),
+    Mutant("layer-weights-mapping-ignored", "nstlib/transfer.py",
+           "return {str(k): float(v) for k, v in layers.items()}",
+           "return {str(k): 1.0 / len(layers) for k in layers}", (FIRST_STEP,)),
+    Mutant("stylize-pooling-ignored", "nstlib/transfer.py",
+           "weights=weights, pooling=pooling, device=run_device,\n                      channels_last=speed",
+           "weights=weights, device=run_device,\n                      channels_last=speed", (FIRST_STEP,)),
+    Mutant("noise-seed-ignored", "nstlib/transfer.py",
+           "generator = torch.Generator().manual_seed(seed)\n        return torch.rand",
+           "generator = torch.Generator().manual_seed(0)\n        return torch.rand",
+           (f"{OE}::test_init_gives_the_documented_start",)),
+    Mutant("init-style-is-content", "nstlib/transfer.py",
+           "return resize_image(style, tuple(content.shape[-2:])).expand_as(content).clone()",
+           "return content.clone()", (f"{OE}::test_init_gives_the_documented_start",)),
+    Mutant("variant-init-ignored", "nstlib/transfer.py",
+           'runs = [{"init": v.get("init", init), "seed": v.get("seed", seed)} for v in variants]',
+           'runs = [{"init": init, "seed": v.get("seed", seed)} for v in variants]',
+           (f"{OE}::test_variants_start_from_their_own_init_and_seed",)),
+    Mutant("stylize-lr-ignored", "nstlib/transfer.py",
+           "steps=n, optimizer=optimizer, lr=lr,", "steps=n, optimizer=optimizer, lr=None,",
+           (f"{OE}::test_optimizer_and_lr_give_the_documented_first_update",)),
+    Mutant("stylize-optimizer-ignored", "nstlib/transfer.py",
+           "steps=n, optimizer=optimizer, lr=lr,", 'steps=n, optimizer="lbfgs", lr=lr,',
+           (f"{OE}::test_optimizer_and_lr_give_the_documented_first_update",)),
+    Mutant("style-scale-ignored", "nstlib/transfer.py",
+           "resize_image(s, max(1, round(max(key) * style_scale)))", "resize_image(s, max(key))",
+           (f"{OE}::test_style_scale_sets_the_style_targets_size",)),
+    Mutant("stage-style-from-previous-stage", "nstlib/transfer.py",
+           "            targets_at.clear()  # only the current stage's targets are kept",
+           "            originals[:] = styles_s\n            targets_at.clear()",
+           (f"{OE}::test_scales_rebuild_the_targets_from_the_original_style_at_each_stage",)),
+    Mutant("stage-start-not-upsampled", "nstlib/transfer.py",
+           'start = F.interpolate(image, size=(h, w), mode="bilinear", align_corners=False).clamp(0.0, 1.0)',
+           'start = content_s.clone()', (f"{OE}::test_a_later_stage_starts_from_the_previous_result_upsampled",)),
+    Mutant("style-blend-ignored", "nstlib/transfer.py", "blend=style_blend,", "blend=None,",
+           (f"{OE}::test_several_styles_blend_and_masks_reach_the_style_term",)),
+    Mutant("style-masks-ignored", "nstlib/transfer.py", "masks=style_masks)", "masks=None)",
+           (f"{OE}::test_several_styles_blend_and_masks_reach_the_style_term",)),
+    Mutant("style-stat-ignored", "nstlib/transfer.py", "stat=style_stat, blend=", 'stat="gram", blend=',
+           (f"{OE}::test_style_stat_reaches_the_style_term",)),
+    Mutant("gram-in-low-precision", "nstlib/transfer.py",
+           "feats = {n: f.float() for n, f in feats.items()}", "feats = dict(feats)",
+           (f"{OE}::test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32",)),
+    Mutant("losses-under-autocast", "nstlib/transfer.py",
+           "            with speed.autocast():\n                feats = forward(image)\n",
+           "            speed.autocast().__enter__()\n            feats = forward(image)\n",
+           (f"{OE}::test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32",)),
+    Mutant("precision-ignored", "nstlib/transfer.py",
+           '        if self.precision == "fp32":\n            return contextlib.nullcontext()',
+           '        if True:\n            return contextlib.nullcontext()',
+           (f"{OE}::test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32",)),
+    Mutant("channels-last-ignored", "nstlib/transfer.py",
+           "return _Speed(device, precision, bool(channels_last), bool(compile))",
+           "return _Speed(device, precision, True, bool(compile))",
+           (f"{OE}::test_channels_last_sets_the_networks_layout",)),
+    Mutant("compile-ignored", "nstlib/transfer.py",
+           "forward = torch.compile(vgg) if speed.compile else vgg", "forward = vgg",
+           (f"{OE}::test_compile_runs_the_network_through_torch_compile",)),
+    Mutant("check-memory-ignored", "nstlib/transfer.py", "    if check_memory:\n", "    if False:\n",
+           (f"{OE}::test_check_memory_refuses_and_can_be_switched_off",)),
+    # -- reconstruct ----------------------------------------------------------------------------------------
+    Mutant("reconstruct-tv-ignored", "nstlib/transfer.py",
+           '        if tv_weight:\n            terms["tv"] = tv_weight', '        if tv_weight:\n            terms["tv"] = 1.0',
+           (f"{OE}::test_content_reconstruction_first_step",)),
+    Mutant("reconstruct-layer-weights-ignored", "nstlib/transfer.py",
+           'terms = {f"content:{n}": w * content_loss(now[n], goals[n], per_image=True)',
+           'terms = {f"content:{n}": content_loss(now[n], goals[n], per_image=True)',
+           (f"{OE}::test_content_reconstruction_first_step",)),
+    Mutant("reconstruct-pooling-ignored", "nstlib/transfer.py",
+           "vgg = VGGFeatures(arch, tuple(weights_l), weights=weights, pooling=pooling, device=run_device,",
+           "vgg = VGGFeatures(arch, tuple(weights_l), weights=weights, device=run_device,",
+           (f"{OE}::test_content_reconstruction_first_step",)),
+    Mutant("reconstruct-style-weight-ignored", "nstlib/transfer.py",
+           'terms = {f"style:{n}": style_weight * w * style_loss(', 'terms = {f"style:{n}": 5e4 * w * style_loss(',
+           (f"{OE}::test_style_reconstruction_first_step_size_and_weight",)),
+    Mutant("reconstruct-size-ignored", "nstlib/transfer.py",
+           'canvas = target if mode == "content" or size is None else resize_image(target, size)', "canvas = target",
+           (f"{OE}::test_style_reconstruction_first_step_size_and_weight",)),
+    # -- train_transfer_net ---------------------------------------------------------------------------------
+    Mutant("texnet-content-term-zero", "nstlib/texnet.py",
+           "content = sum(content_weight * w * content_loss(", "content = 0 * sum(content_weight * w * content_loss(",
+           (f"{OE}::test_transfer_net_first_step_is_the_perceptual_loss",)),
+    Mutant("texnet-style-term-zero", "nstlib/texnet.py",
+           "style_l = sum(style_terms(feats, style_weight).values()).mean()",
+           "style_l = 0 * sum(style_terms(feats, style_weight).values()).mean()",
+           (f"{OE}::test_transfer_net_first_step_is_the_perceptual_loss",)),
+    Mutant("texnet-tv-weight-ignored", "nstlib/texnet.py",
+           "tv = tv_weight * tv_loss(y, p=1, per_image=True).mean()", "tv = 10.0 * tv_loss(y, p=1, per_image=True).mean()",
+           (f"{OE}::test_transfer_net_first_step_is_the_perceptual_loss",)),
+    Mutant("texnet-lr-ignored", "nstlib/texnet.py",
+           "opt = torch.optim.Adam(net.parameters(), lr=lr)", "opt = torch.optim.Adam(net.parameters(), lr=1e-3)",
+           (f"{OE}::test_transfer_net_lr_seed_and_given_net",)),
+    Mutant("texnet-seed-ignored", "nstlib/texnet.py",
+           "        torch.manual_seed(seed)\n        net = (net or", "        torch.manual_seed(0)\n        net = (net or",
+           (f"{OE}::test_transfer_net_lr_seed_and_given_net",)),
+    # -- the command line, the explorer, the gallery ----------------------------------------------------------
+    *(Mutant(f"cli-{flag}-dropped", "nstlib/cli.py", f"{kw}=args.{kw}{after}", f"{kw}={default}{after}",
+             (f"{WIRING}::test_each_cli_flag_reaches_stylize",))
+      for flag, kw, default, after in (
+          ("style-weight", "style_weight", "None", ""), ("content-weight", "content_weight", "None", ""),
+          ("tv-weight", "tv_weight", "None", ""), ("optimizer", "optimizer", '"lbfgs"', ""),
+          ("init", "init", '"content"', ""), ("arch", "arch", "None", ""), ("seed", "seed", "0", ""),
+          ("weights", "weights", "None", ", arch="))),
+    Mutant("cli-memory-check-dropped", "nstlib/cli.py", "check_memory=not args.no_memory_check", "check_memory=True",
+           (f"{WIRING}::test_each_cli_flag_reaches_stylize",)),
+    *(Mutant(f"explorer-{kw}-dropped", "nstlib/widgets.py", f"{kw}=float(self.{kw}.value)", f"{kw}={value}",
+             (f"{WIRING}::test_each_explorer_control_reaches_stylize",))
+      for kw, value in (("content_weight", "1.0"), ("style_weight", "5e4"), ("tv_weight", "10.0"))),
+    Mutant("gallery-steps-ignored", "nstlib/gallery.py", "reconstruct(photo, name, steps=steps,",
+           "reconstruct(photo, name, steps=200,", (f"{WIRING}::test_gallery_passes_size_steps_and_weights_to_every_run",)),
+    # -- memory, colour, images, statistics, weights, dreams ----------------------------------------------------
+    Mutant("available-memory-none", "nstlib/memory.py", "return int(line.split()[1]) * 1024", "return None",
+           ("tests/test_perf_paths.py::test_available_memory_is_the_kernels_mem_available",)),
+    Mutant("yiq-row-swapped", "nstlib/colour.py", "[0.595716, -0.274453, -0.321263]", "[0.595716, -0.321263, -0.274453]",
+           ("tests/test_colour.py::test_yiq_against_colorsys",)),
+    Mutant("resize-bilinear", "nstlib/images.py", 'mode="bicubic", align_corners=False, antialias=True',
+           'mode="bilinear", align_corners=False, antialias=True',
+           ("tests/test_images.py::test_resize_image_equals_pillows_bicubic",)),
+    Mutant("to-pil-truncates", "nstlib/images.py", "* 255.0 + 0.5).astype(np.uint8)", "* 255.0).astype(np.uint8)",
+           ("tests/test_images.py::test_to_pil_values_channel_order_and_batch",)),
+    Mutant("masked-mean-cov-unmasked", "nstlib/stats.py", "mu, cov = mean_covariance(f, mask)",
+           "mu, cov = mean_covariance(f)", ("tests/test_stats.py::test_masked_style_term_is_the_unmasked_term_of_the_region",)),
+    Mutant("masked-w2-unmasked", "nstlib/stats.py", "omega = _position_weights(f, mask)",
+           "omega = _position_weights(f, None)",
+           ("tests/test_stats.py::test_masked_style_term_is_the_unmasked_term_of_the_region",)),
+    Mutant("hed-kernel-transposed", "nstlib/hed.py", "kernel.permute(3, 2, 0, 1)", "kernel.permute(3, 2, 1, 0)",
+           ("tests/test_hed.py::test_conversion_puts_every_keras_kernel_where_torchvision_expects_it",)),
+    Mutant("hed-alpha-default", "nstlib/sources.py", "_CAFFE = LossDefaults(5.0,", "_CAFFE = LossDefaults(1.0,",
+           ("tests/test_hed.py::test_stylize_takes_hed_defaults_and_applies_them",)),
+    Mutant("dream-octave-scale-ignored", "nstlib/dream.py",
+           "sizes = octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale)",
+           "sizes = octave_sizes(tuple(image.shape[-2:]), octaves, 1.4)",
+           ("tests/test_dream.py::test_octave_pyramid_sizes_and_detail_carried",)),
+    Mutant("dream-seed-ignored", "nstlib/dream.py", "generator = torch.Generator().manual_seed(seed)\n    original",
+           "generator = torch.Generator().manual_seed(0)\n    original", ("tests/test_dream.py::test_seeded_and_reproducible",)),
+    Mutant("dream-guide-ignored", "nstlib/dream.py", "grad, record = _gradient(net, current, weights_l, guides, tiling, shift)",
+           "grad, record = _gradient(net, current, weights_l, None, tiling, shift)",
+           ("tests/test_dream.py::test_guided_dream_raises_the_guide_objective",)),
+    Mutant("dream-tile-margin-ignored", "nstlib/dream.py", "tiling = Tiling(tile_size, tile_margin, _stride(net))",
+           "tiling = Tiling(tile_size, 32, _stride(net))",
+           (f"{OE}::test_deepdream_passes_its_tiling_and_guide_to_each_gradient",)),
+    Mutant("texture-stat-ignored", "nstlib/stats.py", "terms = StyleTerms.from_images(vgg, [style], w, stat=stat)",
+           "terms = StyleTerms.from_images(vgg, [style], w)", (f"{OE}::test_texture_synthesis_first_step",)),
+    Mutant("texture-size-ignored", "nstlib/stats.py", "canvas = style if size is None else resize_image(style, size)",
+           "canvas = style", (f"{OE}::test_texture_synthesis_first_step",)),
+    Mutant("texture-pooling-ignored", "nstlib/stats.py", "vgg = VGGFeatures(arch, tuple(w), weights=weights, pooling=pooling,",
+           "vgg = VGGFeatures(arch, tuple(w), weights=weights,", (f"{OE}::test_texture_synthesis_first_step",)),
+    Mutant("snapshot-every-ignored", "nstlib/optimize.py", "if snapshot_every and done % snapshot_every == 0:",
+           "if snapshot_every and done % 2 == 0:", (f"{OE}::test_snapshot_every_keeps_exactly_those_steps",)),
+    Mutant("progress-ignored", "nstlib/optimize.py", "bar = tqdm(total=steps, desc=desc, disable=not progress,",
+           "bar = tqdm(total=steps, desc=desc, disable=False,", (f"{OE}::test_progress_shows_a_bar_only_when_asked",)),
+    Mutant("variant-weights-ignored", "nstlib/transfer.py",
+           "vec = (lambda key: torch.tensor([float(r[key]) for r in rows], device=device))",
+           "vec = (lambda key: torch.tensor([float(base[key]) for r in rows], device=device))",
+           ("tests/test_perf_paths.py::test_lbfgs_variants_equal_separate_runs",
+            "tests/test_perf_paths.py::test_adam_variants_are_one_batch_and_match")),
+    Mutant("explorer-steps-dropped", "nstlib/widgets.py", "steps=int(self.steps.value)", "steps=3",
+           (f"{WIRING}::test_each_explorer_control_reaches_stylize",)),
+    Mutant("explorer-size-dropped", "nstlib/widgets.py", "source, size = self._sources[label], int(self.size.value)",
+           "source, size = self._sources[label], 32", (f"{WIRING}::test_explorer_images_and_size_reach_stylize",)),
+    Mutant("dream-step-size-ignored", "nstlib/dream.py", "current = (current + step_size * grad)",
+           "current = (current + 0.01 * grad)", ("tests/test_dream.py::test_matches_a_hand_written_octave_loop",)),
+    Mutant("dream-jitter-ignored", "nstlib/dream.py", "torch.randint(-jitter, jitter + 1,", "torch.randint(-32, 33,",
+           ("tests/test_dream.py::test_matches_a_hand_written_octave_loop",)),
+)
+
+
+def apply(mutant: Mutant, root: Path) -> None:
+    path = root / mutant.file
+    text = path.read_text(encoding="utf-8")
+    count = text.count(mutant.old)
+    if count != 1:
+        raise SystemExit(f"{mutant.name}: the text to replace occurs {count} times in {mutant.file} (must be once)")
+    path.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
+
+
+def _copy(to: Path) -> None:
+    for part in ("nstlib", "tests", "images"):
+        shutil.copytree(ROOT / part, to / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", to / "pyproject.toml")
+
+
+def _pytest(root: Path, tests: tuple[str, ...]) -> int:
+    env = {**os.environ, "PYTHONPATH": str(root), "NSTLIB_WEIGHTS": "random", "NSTLIB_OFFLINE": "1",
+           "NSTLIB_QUICK": "1", "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], cwd=root,
+                          env=env, capture_output=True, text=True)
+    return done.returncode
+
+
+def main(args: list[str]) -> int:
+    prefixes = [a for a in args if not a.startswith("tests/")]
+    override = tuple(a for a in args if a.startswith("tests/"))
+    chosen = [m for m in MUTANTS if not prefixes or m.name.startswith(tuple(prefixes))]
+    if override:
+        chosen = [m._replace(tests=override) for m in chosen]
+    with tempfile.TemporaryDirectory(prefix="nst-mutants-") as tmp:
+        clean = Path(tmp) / "clean"
+        _copy(clean)
+        union = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
+        if _pytest(clean, union) != 0:
+            print("the unmutated code fails the selected tests; fix that first", file=sys.stderr)
+            return 2
+        survived = 0
+        for mutant in chosen:
+            scratch = Path(tmp) / mutant.name
+            shutil.copytree(clean, scratch)
+            apply(mutant, scratch)
+            start = time.perf_counter()
+            code = _pytest(scratch, mutant.tests)
+            verdict = "killed" if code == 1 else "SURVIVED" if code == 0 else f"error (pytest exit {code})"
+            survived += code == 0
+            print(f"{verdict:10s} {mutant.name:36s} {time.perf_counter() - start:5.1f} s  "
+                  f"{', '.join(t.split('::')[-1] for t in mutant.tests)}", flush=True)
+            shutil.rmtree(scratch)
+    print(f"{len(chosen) - survived} of {len(chosen)} mutants killed")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
