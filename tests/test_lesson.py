@@ -32,8 +32,8 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_quick_mode_and_explicit_random(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("NSTLIB_QUICK", "1")
     monkeypatch.setenv("NSTLIB_WEIGHTS", "random")
-    setup = nst.lesson_setup(size=512, steps=400, quick_size=64, quick_steps=20)
-    assert (setup.quick, setup.size, setup.steps, setup.weights, setup.arch) == (True, 64, 20, "random", "vgg19")
+    setup = nst.lesson_setup(size=512, steps=400, quick_size=48, quick_steps=7)  # not the defaults (64, 20)
+    assert (setup.quick, setup.size, setup.steps, setup.weights, setup.arch) == (True, 48, 7, "random", "vgg19")
     out = capsys.readouterr().out
     assert "RANDOM VGG-19 weights" in out and "vgg19-dcbb9e9d.pth" in out and "fetch-weights" in out
     assert f"nstlib {nst.__version__}" in out  # the set-up cell prints the version
