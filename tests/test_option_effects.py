@@ -111,7 +111,7 @@ def test_optimizer_and_lr_give_the_documented_first_update(content, style, optim
     expected = expected.clamp(0, 1)
     moved = (result.snapshots[2] - x0).abs()
     assert float(moved.max()) > 1e-4  # the test sees a real step
-    close = (result.snapshots[2] - expected).abs() <= 1e-4 + 1e-3 * moved
+    close = (result.snapshots[2] - expected).abs() <= 1e-6 + 1e-3 * moved  # L-BFGS moves pixels by ~1e-4
     assert float(close.float().mean()) > 0.99, float(close.float().mean())
 
 

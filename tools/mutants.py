@@ -2,7 +2,7 @@
 
     python tools/mutants.py              # every mutant (about 10 minutes on 2 CPU cores)
     python tools/mutants.py cli- texnet  # only mutants whose name starts with one of these
-    python tools/mutants.py texnet tests/test_texnet.py   # ... run against other tests than the listed ones
+    python tools/mutants.py texnet tests/test_texnet.py   # ... against other tests than the listed ones
 
 Each mutant replaces one exact piece of source text (it must occur exactly once, which
 tests/test_mutants.py checks on every CI run, so the list cannot silently drift from the code) and names
