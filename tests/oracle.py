@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 
 import torch
-import torch.nn.functional as F
 import torchvision
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
