@@ -11,20 +11,24 @@ Which weights a lesson runs on, in order of preference (``NSTLIB_WEIGHTS`` overr
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import torch
 
 from nstlib.device import get_device
-from nstlib.errors import WeightsError
+from nstlib.errors import InputError, WeightsError
 from nstlib.hed import HED_INSTALL, hed_available
 from nstlib.sources import weights_source
 from nstlib.weights import _host_reachable, default_weights, fetch_weights, weights_available, weights_path, weights_url
 
-__all__ = ["LessonSetup", "lesson_setup", "choose_weights", "random_weights_notice", "hed_notice"]
+__all__ = ["LessonSetup", "lesson_setup", "size_mode", "choose_weights", "random_weights_notice", "hed_notice"]
 
 _NETWORK_NAMES = {"inception_v3": "Inception v3", "googlenet": "GoogLeNet", "vgg19": "VGG-19", "vgg16": "VGG-16",
                   "vgg13": "VGG-13", "vgg11": "VGG-11"}
+
+
+SIZES = ("quick", "laptop", "paper")
 
 
 @dataclass
@@ -36,6 +40,8 @@ class LessonSetup:
     steps: int  # optimisation steps per run
     seed: int
     arch: str = "vgg19"  # the network these weights belong to: pass it on (arch=setup.arch) with the weights
+    mode: str = "paper"  # "quick", "laptop" (a CPU or Apple GPU: a few minutes per lesson) or "paper" (CUDA)
+    _rate: dict = field(default_factory=dict, repr=False)  # size -> measured seconds per evaluation
 
     @property
     def trained(self) -> bool:
@@ -53,8 +59,35 @@ class LessonSetup:
         return f"{name} ({'ImageNet' if self.weights == 'imagenet' else self.weights})"
 
     def __str__(self) -> str:
-        mode = "quick mode" if self.quick else "full size"
+        mode = {"quick": "quick mode", "laptop": "laptop size", "paper": "the paper's size"}[self.mode]
         return f"{mode}: size={self.size}px, steps={self.steps}, device={self.device}, network={self.network}"
+
+    def seconds_per_evaluation(self, size: int | None = None) -> float:
+        """Measured here: one forward and backward pass of the lesson's network (to relu5_1) at ``size`` px."""
+        size = size or self.size
+        if size not in self._rate:
+            from nstlib.features import VGGFeatures
+
+            arch = self.arch if self.arch.startswith("vgg") else "vgg16"  # DeepDream lessons: a VGG of similar cost
+            net = VGGFeatures(arch, layers=["relu5_1"], weights=f"random:{self.seed}", device=self.device)
+            image = torch.rand(1, 3, size, size, device=self.device, requires_grad=True)
+            times = []
+            for _ in range(2):  # the first pass pays for allocation and kernel choice
+                start = time.perf_counter()
+                net(image)["relu5_1"].square().mean().backward()
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                times.append(time.perf_counter() - start)
+            self._rate[size] = min(times)
+        return self._rate[size]
+
+    def expect(self, what: str, evaluations: int, size: int | None = None) -> float:
+        """Print how long a long cell will take here (``evaluations`` forward+backward passes at ``size`` px)."""
+        seconds = evaluations * self.seconds_per_evaluation(size)
+        shown = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+        print(f"⏱ {what}: {evaluations} evaluations at {size or self.size} px, about {shown} on this {self.device.type}"
+              + (" (NSTLIB_SIZE=laptop for a smaller run)" if self.mode == "paper" and seconds > 600 else ""))
+        return seconds
 
 
 def random_weights_notice(arch: str = "vgg19") -> str:
@@ -146,24 +179,47 @@ def choose_weights(preferred: str = "vgg19", weights: str | None = None) -> tupl
     raise _no_trained_weights(preferred)
 
 
-def lesson_setup(size: int = 256, steps: int = 300, quick_size: int = 64, quick_steps: int = 20,
-                 seed: int = 0, arch: str = "vgg19") -> LessonSetup:
-    """Read ``NSTLIB_QUICK`` / ``NSTLIB_WEIGHTS``, choose the device and a trained network, and say which.
+def size_mode(device: torch.device) -> str:
+    """``NSTLIB_QUICK`` → "quick"; else ``NSTLIB_SIZE`` ("laptop" or "paper"); else "paper" on CUDA, "laptop" elsewhere."""
+    if os.environ.get("NSTLIB_QUICK", "").strip() not in ("", "0", "false", "no"):
+        return "quick"
+    asked = os.environ.get("NSTLIB_SIZE", "").strip().lower()
+    if asked in ("paper", "laptop"):
+        return asked
+    if asked:
+        raise InputError(f"NSTLIB_SIZE={asked!r} is not a size: use NSTLIB_SIZE=paper (the paper's sizes and steps), "
+                         "NSTLIB_SIZE=laptop (a few minutes per lesson on a CPU), or NSTLIB_QUICK=1 (seconds, for tests).")
+    return "paper" if device.type == "cuda" else "laptop"
 
+
+def lesson_setup(size: int = 256, steps: int = 300, quick_size: int = 64, quick_steps: int = 20,
+                 seed: int = 0, arch: str = "vgg19", laptop_size: int | None = None,
+                 laptop_steps: int | None = None) -> LessonSetup:
+    """Read ``NSTLIB_QUICK`` / ``NSTLIB_SIZE`` / ``NSTLIB_WEIGHTS``, choose the device, sizes and a trained network,
+    and say which.
+
+    ``size``/``steps`` are the paper's (used on CUDA, or with ``NSTLIB_SIZE=paper``); ``laptop_size``/``laptop_steps``
+    (default: half of each) are what a CPU or Apple GPU gets, so that a lesson finishes in a few minutes there;
+    ``quick_size``/``quick_steps`` are for ``NSTLIB_QUICK=1`` (tests, CI).
     ``arch`` is the network the lesson is written for (``"vgg19"``, or ``"inception_v3"`` for DeepDream);
     the returned ``setup.arch`` is the one that runs (``"vgg16"`` on HED's weights): pass both on,
     ``weights=setup.weights, arch=setup.arch``.
     """
     from nstlib import __version__
 
-    quick = os.environ.get("NSTLIB_QUICK", "").strip() not in ("", "0", "false", "no")
+    device = get_device()
+    mode = size_mode(device)
+    quick = mode == "quick"
     weights, run_arch = choose_weights(arch)
     if weights.startswith("random"):
         _show(random_weights_notice(run_arch), "⚠ Random weights.")
     elif weights == "hed":
         _show(hed_notice(arch), "Trained network: HED's VGG-16.", "#2b7bd9", "#e8f1fd")
     torch.manual_seed(seed)
-    setup = LessonSetup(quick, get_device(), weights, quick_size if quick else size, quick_steps if quick else steps,
-                        seed, run_arch)
+    sizes = {"quick": (quick_size, quick_steps), "paper": (size, steps),
+             "laptop": (laptop_size or size // 2, steps // 2 if laptop_steps is None else laptop_steps)}
+    setup = LessonSetup(quick, device, weights, *sizes[mode], seed, run_arch, mode)
     print(f"nstlib {__version__} · {setup}")
+    if mode == "laptop" and (setup.size, setup.steps) != (size, steps):
+        print(f"  (the paper's size is {size}px with {steps} steps: NSTLIB_SIZE=paper, best on a CUDA GPU)")
     return setup

@@ -1,4 +1,4 @@
-"""The lesson 08-10 checkers accept the reference solutions and reject typical wrong answers, saying why."""
+"""The lesson 08 checkers accept the reference solutions and reject typical wrong answers, saying why."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import nstlib as nst
 
@@ -20,11 +19,7 @@ def _load(lesson: str):
     return module
 
 
-CHECKS = {
-    "lesson08": ["luminance_by_hand", "colour_transfer_by_hand", "masked_gram_by_hand"],
-    "lesson09": ["mean_cov_by_hand", "w2_by_hand", "sqrtm_by_hand"],
-    "lesson10": ["instance_norm_by_hand", "transfer_net_sizes"],
-}
+CHECKS = {"lesson08": ["luminance_by_hand", "colour_transfer_by_hand", "masked_gram_by_hand"]}
 
 
 @pytest.mark.parametrize("lesson,name", [(lesson, n) for lesson, names in CHECKS.items() for n in names])
@@ -32,16 +27,6 @@ def test_reference_solutions_pass(lesson: str, name: str) -> None:
     result = getattr(nst.check, name)(getattr(_load(lesson), name))
     assert result.ok, str(result)
     assert str(result).startswith("✅")
-
-
-def test_unfilled_stubs_are_reported_kindly() -> None:
-    def stub(*args):
-        raise NotImplementedError
-
-    for names in CHECKS.values():
-        for name in names:
-            result = getattr(nst.check, name)(stub)
-            assert not result.ok and "NotImplementedError" in result.message, name
 
 
 def _fails_with(result: nst.check.CheckResult, *words: str) -> None:
@@ -101,39 +86,3 @@ def test_masked_gram_mistakes() -> None:
     _fails_with(nst.check.masked_gram_by_hand(all_positions), "N·M")
     _fails_with(nst.check.masked_gram_by_hand(once), "weighted by T once")
     _fails_with(nst.check.masked_gram_by_hand(lambda f, t: nst.gram_matrix(f, "chw")), "differs")
-
-
-def test_mean_cov_mistakes() -> None:
-    _fails_with(nst.check.mean_cov_by_hand(lambda f: (f.mean(1), torch.cov(f))), "M − 1")
-    _fails_with(nst.check.mean_cov_by_hand(lambda f: (f.mean(1), f @ f.T / f.shape[1])), "μμᵀ")
-    _fails_with(nst.check.mean_cov_by_hand(lambda f: (f.mean(0), torch.cov(f, correction=0))), "over the channels")
-    _fails_with(nst.check.mean_cov_by_hand(lambda f: f.mean(1)), "two things")
-
-
-def test_w2_and_sqrtm_mistakes() -> None:
-    sol = _load("lesson09")
-
-    def naive(m1, s1, m2, s2):
-        return (m1 - m2).square().sum() + (sol.sqrtm_by_hand(s1) - sol.sqrtm_by_hand(s2)).square().sum()
-
-    _fails_with(nst.check.w2_by_hand(naive), "commute")
-    _fails_with(nst.check.w2_by_hand(lambda *a: sol.w2_by_hand(*a).sqrt()), "square")
-    _fails_with(nst.check.w2_by_hand(lambda m1, s1, m2, s2: sol.w2_by_hand(m1, s1, m2, s2) - (m1 - m2).square().sum()),
-                "mean term")
-    _fails_with(nst.check.sqrtm_by_hand(torch.sqrt), "every entry")
-    _fails_with(nst.check.sqrtm_by_hand(torch.linalg.cholesky), "not symmetric")
-    _fails_with(nst.check.sqrtm_by_hand(lambda s: -sol.sqrtm_by_hand(s)), "negative")
-
-
-def test_instance_norm_and_size_mistakes() -> None:
-    def batch(x, eps):
-        return F.batch_norm(x, None, None, training=True, eps=eps)
-
-    def unbiased(x, eps):
-        return (x - x.mean((2, 3), keepdim=True)) / (x.var((2, 3), keepdim=True) + eps).sqrt()
-
-    _fails_with(nst.check.instance_norm_by_hand(batch), "batch normalisation")
-    _fails_with(nst.check.instance_norm_by_hand(lambda x, eps: F.layer_norm(x, x.shape[1:], eps=eps)), "layer")
-    _fails_with(nst.check.instance_norm_by_hand(unbiased), "unbiased")
-    _fails_with(nst.check.transfer_net_sizes(lambda h: [h, h // 2, h // 4]), "rounding down")
-    _fails_with(nst.check.transfer_net_sizes(lambda h: [h, h, h]), "real Conv2d")

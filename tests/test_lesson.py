@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 import nstlib as nst
 from nstlib import hed, lesson
@@ -51,8 +52,9 @@ def test_without_the_imagenet_file_the_lesson_runs_on_heds_vgg16(torch_home, off
                                                                  capsys: pytest.CaptureFixture,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NSTLIB_QUICK", raising=False)
+    monkeypatch.setenv("NSTLIB_SIZE", "paper")
     setup = nst.lesson_setup(size=512, steps=400)
-    assert (setup.quick, setup.size, setup.weights, setup.arch) == (False, 512, "hed", "vgg16")
+    assert (setup.quick, setup.mode, setup.size, setup.weights, setup.arch) == (False, "paper", 512, "hed", "vgg16")
     out = capsys.readouterr().out
     assert "runs on HED's VGG-16" in out and "vgg19-dcbb9e9d.pth" in out and "RANDOM" not in out
     assert "no conv3_4, conv4_4, conv5_4" in out  # what differs from the paper's network
@@ -105,3 +107,46 @@ def test_hed_availability_follows_the_package_or_the_cache(torch_home, monkeypat
     assert not hed.hed_available()
     hed.hed_cache_path().write_bytes(b"x")
     assert hed.hed_available()
+
+
+@pytest.mark.parametrize("quick, asked, device, mode", [
+    ("1", "paper", "cuda", "quick"),      # quick mode wins: CI sets it
+    ("", "", "cuda", "paper"),            # a CUDA GPU gets the paper's sizes
+    ("", "", "cpu", "laptop"),            # a CPU gets sizes that finish in minutes
+    ("", "", "mps", "laptop"),
+    ("", "paper", "cpu", "paper"),        # ... unless asked for the paper's
+    ("0", "Laptop ", "cuda", "laptop"),
+])
+def test_sizes_follow_the_device_unless_asked(monkeypatch: pytest.MonkeyPatch, quick: str, asked: str, device: str,
+                                              mode: str) -> None:
+    monkeypatch.setenv("NSTLIB_QUICK", quick)
+    monkeypatch.setenv("NSTLIB_SIZE", asked)
+    assert lesson.size_mode(torch.device(device)) == mode
+
+
+def test_laptop_sizes_and_a_bad_size_name(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("NSTLIB_WEIGHTS", "random")
+    monkeypatch.delenv("NSTLIB_QUICK", raising=False)
+    monkeypatch.delenv("NSTLIB_SIZE", raising=False)
+    monkeypatch.setattr(lesson, "get_device", lambda: torch.device("cpu"))
+    setup = nst.lesson_setup(size=512, steps=400, quick_size=48, quick_steps=7, laptop_size=160, laptop_steps=90)
+    assert (setup.mode, setup.size, setup.steps) == ("laptop", 160, 90)
+    assert "NSTLIB_SIZE=paper" in capsys.readouterr().out  # how to get the paper's sizes
+    default = nst.lesson_setup(size=512, steps=400)
+    assert (default.size, default.steps) == (256, 200)  # half of each unless the lesson says
+    monkeypatch.setenv("NSTLIB_SIZE", "huge")
+    with pytest.raises(nst.InputError, match="NSTLIB_SIZE=paper"):
+        nst.lesson_setup()
+
+
+def test_expected_time_is_measured_here_and_scales_with_evaluations(monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("NSTLIB_WEIGHTS", "random")
+    monkeypatch.setenv("NSTLIB_QUICK", "1")
+    setup = nst.lesson_setup(quick_size=32, quick_steps=3)
+    one = setup.seconds_per_evaluation()
+    assert 0 < one < 5 and setup.seconds_per_evaluation() == one  # measured once per size
+    assert setup.expect("ten runs", 1000) == pytest.approx(1000 * one)
+    out = capsys.readouterr().out
+    assert "ten runs: 1000 evaluations at 32 px" in out and "cpu" in out
+    assert setup.seconds_per_evaluation(64) > 0 and set(setup._rate) == {32, 64}

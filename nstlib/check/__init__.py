@@ -1,9 +1,11 @@
-"""Exercise checkers for the lessons: ``nst.check.<exercise>(your_answer)`` gives kind, specific feedback.
+"""Exercise checkers for the lessons, Kaggle Learn's way: ``nst.check.<exercise>(your_answer)`` checks and gives
+kind, specific feedback; ``nst.check.<exercise>.hint()`` nudges; ``nst.check.<exercise>.solution()`` shows the
+model answer. ``nst.check.exercises(lesson)`` lists a lesson's exercises.
 
-Each checker is tested with a right and a wrong answer in ``tests/test_check_*.py``. Reference
-solutions for instructors live in ``solutions/lessonNN.py`` (not in the notebooks).
+Each checker is tested with a right, a wrong and a stub answer in ``tests/test_check_*.py`` and
+``tests/test_exercises.py``. Model answers for instructors live in ``solutions/lessonNN.py`` (not in the notebooks).
 """
-from nstlib.check._core import CheckResult
+from nstlib.check._core import CheckResult, Exercise, exercises
 from nstlib.check.basics import *  # noqa: F401,F403  lesson 01
 from nstlib.check.vgg import *  # noqa: F401,F403  lesson 02
 from nstlib.check.content import *  # noqa: F401,F403  lesson 03
@@ -11,8 +13,11 @@ from nstlib.check.style import *  # noqa: F401,F403  lesson 04
 from nstlib.check.transfer import *  # noqa: F401,F403  lesson 05
 from nstlib.check.ablation import *  # noqa: F401,F403  lesson 06
 from nstlib.check.dream import *  # noqa: F401,F403  lesson 07
-from nstlib.check.beyond import *  # noqa: F401,F403  lessons 08+
-from nstlib.check import ablation, basics, beyond, content, dream, style, transfer, vgg
+from nstlib.check.beyond import *  # noqa: F401,F403  lesson 08
+from nstlib.check.statistics import *  # noqa: F401,F403  lesson 09
+from nstlib.check.feedforward import *  # noqa: F401,F403  lesson 10
+from nstlib.check import ablation, basics, beyond, content, dream, feedforward, statistics, style, transfer, vgg
 
-__all__ = ["CheckResult", *basics.__all__, *vgg.__all__, *content.__all__, *style.__all__, *transfer.__all__,
-           *ablation.__all__, *dream.__all__, *beyond.__all__]
+__all__ = ["CheckResult", "Exercise", "exercises", *basics.__all__, *vgg.__all__, *content.__all__, *style.__all__,
+           *transfer.__all__, *ablation.__all__, *dream.__all__, *beyond.__all__, *statistics.__all__,
+           *feedforward.__all__]

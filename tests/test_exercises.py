@@ -1,0 +1,171 @@
+"""Every lesson's exercises: 3-5 of them, graded, each with a hint and a model answer; each checker passes the model
+answer, says "Not yet" and the hint to a stub, and names the mistake in at least one wrong answer.
+
+The wrong answers live beside each lesson's other checker tests, as ``WRONG_ANSWERS = {name: [(answer, phrase), …]}``
+in ``tests/test_check_*.py``; this file makes sure every checked exercise has some.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import nstlib as nst
+from nstlib.check._core import LEVELS, model_answer
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ALL = nst.check.exercises()
+CHECKED = [ex for ex in ALL if ex.checked]
+HEADING = re.compile(r"^### Exercise (\d+) — (.+) \(([^()]+)\)$", re.M)
+
+
+def _solutions(lesson: int):
+    spec = importlib.util.spec_from_file_location(f"lesson{lesson:02d}_model", ROOT / "solutions" / f"lesson{lesson:02d}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _wrong_answers() -> dict[str, list]:
+    table: dict[str, list] = {}
+    for path in sorted((ROOT / "tests").glob("test_check_*.py")):
+        module = _load_test_module(path)
+        for name, answers in getattr(module, "WRONG_ANSWERS", {}).items():
+            table.setdefault(name, []).extend(answers)
+    return table
+
+
+def _load_test_module(path: Path):
+    spec = importlib.util.spec_from_file_location(f"_wrong_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _stubs(answer: object) -> list[object]:
+    """What a learner's untouched cell hands to the checker: the stub function (or class), or a placeholder value."""
+    if inspect.isfunction(answer):
+        def stub(*args, **kwargs):
+            raise NotImplementedError  # your code here
+        return [stub]
+    if inspect.isclass(answer):
+        class Stub(answer.__mro__[-2] if len(answer.__mro__) > 1 else object):  # the learner's class, body not written
+            def __init__(self, *args, **kwargs):
+                raise NotImplementedError
+        return [Stub]
+    return [..., None, ""]
+
+
+@pytest.mark.parametrize("lesson", range(1, 11))
+def test_each_lesson_has_three_to_five_graded_exercises(lesson: int) -> None:
+    found = nst.check.exercises(lesson)
+    assert 3 <= len(found) <= 5, [repr(ex) for ex in found]
+    assert [ex.number for ex in found] == list(range(1, len(found) + 1))
+    ranks = [LEVELS.index(ex.level) for ex in found]
+    assert ranks == sorted(ranks), "exercises go from one line to an experiment"
+    assert ranks[0] <= LEVELS.index("a function") and found[-1].level == "design an experiment", ranks
+    assert sum(not ex.checked for ex in found) <= 1, "at most one exercise per lesson without an automatic check"
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.name)
+def test_every_exercise_has_a_hint_and_a_model_answer(ex) -> None:
+    assert len(str(ex.hint())) > 40, ex.hint()
+    source = model_answer(ex.lesson, ex.name)
+    assert source is not None, f"no model answer named {ex.name} in solutions/lesson{ex.lesson:02d}.py"
+    assert ex.solution().code and source in str(ex.solution())
+    if not ex.checked:  # an open question's model answer is an argument in words, with the experiment's code
+        assert len(source) > 400, source
+        assert not ex(...).ok and "solution()" in str(ex(...))
+
+
+@pytest.mark.parametrize("ex", CHECKED, ids=lambda ex: ex.name)
+def test_model_answer_passes(ex) -> None:
+    result = ex(getattr(_solutions(ex.lesson), ex.name))
+    assert result.ok, str(result)
+    assert str(result).startswith("✅")
+
+
+@pytest.mark.parametrize("ex", CHECKED, ids=lambda ex: ex.name)
+def test_stub_gets_not_yet_and_the_hint(ex) -> None:
+    for stub in _stubs(getattr(_solutions(ex.lesson), ex.name)):
+        result = ex(stub)
+        text = str(result)
+        assert not result.ok and text.startswith("❌ Not yet.") and "not answered yet" in text, (stub, text)
+        assert ex._hint in text and "NotImplementedError" not in text.replace("raise NotImplementedError", ""), text
+
+
+@pytest.mark.parametrize("ex", CHECKED, ids=lambda ex: ex.name)
+def test_wrong_answers_are_diagnosed(ex) -> None:
+    answers = _wrong_answers().get(ex.name, [])
+    assert answers, f"tests/test_check_*.py has no WRONG_ANSWERS for {ex.name}"
+    for answer, phrase in answers:
+        result = ex(answer)
+        assert not result.ok, (phrase, str(result))
+        assert phrase in str(result), (phrase, str(result))
+        assert "not answered yet" not in str(result), "a wrong answer is not a stub"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_notebook_exercises_match_the_registry(path: Path) -> None:
+    lesson = int(path.name[:2])
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    texts = ["".join(cell["source"]) for cell in cells]
+    headings = [(i, m) for i, text in enumerate(texts) if cells[i]["cell_type"] == "markdown"
+                for m in HEADING.finditer(text)]
+    found = nst.check.exercises(lesson)
+    assert [(int(m[1]), m[2], m[3]) for _, m in headings] == [(ex.number, ex.title, ex.level) for ex in found]
+    for (i, _), ex, following in zip(headings, found, [h[0] for h in headings[1:]] + [len(cells)]):
+        body = "\n".join(texts[i + 1:following])
+        assert f"nst.check.{ex.name}(" in body, f"exercise {ex.number}'s cells never call nst.check.{ex.name}"
+    for i, text in enumerate(texts):
+        assert not ("### Exercise" in text and "## Summary" in text), f"cell {i}: an exercise and the summary share a cell"
+
+
+def test_a_stub_is_not_yet_even_inside_a_checkers_own_try(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nstlib.check import _core
+
+    def greedy_checker(fn):  # catches everything the learner's code raises, as some checkers must
+        try:
+            fn(1)
+        except Exception as exc:
+            return _core.failed(f"raised {type(exc).__name__}")
+        return _core.passed("fine")
+
+    ex = _core.Exercise(greedy_checker, name="demo", lesson=99, number=1, title="demo", level="one line",
+                        hint="add one to x, then return it.")
+
+    def stub(x):
+        raise NotImplementedError
+
+    class StubNet:  # a class stub: its method raises, reached through call_safely
+        def __call__(self, x):
+            raise NotImplementedError
+
+    assert "not answered yet" in str(ex(stub)) and "add one" in str(ex(stub))
+    assert "not answered yet" in str(_core.Exercise(lambda net: _core.call_safely(net, 1)[1], name="demo2",
+                                                    lesson=99, number=2, title="t", level="one line",
+                                                    hint="h" * 50)(StubNet()))
+    assert "raised ValueError" in str(ex(lambda x: int("x")))  # a real error is still reported as one
+    assert ex(lambda x: x + 1).ok
+    wrong = _core.Exercise(lambda fn: _core.failed("wrong"), name="demo3", lesson=99, number=3, title="t",
+                           level="one line", hint="the exercise's own hint")(lambda x: x)
+    assert "Hint: the exercise's own hint" in str(wrong)  # a failure without its own hint gets the exercise's
+
+
+def test_model_answer_shows_the_comments_above_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nstlib.check import _core
+
+    (tmp_path / "lesson99.py").write_text("import torch\n\n\n# why: the ½ cancels the 2\n# (eq. 2)\n"
+                                          "def grad(F, P):\n    return F - P\n\n\nanswer = 'relu1_2'  # before pooling\n",
+                                          encoding="utf-8")
+    monkeypatch.setattr(_core, "SOLUTIONS", tmp_path)
+    assert _core.model_answer(99, "grad") == "# why: the ½ cancels the 2\n# (eq. 2)\ndef grad(F, P):\n    return F - P"
+    assert _core.model_answer(99, "answer") == "answer = 'relu1_2'  # before pooling"
+    assert _core.model_answer(99, "missing") is None and _core.model_answer(98, "grad") is None
+    ex = _core.Exercise(None, name="missing", lesson=98, number=1, title="t", level="design an experiment", hint="h")
+    assert "solutions/lesson98.py" in str(ex.solution()) and not ex(...).ok
