@@ -169,3 +169,13 @@ def test_model_answer_shows_the_comments_above_it(tmp_path: Path, monkeypatch: p
     assert _core.model_answer(99, "missing") is None and _core.model_answer(98, "grad") is None
     ex = _core.Exercise(None, name="missing", lesson=98, number=1, title="t", level="design an experiment", hint="h")
     assert "solutions/lesson98.py" in str(ex.solution()) and not ex(...).ok
+
+
+def test_mismatch_keeps_closes_diagnosis() -> None:
+    from nstlib.check._core import mismatch
+    import torch
+
+    want = torch.ones(2, 3)
+    assert "shape (3, 2)" in mismatch(torch.ones(3, 2), want, "the result").message
+    assert "2 × the expected" in mismatch(2 * want, want, "the result").message
+    assert not mismatch(want + 1e-5, want, "the result").ok  # called only when already known to be wrong

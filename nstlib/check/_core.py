@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close",
+__all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close", "mismatch",
            "generator", "same", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
 
 LEVELS = ("one line", "a few lines", "a function", "predict and explain", "design an experiment")
@@ -98,6 +98,16 @@ def close(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, atol: 
         return failed(f"{what} differs from the expected value, most at index {idx}: you gave "
                       f"{float(got[idx]):.6g}, expected {float(want[idx]):.6g}.{scale_hint}")
     return None
+
+
+def mismatch(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, atol: float = 1e-6) -> CheckResult:
+    """The feedback for an answer already known to be wrong: :func:`close`'s diagnosis, or a plain "differs".
+
+    (Not ``close(...) or failed(...)``: a failed result is falsy, so that would throw the diagnosis away.)
+    """
+    problem = close(got, want, what, rtol=rtol, atol=atol)
+    return problem if problem is not None else failed(f"{what} differs from the expected value only just beyond "
+                                                      f"the tolerance (rtol={rtol:g}, atol={atol:g}).")
 
 
 def generator(seed: int) -> torch.Generator:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.check._core import CheckResult, NotAnswered, call_safely, close, exercise, failed, generator, passed, same
+from nstlib.check._core import CheckResult, NotAnswered, call_safely, close, exercise, failed, generator, mismatch, passed, same
 
 __all__ = ["residual_params", "cond_instance_norm", "adain", "network_invariances", "pays_off"]
 
@@ -125,7 +125,7 @@ def cond_instance_norm(fn: Callable[..., torch.Tensor]) -> CheckResult:
     for wrong, diagnosis in mistakes:
         if same(got, wrong, atol=1e-4):
             return failed(diagnosis)
-    return close(got, want, "the normalised tensor", rtol=1e-3, atol=1e-4) or failed("the result differs.")
+    return mismatch(got, want, "the normalised tensor", rtol=1e-3, atol=1e-4)
 
 
 # ---------------------------------------------------------------- exercise 3: AdaIN
@@ -180,7 +180,7 @@ def adain(fn: Callable[..., torch.Tensor]) -> CheckResult:
     for wrong, diagnosis in mistakes:
         if same(got, wrong, atol=1e-4):
             return failed(diagnosis)
-    return close(got, want, "the AdaIN output", rtol=1e-3, atol=1e-4) or failed("the result differs.")
+    return mismatch(got, want, "the AdaIN output", rtol=1e-3, atol=1e-4)
 
 
 # ---------------------------------------------------------------- exercise 4: what the network is blind to
