@@ -1,9 +1,10 @@
-"""The lesson-04 checkers accept the reference answers and explain the usual wrong ones."""
+"""The lesson 04 checkers accept the model answers and name the usual mistakes (see WRONG_ANSWERS)."""
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 
 import nstlib as nst
@@ -14,105 +15,176 @@ lesson04 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson04)
 
 
-def test_gram_matrix_accepts_solution_and_library() -> None:
-    assert nst.check.gram_matrix(lesson04.gram_matrix).ok
-    assert nst.check.gram_matrix(nst.gram_matrix).ok
+# ---- exercise 1: batch_gram
+def _ftf(features):
+    b, n, h, w = features.shape
+    flat = features.reshape(b, n, h * w)
+    return flat.transpose(1, 2) @ flat
 
 
-def test_gram_matrix_rejects_unfilled_stub_kindly() -> None:
-    def stub(features):
-        raise NotImplementedError
-
-    result = nst.check.gram_matrix(stub)
-    assert not result.ok and "NotImplementedError" in result.message
+def _tutorial(features):
+    b, n, h, w = features.shape
+    flat = features.reshape(b * n, h * w)
+    return flat @ flat.T
 
 
-def test_gram_matrix_names_ftf() -> None:
-    def ftf(features):
+# ---- exercise 2: loss_without_gram
+def _sides(F, S):
+    _, n, h, w = F.shape
+    f, s = F[0].reshape(n, h * w), S[0].reshape(n, h * w)
+    return n, h * w, (f.T @ f).square().sum(), (f.T @ s).square().sum(), (s.T @ s).square().sum()
+
+
+def _no_two(F, S):
+    n, m, a, b, c = _sides(F, S)
+    return (a - b + c) / (4 * n**2 * m**2)
+
+
+def _unsquared(F, S):
+    n, m, a, b, c = _sides(F, S)
+    return (a.sqrt() - 2 * b.sqrt() + c.sqrt()) / (4 * n**2 * m**2)
+
+
+def _no_quarter(F, S):
+    n, m, a, b, c = _sides(F, S)
+    return (a - 2 * b + c) / (n**2 * m**2)
+
+
+def _via_gram(F, S):  # the right value, the N×N way
+    n, m = F.shape[1], F.shape[2] * F.shape[3]
+    return torch.linalg.matrix_norm(nst.gram_matrix(F)[0] - nst.gram_matrix(S)[0]) ** 2 / (4 * n**2 * m**2)
+
+
+# ---- exercise 3: same_gram
+def _rows_mixed(F):
+    q, _ = torch.linalg.qr(torch.randn(F.shape[0], F.shape[0], generator=torch.Generator().manual_seed(0)))
+    return q @ F
+
+
+def _not_orthogonal(F):
+    return F @ torch.randn(F.shape[1], F.shape[1], generator=torch.Generator().manual_seed(0))
+
+
+def _shuffled(F):
+    return -F[:, torch.randperm(F.shape[1], generator=torch.Generator().manual_seed(0))]
+
+
+# ---- exercise 5: crop_experiment
+def _e(f, s):
+    return nst.style_loss(nst.gram_matrix(f, "gatys"), nst.gram_matrix(s, "gatys"), reduction="gatys")
+
+
+def _crops(net, image, other, layer, s):
+    return (net(image[..., :s, :s])[layer], net(image[..., :s, s:2 * s])[layer], net(other[..., :s, :s])[layer])
+
+
+def _same_crop(net, image, other, layer, sizes):
+    return {s: float(_e(net(image[..., :s, :s])[layer], net(image[..., :s, :s])[layer])) for s in sizes}
+
+
+def _upside_down(net, image, other, layer, sizes):
+    return {s: float(_e(a, c) / _e(a, b)) for s in sizes for a, b, c in [_crops(net, image, other, layer, s)]}
+
+
+def _no_yardstick(net, image, other, layer, sizes):
+    return {s: float(_e(a, b)) for s in sizes for a, b, c in [_crops(net, image, other, layer, s)]}
+
+
+def _content(net, image, other, layer, sizes):
+    return {s: float(nst.content_loss(a, b) / nst.content_loss(a, c)) for s in sizes
+            for a, b, c in [_crops(net, image, other, layer, s)]}
+
+
+def _below(net, image, other, layer, sizes):  # b under a instead of beside it: another piece, another number
+    return {s: float(_e(net(image[..., :s, :s])[layer], net(image[..., s:2 * s, :s])[layer]) /
+                     _e(net(image[..., :s, :s])[layer], net(other[..., :s, :s])[layer])) for s in sizes[:1]} | \
+        {s: 0.5 for s in sizes[1:]}
+
+
+WRONG_ANSWERS = {
+    "batch_gram": [
+        (_ftf, "FᵀF"),
+        (_tutorial, "flattened together"),
+        (lambda f: torch.einsum("bihw,bjhw->ij", f, f), "summed over the batch"),
+        (lambda f: nst.gram_matrix(f, normalize="chw"), "N·M"),
+        (lambda f: nst.gram_matrix(f, normalize="hw"), "M = H·W"),
+    ],
+    "loss_without_gram": [
+        (_no_two, "needs a 2"),
+        (_unsquared, "not squared"),
+        (_no_quarter, "¼ is missing"),
+        (_via_gram, "formed a 300×300 matrix"),
+        (lambda F, S: torch.zeros(2), "one number"),
+    ],
+    "same_gram": [
+        (lambda F: F @ F.T, "Gram matrix G itself"),
+        (lambda F: F.T, "rows"),
+        (_rows_mixed, "mixes the channels"),
+        (lambda F: 2 * F, "scaling features"),
+        (_not_orthogonal, "orthogonal"),
+        (_shuffled, "section 7's shuffle"),
+        (lambda F: F.clone(), "section 7's shuffle"),
+    ],
+    "rolled_or_flipped": [
+        ("rolled", "half of it"),
+        ("flipped", "so is the rolled one"),
+        ("neither", "far closer"),
+        ("the cat", "answer with"),
+    ],
+    "crop_experiment": [
+        (_same_crop, "the same pixels"),
+        (_upside_down, "upside down"),
+        (_no_yardstick, "yardstick"),
+        (_content, "position by position"),
+        (_below, "Check the crops"),
+        (lambda *args: [0.1, 0.2, 0.3], "dict"),
+    ],
+}
+
+
+def test_model_answers_pass() -> None:
+    for name in WRONG_ANSWERS:
+        result = getattr(nst.check, name)(getattr(lesson04, name))
+        assert result.ok, (name, str(result))
+
+
+def test_batch_gram_accepts_the_library_and_bmm() -> None:
+    assert nst.check.batch_gram(nst.gram_matrix).ok
+
+    def bmm(features):
         b, n, h, w = features.shape
         flat = features.reshape(b, n, h * w)
-        return flat.transpose(1, 2) @ flat
+        return torch.bmm(flat, flat.transpose(1, 2))
 
-    result = nst.check.gram_matrix(ftf)
-    assert not result.ok and "FᵀF" in result.message
-
-
-def test_gram_matrix_names_batch_mixing_of_the_tutorial() -> None:
-    def tutorial(features):
-        b, n, h, w = features.shape
-        flat = features.reshape(b * n, h * w)
-        return flat @ flat.T
-
-    result = nst.check.gram_matrix(tutorial)
-    assert not result.ok and "batch" in result.message
+    assert nst.check.batch_gram(bmm).ok
 
 
-def test_gram_matrix_names_the_normalisation() -> None:
-    result = nst.check.gram_matrix(lambda f: nst.gram_matrix(f, normalize="chw"))
-    assert not result.ok and "N·M" in result.message
-    result = nst.check.gram_matrix(lambda f: nst.gram_matrix(f, normalize="hw"))
-    assert not result.ok and "M = H·W" in result.message
+def test_loss_without_gram_accepts_traces_and_floats() -> None:
+    def traces(F, S):
+        n, m = F.shape[1], F.shape[2] * F.shape[3]
+        f, s = F[0].reshape(n, m), S[0].reshape(n, m)
+        ff, fs, ss = f.T @ f, f.T @ s, s.T @ s
+        return float(torch.trace(ff @ ff) - 2 * torch.trace(fs @ fs.T) + torch.trace(ss @ ss)) / (4 * n**2 * m**2)
+
+    assert nst.check.loss_without_gram(traces).ok
 
 
-def test_style_layer_loss_accepts_solution_and_library_route() -> None:
-    assert nst.check.style_layer_loss(lesson04.style_layer_loss).ok
-
-    def via_library(f, s):
-        return nst.style_loss(nst.gram_matrix(f, "gatys"), nst.gram_matrix(s, "gatys"), reduction="gatys")
-
-    assert nst.check.style_layer_loss(via_library).ok
-    assert nst.check.style_layer_loss(lambda f, s: float(lesson04.style_layer_loss(f, s))).ok
-
-
-def test_style_layer_loss_names_common_mistakes() -> None:
-    def no_quarter(f, s):
-        return 4 * lesson04.style_layer_loss(f, s)
-
-    result = nst.check.style_layer_loss(no_quarter)
-    assert not result.ok and "¼" in result.message
-
-    def mean_convention(f, s):
-        return nst.style_loss(nst.gram_matrix(f, "chw"), nst.gram_matrix(s, "chw"), reduction="mean")
-
-    result = nst.check.style_layer_loss(mean_convention)
-    assert not result.ok and "torchvision-era" in result.message
-
-    def not_squared(f, s):
-        _, n, h, w = f.shape
-        return (lesson04.gram_matrix(f) - lesson04.gram_matrix(s)).abs().sum() / (4 * n**2 * (h * w) ** 2)
-
-    result = nst.check.style_layer_loss(not_squared)
-    assert not result.ok and "squared" in result.message
-
-
-def test_style_layer_loss_catches_the_seed_formula_applied_to_different_sizes() -> None:
-    def seeds_formula_as_is(f, s):
-        _, n, h, w = f.shape
-        return ((lesson04.gram_matrix(f) - lesson04.gram_matrix(s)) ** 2).sum() / (4 * n**2 * (h * w) ** 2)
-
-    result = nst.check.style_layer_loss(seeds_formula_as_is)
-    assert not result.ok and "generated image's M" in result.message
-
-
-def test_style_layer_loss_oracle_matches_the_library() -> None:
-    """nst's "gatys" Gram normalisation divides by each map's own M, so it is the same generalised E_l."""
+def test_loss_without_gram_oracle_is_the_seed_formula() -> None:
     g = torch.Generator().manual_seed(0)
-    f, s = torch.rand(1, 6, 4, 5, generator=g), torch.rand(1, 6, 7, 3, generator=g)
-    lib = nst.style_loss(nst.gram_matrix(f, "gatys"), nst.gram_matrix(s, "gatys"), reduction="gatys")
-    assert torch.allclose(lesson04.style_layer_loss(f, s), lib, rtol=1e-5)
+    f, s = torch.rand(1, 6, 4, 5, generator=g), torch.rand(1, 6, 4, 5, generator=g)
+    seed = ((nst.gram_matrix(f) - nst.gram_matrix(s)) ** 2).sum() / (4 * 6**2 * 20**2)
+    assert torch.allclose(lesson04.loss_without_gram(f, s), seed, rtol=1e-4)
+    assert torch.allclose(nst.style_loss(nst.gram_matrix(f, "gatys"), nst.gram_matrix(s, "gatys"), reduction="gatys"),
+                          seed, rtol=1e-4)
 
 
-def test_style_layer_loss_rejects_per_entry_tensor() -> None:
-    def per_entry(f, s):
-        return (lesson04.gram_matrix(f) - lesson04.gram_matrix(s)) ** 2
-
-    result = nst.check.style_layer_loss(per_entry)
-    assert not result.ok and "shape" in result.message
+def test_same_gram_accepts_a_cholesky_factor() -> None:
+    result = nst.check.same_gram(lambda F: torch.linalg.cholesky(F @ F.T))
+    assert result.ok and "Cholesky" in str(result)
 
 
-def test_checkers_never_raise_on_garbage() -> None:
-    for checker in (nst.check.gram_matrix, nst.check.style_layer_loss):
-        result = checker(lambda *args: "nonsense")
-        assert not result.ok
-        result = checker(lambda *args: torch.zeros(2))
-        assert not result.ok
+@pytest.mark.parametrize("checker", ["batch_gram", "loss_without_gram", "same_gram", "crop_experiment"])
+def test_checkers_never_raise_on_garbage(checker) -> None:
+    for garbage in (lambda *a: "nonsense", lambda *a: torch.zeros(2), lambda *a: 1 / 0, lambda *a: {1: "x"}):
+        result = getattr(nst.check, checker)(garbage)
+        assert not result.ok and "not answered yet" not in str(result)
