@@ -99,7 +99,8 @@ def random_weights_notice(arch: str = "vgg19") -> str:
         "ones. The code and the maths are the same, but the pictures are not what the lesson describes: "
         + ("dreams add fine colour grain instead of the eyes, fur and arches a trained network adds, and feature "
            "maps look like random filters. " if dream else
-           "deep-layer reconstructions stay noise, style transfer gives colour and grain instead of brush strokes, "
+           "deep-layer reconstructions keep the pixels more than the arrangement, style transfer gives colour and grain "
+           "instead of brush strokes, "
            "and feature maps look like random filters. ")
         + f"For trained features unset NSTLIB_WEIGHTS: the lessons then use torchvision's ImageNet {network} "
         f"('{weights_path(arch).name}': `python -m nstlib fetch-weights --arch {arch}` on a machine with internet, or "

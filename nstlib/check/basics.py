@@ -14,18 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nstlib.check._core import CheckResult, call_safely, close, exercise, failed, generator, passed, same
+from nstlib.check._core import CheckResult, call_safely, close, exercise, failed, generator, mismatch, passed, same
 
 __all__ = ["fc_params", "max_pool_by_hand", "recover_kernel", "shift_commuters", "sharing_experiment"]
 
 
 def _count(layer: nn.Module) -> int:
     return sum(p.numel() for p in layer.parameters())
-
-
-def _either(problem: CheckResult | None, otherwise: str) -> CheckResult:
-    """``close``'s feedback when it found the difference, else a plain one (a failed CheckResult is falsy: no ``or``)."""
-    return problem if problem is not None else failed(otherwise)
 
 
 def _as_number(answer: object) -> float | None:
@@ -123,7 +118,7 @@ def max_pool_by_hand(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> Ch
             return failed(f"{what}: your output has shape {tuple(got.shape)}, as if a window hanging over the edge "
                           f"counted. It does not (torch's default, ceil_mode=False): the output is {tuple(want.shape)}.",
                           hint="round down: (H - size) // stride + 1.")
-        return _either(close(got, want, what), f"{what} differs from F.max_pool2d.")
+        return mismatch(got, want, what)
     return passed("your max pooling agrees with F.max_pool2d, for odd sizes, overlapping windows (size 3, stride 2, "
                   "as in AlexNet) and windows that do not tile the map.")
 
@@ -183,7 +178,7 @@ def recover_kernel(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> 
                               f"(it fits {fits_some} of {y.numel()} equations exactly). You seem to solve with only "
                               "F·F of the equations; use all of them, in the least-squares sense, and the noise "
                               "averages out.", hint="torch.linalg.lstsq(patches, y.reshape(-1, 1)) with every patch.")
-        return _either(close(got, want, f"the kernel for {what}", rtol=1e-3, atol=2e-3), f"the kernel for {what} differs.")
+        return mismatch(got, want, f"the kernel for {what}", rtol=1e-3, atol=2e-3)
     return passed("you recovered every kernel, and the least-squares one when y is noisy. Weight sharing is what makes "
                   "this possible: with one shared kernel, every output position is an equation about the SAME F·F "
                   "numbers, so a 16x16 image gives 196 equations for 9 unknowns. Learning a CNN's kernels from "

@@ -14,16 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from nstlib.check._core import CheckResult, call_safely, close, exercise, failed, generator, passed, same
+from nstlib.check._core import CheckResult, call_safely, exercise, failed, generator, mismatch, passed, same
 from nstlib.dream import octave_sizes
 
 __all__ = ["channel_objective", "jittered_gradient", "max_octaves", "l2_step_rms", "balanced_weights"]
-
-
-def _differs(got: object, want: torch.Tensor, what: str) -> CheckResult:
-    """close()'s feedback on how ``got`` differs (a failed CheckResult is falsy, so no ``close(...) or ...``)."""
-    mismatch = close(got, want, what)
-    return mismatch if mismatch is not None else failed(f"{what} differs from the expected value.")
 
 
 # --- exercise 1: the objective that dreams one channel ----------------------------------------------------
@@ -74,7 +68,7 @@ def channel_objective(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckR
         for wrong, message in mistakes:
             if wrong is not None and same(value, wrong):
                 return failed(f"{where} {message}.")
-        return _differs(got, want, f"{where.rstrip(',')} the objective")
+        return mismatch(got, want, f"{where.rstrip(',')} the objective")
     return passed("L_c = mean_{i,j} A_l[:, c, i, j], one value per image. Maximised, it grows the single feature that "
                   "channel detects; optimize_pixels(image, lambda x: {'c': your_fn(net(x)[layer], c)}, "
                   "maximize=True, optimizer='adam') dreams it.")
@@ -131,7 +125,7 @@ def jittered_gradient(fn: Callable[[Callable, torch.Tensor, tuple[int, int]], to
             for wrong, message in mistakes:
                 if same(g, wrong) and not same(wrong, want):
                     return failed(f"{where} {message}.")
-        return _differs(got, want, f"the gradient (shape {shape}, shift={shift})")
+        return mismatch(got, want, f"the gradient (shape {shape}, shift={shift})")
     return passed("The gradient is taken where the network saw the image (rolled) and rolled back to where the pixels "
                   "are; the step then moves the right pixels, and the stride grid of the network falls somewhere else "
                   "at every step. (Had you asked autograd for the gradient with respect to the unrolled image, it "
