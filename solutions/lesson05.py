@@ -1,24 +1,66 @@
-"""Reference answers for lesson 05 (style transfer). For instructors.
+"""Model answers for lesson 05 (style transfer). For instructors.
 
-Each function is what ``nst.check.<name>`` expects; tests/test_check_transfer.py feeds them to the checkers.
+Each top-level name is what ``nst.check.<name>`` expects; ``nst.check.<name>.solution()`` shows it with the
+comments just above it. tests/test_check_transfer.py and tests/test_exercises.py feed them to the checkers.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 
-def total_variation(image: torch.Tensor) -> torch.Tensor:
-    """Exercise 1: L_TV = ½ (mean |x[i+1, j] − x[i, j]| + mean |x[i, j+1] − x[i, j]|) for (1, 3, H, W)."""
-    dy = image[:, :, 1:, :] - image[:, :, :-1, :]  # vertical neighbours, (1, 3, H-1, W)
-    dx = image[:, :, :, 1:] - image[:, :, :, :-1]  # horizontal neighbours, (1, 3, H, W-1)
-    return 0.5 * (dy.abs().mean() + dx.abs().mean())
+# Exercise 1. Gatys' content term ½ Σ (F − P)² has one term per position of relu4_2 (M_c = H_c·W_c grows with
+# the square of the side); E_l = 1/(4 N² M²) Σ (G − A)² is size-free. To keep α·L_content : β·L_style, α/β must
+# shrink by M_new/M_old = (new/old)².
+def gatys_ratio_at(ratio: float, old_side: int, new_side: int) -> float:
+    return ratio * (old_side / new_side) ** 2
 
 
-def content_factor(n: int, m: int) -> float:
-    """Exercise 2a: ½ Σ (F − P)² = (N·M/2) · mean (F − P)², since the mean divides by the N·M entries."""
-    return n * m / 2
+# Exercise 2. A hook receives the module's output tensor itself; the in-place ReLU that follows a conv then
+# rectifies that very tensor. Keep a clone (still part of the graph), and remove the hooks whatever happens.
+def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Tensor) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def keep(name: str):
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            out[name] = output.clone()  # a copy: the in-place ReLU after a conv cannot overwrite it
+        return hook
+
+    try:
+        for name, index in taps.items():
+            handles.append(model[index].register_forward_hook(keep(name)))
+        model(image)
+    finally:
+        for handle in handles:
+            handle.remove()  # leave the model as it was
+    return out
 
 
-def style_factor(n: int, m: int) -> float:
-    """Exercise 2b: E_l = 1/(4 N² M²) Σ (G − A)² and mean (G/(NM) − A/(NM))² = Σ (G − A)² / (N⁴ M²), so N²/4."""
-    return n**2 / 4
+# Exercise 3. L-BFGS (nstlib's: lr=1, max_iter=1) takes a first step lr·g/Σ|g| and then scales its steps by the
+# curvature s·y/y·y, which a constant factor cancels; Adam divides m̂ by √v̂ (the factor cancels up to ε); plain
+# gradient descent moves by lr·∇L, four times as far. The history holds the weighted terms: ×4.
+loss_scale = {"lbfgs": "same", "adam": "same", "gradient descent": "different", "history factor": 4}
+
+
+# Exercise 4. Two runs that differ only in the seed of their white noise: do they end in the same image?
+# Measured at the lesson's size the two final losses are within a few per cent of each other, the pixels differ
+# about as much as a styled image differs from its photo, and the 4×4 layout correlation is high: the loss has
+# many minima of (nearly) the same value, which differ where the loss does not look (where each stroke falls —
+# Gram matrices forget positions) and agree where it does (the layout relu4_2 pins down). So "the" result of
+# style transfer is one sample among many; the seed is part of the recipe, like α/β.
+def seed_experiment(content: torch.Tensor, style: torch.Tensor, **options) -> dict:
+    import nstlib as nst
+
+    runs = [nst.stylize(content, style, init="noise", seed=seed, **options) for seed in (0, 1)]
+    x0, x1 = (run.image for run in runs)
+
+    def layout(image: torch.Tensor, reference: torch.Tensor, blocks: int = 4) -> float:  # lesson 05, section 3
+        a, b = (F.adaptive_avg_pool2d(nst.luminance(x.cpu())[:, :1], blocks).flatten() for x in (image, reference))
+        a, b = a - a.mean(), b - b.mean()
+        return float((a * b).sum() / (a.norm() * b.norm() + 1e-12))
+
+    return {"losses": tuple(min(run.history["total"]) for run in runs),  # the returned image is the best evaluated
+            "gap": float((x0 - x1).abs().mean()),
+            "layout": layout(x0, x1)}

@@ -1,10 +1,13 @@
-"""The lesson-05 checkers accept the reference answers and explain the usual wrong ones."""
+"""The lesson-05 checkers accept the model answers and name the usual wrong ones (WRONG_ANSWERS, run by
+tests/test_exercises.py); a few extra properties of the checkers' own oracles."""
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 import nstlib as nst
 
@@ -14,72 +17,163 @@ lesson05 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson05)
 
 
-def test_total_variation_accepts_solution_and_library() -> None:
-    assert nst.check.total_variation(lesson05.total_variation).ok
-    assert nst.check.total_variation(lambda x: nst.tv_loss(x, p=1)).ok
-    assert nst.check.total_variation(lambda x: float(lesson05.total_variation(x))).ok
+# --- wrong answers to exercise 2 (features by hooks) ---
+
+def _hooks_without_copy(model, taps, image):
+    out, handles = {}, []
+    for name, index in taps.items():
+        handles.append(model[index].register_forward_hook(lambda m, i, o, name=name: out.__setitem__(name, o)))
+    model(image)
+    for handle in handles:
+        handle.remove()
+    return out
 
 
-def test_total_variation_solution_is_exact_on_a_checkerboard() -> None:
-    yy, xx = torch.meshgrid(torch.arange(4), torch.arange(6), indexing="ij")
-    board = ((yy + xx) % 2).float().expand(1, 3, 4, 6)
-    assert lesson05.total_variation(board).item() == 1.0
+def _hooks_detached(model, taps, image):
+    out, handles = {}, []
+    for name, index in taps.items():
+        handles.append(model[index].register_forward_hook(
+            lambda m, i, o, name=name: out.__setitem__(name, o.detach().clone())))
+    model(image)
+    for handle in handles:
+        handle.remove()
+    return out
 
 
-def test_total_variation_names_mistakes() -> None:
-    def squared(x):
-        return nst.tv_loss(x, p=2)
-
-    result = nst.check.total_variation(squared)
-    assert not result.ok and "p = 2" in result.message
-
-    def no_half(x):
-        return 2 * lesson05.total_variation(x)
-
-    result = nst.check.total_variation(no_half)
-    assert not result.ok and "½" in result.message
-
-    def rolled(x):
-        return 0.5 * ((x.roll(1, 2) - x).abs().mean() + (x.roll(1, 3) - x).abs().mean())
-
-    result = nst.check.total_variation(rolled)
-    assert not result.ok and "wrap" in result.message
-
-    def one_direction(x):
-        return (x[:, :, 1:] - x[:, :, :-1]).abs().mean()
-
-    result = nst.check.total_variation(one_direction)
-    assert not result.ok and "vertical" in result.message
+def _hooks_left_behind(model, taps, image):
+    out = {}
+    for name, index in taps.items():
+        model[index].register_forward_hook(lambda m, i, o, name=name: out.__setitem__(name, o.clone()))
+    model(image)
+    return out
 
 
-def test_total_variation_stub_and_garbage() -> None:
-    def stub(x):
-        raise NotImplementedError
-
-    assert "NotImplementedError" in nst.check.total_variation(stub).message
-    assert not nst.check.total_variation(lambda x: "small").ok
-    assert not nst.check.total_variation(lambda x: x).ok
+def _relus_switched_off(model, taps, image):
+    for module in model:
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    return lesson05.hooked_features(model, taps, image)
 
 
-def test_loss_conventions_accepts_solution() -> None:
-    result = nst.check.loss_conventions(lesson05.content_factor, lesson05.style_factor)
-    assert result.ok, str(result)
+def _loop_without_copy(model, taps, image):
+    wanted = {index: name for name, index in taps.items()}
+    out, x = {}, image
+    for index, module in enumerate(model):
+        x = module(x)
+        if index in wanted:
+            out[wanted[index]] = x
+    return out
 
 
-def test_loss_conventions_names_mistakes() -> None:
-    result = nst.check.loss_conventions(lambda n, m: n * m, lesson05.style_factor)
-    assert not result.ok and "½" in result.message and "content_factor" in result.message
-    result = nst.check.loss_conventions(lesson05.content_factor, lambda n, m: n**2)
-    assert not result.ok and "¼" in result.message and "style_factor" in result.message
-    result = nst.check.loss_conventions(lesson05.content_factor, lambda n, m: n**2 * m**2 / 4)
-    assert not result.ok and "M² cancels" in result.message
-    result = nst.check.loss_conventions(lesson05.content_factor, lambda n, m: 4 / n**2)
-    assert not result.ok and "upside down" in result.message
+# --- wrong answers to exercise 4 (two seeds) ---
+
+def _layout(a, b):
+    a, b = (F.adaptive_avg_pool2d(nst.luminance(x)[:, :1], 4).flatten() for x in (a, b))
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm() + 1e-12))
 
 
-def test_loss_conventions_stub() -> None:
-    def stub(n, m):
-        raise NotImplementedError
+def _same_seed(content, style, **options):
+    runs = [nst.stylize(content, style, init="noise", seed=0, **options) for _ in range(2)]
+    return {"losses": [min(r.history["total"]) for r in runs], "gap": float((runs[0].image - runs[1].image).abs().mean()),
+            "layout": _layout(runs[0].image, runs[1].image)}
 
-    result = nst.check.loss_conventions(stub, stub)
-    assert not result.ok and "NotImplementedError" in result.message
+
+def _start_losses(content, style, **options):
+    answer = lesson05.seed_experiment(content, style, **options)
+    runs = [nst.stylize(content, style, init="noise", seed=s, **options) for s in (0, 1)]
+    return {**answer, "losses": [r.history["total"][0] for r in runs]}
+
+
+def _gap_to_photo(content, style, **options):
+    answer = lesson05.seed_experiment(content, style, **options)
+    x0 = nst.stylize(content, style, init="noise", seed=0, **options).image
+    return {**answer, "gap": float((x0 - content).abs().mean())}
+
+
+def _layout_to_photo(content, style, **options):
+    answer = lesson05.seed_experiment(content, style, **options)
+    x0 = nst.stylize(content, style, init="noise", seed=0, **options).image
+    return {**answer, "layout": _layout(x0, content)}
+
+
+WRONG_ANSWERS = {
+    "gatys_ratio_at": [
+        (lambda ratio, old, new: ratio, "you kept the ratio"),
+        (lambda ratio, old, new: ratio * old / new, "the factor is squared"),
+        (lambda ratio, old, new: ratio * (new / old) ** 2, "upside down"),
+        (lambda ratio, old, new: ratio * (old / new) ** 4, "you counted M twice"),
+        (lambda ratio, old, new: "smaller", "return a number"),
+    ],
+    "hooked_features": [
+        (_hooks_without_copy, "has no negative values"),
+        (_loop_without_copy, "has no negative values"),
+        (_hooks_detached, "cut off from the image"),
+        (_hooks_left_behind, "still registered"),
+        (_relus_switched_off, "you changed the caller's model"),
+        (lambda model, taps, image: [model(image)], "return a dict"),
+        (lambda model, taps, image: {"relu1_1": model[:2](image)}, "it should have exactly"),
+    ],
+    "loss_scale": [
+        ({"lbfgs": "different", "adam": "same", "gradient descent": "different", "history factor": 4},
+         "lbfgs: same, not different"),
+        ({"lbfgs": "same", "adam": "different", "gradient descent": "different", "history factor": 4},
+         "adam: same, not different"),
+        ({"lbfgs": "same", "adam": "same", "gradient descent": "same", "history factor": 1},
+         "history records the weighted terms"),
+        ({"lbfgs": "same", "adam": "same", "gradient descent": "same", "history factor": 4},
+         "four times the loss, four times every step"),
+        ({"lbfgs": "same", "adam": "same", "history factor": 4}, "leaves out 'gradient descent'"),
+        ({"lbfgs": "yes", "adam": "same", "gradient descent": "different", "history factor": 4}, "say 'same' or"),
+        ("same", "answer with a dict"),
+    ],
+    "seed_experiment": [
+        (_same_seed, "both runs started from the same image"),
+        (_start_losses, "losses at step 1"),
+        (_gap_to_photo, "your gap compares seed 0's result with the photo"),
+        (_layout_to_photo, "your layout compares seed 0's result with the photo"),
+        (lambda content, style, **options: (1.0, 2.0), "return a dict"),
+    ],
+}
+
+
+def test_gatys_ratio_at_model_answer_on_the_lessons_numbers() -> None:
+    assert lesson05.gatys_ratio_at(1e-3, 512, 1024) == 2.5e-4
+    assert lesson05.gatys_ratio_at(1e-3, 512, 512) == 1e-3
+
+
+def test_hooked_features_reads_pre_activations_like_vggfeatures() -> None:
+    """The model answer on a real torchvision-layout VGG (in-place ReLUs) gives VGGFeatures' conv outputs."""
+    import torchvision
+
+    from nstlib.sources import load_vgg_state_dict
+
+    cnn = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])[:9]  # vgg16().features, no classifier
+    cnn.load_state_dict({k.removeprefix("features."): v for k, v in load_vgg_state_dict("vgg16", "random:0").items()
+                         if int(k.split(".")[1]) < 9})
+    cnn.eval().requires_grad_(False)
+    assert any(isinstance(m, nn.ReLU) and m.inplace for m in cnn)
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    vgg = nst.VGGFeatures("vgg16", layers=("conv1_2", "conv2_2"), weights="random:0", device="cpu")
+    x = vgg.convention.apply(image)
+    got = lesson05.hooked_features(cnn, {"conv1_2": 2, "conv2_2": 7}, x)
+    want = vgg(image)
+    for name in ("conv1_2", "conv2_2"):
+        assert got[name].min() < 0 and torch.allclose(got[name], want[name], atol=1e-4)
+    assert not any(m._forward_hooks for m in cnn)
+
+
+def test_loss_scale_truth_is_measured_not_assumed() -> None:
+    from nstlib.check.transfer import _measured
+
+    measured = _measured()
+    assert measured["lbfgs"] == 0.0  # a power of two: bit for bit
+    assert measured["adam"] <= 1e-4 and measured["sgd"] > 0.01
+
+
+def test_seed_experiment_model_answer_sees_two_different_results() -> None:
+    content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    style = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    out = lesson05.seed_experiment(content, style, weights="random:0", arch="vgg16", steps=2, progress=False,
+                                   content_layers="relu1_2", style_layers="relu1_1", device="cpu")
+    assert out["gap"] > 0 and len(out["losses"]) == 2 and -1 <= out["layout"] <= 1

@@ -1,72 +1,72 @@
-"""Checkers for lesson 06 (layer ablations): how much of the style image a layer sees, and balanced layer weights.
+"""Checkers for lesson 06 (layer ablations): the style scale that lets a layer cover a chosen part of the
+painting, balanced layer weights, a style profile over every ReLU layer, and Gatys' Figure-3 rows as textures.
 
-Oracles: :func:`nstlib.receptive_field` (itself tested against the architecture tables) divided by the
-style image's side; for the weights, the defining properties Σ w_l = 1 and w_l · L_l equal for every layer.
+Oracles: :func:`nstlib.receptive_field` (tested against the architecture tables); the defining properties
+Σ w_l = 1 and w_l · L_l equal for every layer; :class:`nstlib.VGGFeatures`, :func:`nstlib.gram_matrix` and
+:func:`nstlib.style_loss` on small random networks; :func:`nstlib.synthesize_texture` re-run on a 32 px style.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 
-from nstlib.check._core import CheckResult, call_safely, failed, passed
-from nstlib.layers import layer_index, layer_names, receptive_field
+import torch
 
-__all__ = ["style_coverage", "balanced_layer_weights"]
+from nstlib.check._core import CheckResult, call_safely, exercise, failed, generator, passed
+from nstlib.features import GATYS_STYLE_LAYERS
+from nstlib.layers import layer_names, receptive_field
 
-_COVERAGE_CASES = [("relu1_1", 64), ("relu2_1", 64), ("relu3_1", 256), ("relu4_1", 512), ("relu5_1", 512),
-                   ("relu3_2", 100), ("relu5_1", 128), ("relu4_2", 32), ("pool2", 48)]
-
-
-def _field_without_pools(layer: str) -> int:
-    """The receptive field if pooling were ignored (every 3×3 conv adds 2 pixels)."""
-    names = layer_names("vgg19")[: layer_index("vgg19", layer) + 1]
-    return 1 + 2 * sum(1 for name in names if name.startswith("conv"))
+__all__ = ["style_scale_for", "balanced_layer_weights", "style_profile", "figure3_rows"]
 
 
-def _field_pools_add_nothing(layer: str) -> int:
-    """The receptive field if pools only doubled the stride but did not widen the field themselves."""
-    field, stride = 1, 1
-    for name in layer_names("vgg19")[: layer_index("vgg19", layer) + 1]:
-        if name.startswith("conv"):
-            field += 2 * stride
-        elif name.startswith("pool"):
-            stride *= 2
-    return field
+# --- exercise 1: the style scale for a chosen coverage ----------------------------------------------------------
+
+_SCALE_CASES = [("relu5_1", 0.25, 512, "vgg16"), ("relu3_1", 0.1, 256, "vgg19"), ("relu4_1", 0.5, 64, "vgg16"),
+                ("relu5_1", 1.0, 128, "vgg19"), ("relu2_1", 0.05, 200, "vgg16"), ("relu4_2", 0.3, 384, "vgg19")]
 
 
-def style_coverage(fn: Callable[[str, int], float]) -> CheckResult:
-    """Exercise: ``fn(layer, side)`` = receptive field of ``layer`` in VGG-19 (pixels) / ``side`` of the style image."""
-    for layer, side in _COVERAGE_CASES:
-        field, stride = receptive_field("vgg19", layer)
-        want = field / side
-        got, error = call_safely(fn, layer, side)
+@exercise(lesson=6, number=1, title="the style scale for a chosen coverage", level="one line",
+          hint="With style_scale s the style image's long side is s · side pixels, and the layer's unit sees "
+               "nst.receptive_field(arch, layer)[0] of them. Write the coverage as a fraction and solve for s.")
+def style_scale_for(fn: Callable[[str, float, int, str], float]) -> CheckResult:
+    """Exercise: ``fn(layer, fraction, side, arch)`` is the ``style_scale`` at which one unit of ``layer`` sees
+    ``fraction`` of the style image's long side, for a content image of long side ``side``: field / (fraction · side)."""
+    for layer, fraction, side, arch in _SCALE_CASES:
+        field, stride = receptive_field(arch, layer)
+        want = field / (fraction * side)
+        got, error = call_safely(fn, layer, fraction, side, arch)
         if error is not None:
             return error
         if hasattr(got, "item") and getattr(got, "numel", lambda: 1)() == 1:
             got = got.item()
         if isinstance(got, bool) or not isinstance(got, (int, float)):
-            return failed(f"style_coverage({layer!r}, {side}) returned {type(got).__name__}; return a number.")
-        if abs(got - want) <= 1e-9 * max(1.0, want):
+            return failed(f"style_scale_for({layer!r}, {fraction}, {side}, {arch!r}) returned {type(got).__name__}; "
+                          "return a number.")
+        if abs(got - want) <= 1e-9 * want:
             continue
+        other = "vgg19" if arch == "vgg16" else "vgg16"
         mistakes = [
-            (stride / side, f"that is the stride of {layer} ({stride} px) divided by the side; the receptive field "
-                            f"is the whole window a unit sees, {field} px"),
-            (side / field, "the fraction is upside down: receptive field divided by the side of the style image"),
-            (_field_without_pools(layer) / side, "the pooling layers are missing: each 2×2 pool widens the field "
-                                                 "by the current stride and doubles the stride for every later layer"),
-            (_field_pools_add_nothing(layer) / side, "each 2×2 pool also widens the field, by the current stride, "
-                                                     "before it doubles the stride"),
-            (min(1.0, want), "do not cap the fraction at 1: a value above 1 means the unit sees more than the whole "
-                             "style image (the rest is zero padding)"),
+            (fraction * side / field, "the fraction is upside down: coverage = field / (style_scale · side), so "
+                                      "style_scale = field / (fraction · side)"),
+            (stride / (fraction * side), f"that uses the stride of {layer} ({stride} px); the unit sees its whole "
+                                         f"receptive field, {field} px"),
+            (field / side, "that is the coverage at style_scale 1, not the scale that gives the coverage you were "
+                           "asked for: divide by the fraction too"),
+            (field * fraction / side, "the fraction belongs in the denominator: a larger share of the painting "
+                                      "needs a smaller style image"),
+            (receptive_field(other, layer)[0] / (fraction * side) if layer in layer_names(other) else -1.0,
+             f"that is {other}'s receptive field; use the arch you were given ({arch})"),
         ]
-        why = next((text for value, text in mistakes if abs(got - value) <= 1e-9 * max(1.0, value)), "")
-        return failed(f"style_coverage({layer!r}, {side}) returned {got:.6g}, expected {want:.6g}"
-                      f" ({field} px / {side} px){': ' + why if why else ''}.",
-                      hint="walk through VGG-19's layers up to this one: a 3×3 conv adds 2 × stride to the field, "
-                           "a 2×2 pool adds 1 × stride and then doubles the stride; start with field 1, stride 1.")
-    return passed("your fractions match VGG-19's receptive fields: relu1_1 sees 3 px, relu5_1 156 px. Halving the "
-                  "style image (style_scale=0.5) doubles the fraction each layer covers, so every layer sees larger "
-                  "structures of the painting.")
+        why = next((text for value, text in mistakes if abs(got - value) <= 1e-9 * abs(value) and
+                    abs(value - want) > 1e-12), "")
+        return failed(f"style_scale_for({layer!r}, {fraction}, {side}, {arch!r}) returned {got:.6g}, expected "
+                      f"{want:.6g} ({field} px / ({fraction} · {side} px)){': ' + why if why else ''}.")
+    return passed("style_scale = field / (fraction · side). For relu5_1 of VGG-16 (132 px) to span a quarter of the "
+                  "painting at 512 px, the style image must be about the content's size (≈1.03); to let relu3_1 "
+                  "(24 px) do it you would shrink the painting to a fifth — and lose its strokes with it.")
 
+
+# --- exercise 2: balanced layer weights -------------------------------------------------------------------------
 
 def _weight_cases() -> list[dict[str, float]]:
     return [
@@ -77,6 +77,9 @@ def _weight_cases() -> list[dict[str, float]]:
     ]
 
 
+@exercise(lesson=6, number=2, title="balanced layer weights", level="a few lines",
+          hint="Every layer should contribute the same w_l · L_l at the start, so w_l ∝ 1/L_l; then scale all the "
+               "weights by one number so that they add up to 1.")
 def balanced_layer_weights(fn: Callable[[Mapping[str, float]], Mapping[str, float]]) -> CheckResult:
     """Exercise: ``fn({layer: initial loss})`` returns ``{layer: w_l}`` with w_l ∝ 1/L_l and Σ w_l = 1."""
     for losses in _weight_cases():
@@ -117,3 +120,165 @@ def balanced_layer_weights(fn: Callable[[Mapping[str, float]], Mapping[str, floa
                       hint="w_l = (1/L_l) / Σ_k (1/L_k).")
     return passed("w_l = (1/L_l) / Σ_k 1/L_k: every layer starts with the same share of the style loss, and the "
                   "weights add up to 1 like Gatys' w_l = 1/5.")
+
+
+# --- exercise 3: a style profile over every ReLU layer -----------------------------------------------------------
+
+def _relus(arch: str) -> list[str]:
+    return [name for name in layer_names(arch) if name.startswith("relu")]
+
+
+@functools.lru_cache(maxsize=4)
+def _network(arch: str, weights: str):
+    """One frozen network over every ReLU layer per (arch, weights): building one costs more than using it."""
+    from nstlib.features import VGGFeatures
+
+    return VGGFeatures(arch, layers=_relus(arch), weights=weights, device="cpu")
+
+
+def _features(image: torch.Tensor, arch: str, weights: str) -> dict[str, torch.Tensor]:
+    with torch.no_grad():
+        return _network(arch, weights)(image.detach().cpu())
+
+
+def _distances(f: Mapping[str, torch.Tensor], s: Mapping[str, torch.Tensor], normalize: str | None = "chw"
+               ) -> dict[str, float]:
+    from nstlib.losses import gram_matrix, style_loss
+
+    return {l: float(style_loss(gram_matrix(f[l], normalize), gram_matrix(s[l], normalize))) for l in f}
+
+
+def _profile(image: torch.Tensor, style: torch.Tensor, reference: torch.Tensor, arch: str, weights: str,
+             normalize: str | None = "chw") -> dict[str, float]:
+    fi, fs, fr = (_features(x, arch, weights) for x in (image, style, reference))
+    mine, ref = _distances(fi, fs, normalize), _distances(fr, fs, normalize)
+    return {l: mine[l] / ref[l] for l in mine}
+
+
+def _profile_images() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = generator(31)
+    style = torch.rand(1, 3, 40, 48, generator=g)  # not the image's size: unnormalised Gram matrices show
+    image = (0.6 * torch.rand(1, 3, 32, 32, generator=g) + 0.3 * style[:, :, :32, :32]).clamp(0, 1)
+    reference = torch.rand(1, 3, 32, 32, generator=g)
+    return image, style, reference
+
+
+def _same_profile(got: Mapping[str, float], want: Mapping[str, float], rtol: float = 1e-3) -> bool:
+    return set(got) == set(want) and all(abs(got[l] - want[l]) <= rtol * abs(want[l]) + 1e-12 for l in want)
+
+
+def _as_floats(got: object) -> dict[str, float] | None:
+    if not isinstance(got, Mapping):
+        return None
+    try:
+        return {str(k): float(v) for k, v in got.items()}
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+@exercise(lesson=6, number=3, title="a style profile over every ReLU layer", level="a function",
+          hint="Run one VGGFeatures over every name in nst.layer_names(arch) that starts with 'relu'; at each layer "
+               "compute nst.style_loss between the Gram matrices (normalize='chw') of your image and of the style, "
+               "and divide by the same quantity for the reference image.")
+def style_profile(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, str, str], Mapping[str, float]]
+                  ) -> CheckResult:
+    """Exercise: ``fn(image, style, reference, arch, weights)`` returns ``{layer: E(image)/E(reference)}`` for every
+    ReLU layer of ``arch``, E being the Gram distance to the style (nstlib's mean convention; the ratio does not
+    depend on the convention as long as the Gram matrices are divided by their positions)."""
+    image, style, reference = _profile_images()
+    for arch in ("vgg16", "vgg19"):
+        weights = "random:0"
+        got, error = call_safely(fn, image.clone(), style.clone(), reference.clone(), arch, weights)
+        if error is not None:
+            return error
+        values = _as_floats(got)
+        if values is None:
+            return failed(f"return a dict {{layer: number}}; got {type(got).__name__}.")
+        relus = _relus(arch)
+        if set(values) != set(relus):
+            if set(values) == set(GATYS_STYLE_LAYERS):
+                return failed("you measured only the five style layers relu1_1 … relu5_1. The profile is about every "
+                              "ReLU layer, above all those no loss uses (relu3_2, relu4_2 …): they are the fair test.")
+            extra = sorted(set(values) - set(relus))
+            missing = [l for l in relus if l not in values]
+            if extra and any(not l.startswith("relu") for l in extra):
+                return failed(f"only ReLU layers belong in the profile; yours also has {extra}.")
+            return failed(f"for {arch} your profile misses {missing}" + (f" and has extra {extra}" if extra else "")
+                          + ". nst.layer_names(arch) lists every layer; keep those whose name starts with 'relu'.")
+        want = _profile(image, style, reference, arch, weights)
+        if _same_profile(values, want):
+            continue
+        if _same_profile(values, {l: 1 / v for l, v in want.items()}):
+            return failed("your profile is upside down: E(image)/E(reference), so that a value below 1 means the image "
+                          "is closer to the style than the reference is.")
+        absolute = _distances(_features(image, arch, weights), _features(style, arch, weights))
+        if _same_profile(values, absolute):
+            return failed("you returned the distances E themselves; divide each by the reference's E at the same "
+                          "layer, so that layers whose losses differ by orders of magnitude can be compared.")
+        if _same_profile(values, _profile(image, style, reference, arch, weights, normalize=None)):
+            return failed("your Gram matrices are not divided by the number of positions M: the style image here has "
+                          "another size than the image, and then the unnormalised Gram matrices differ for that "
+                          "reason alone. Use nst.gram_matrix(f, normalize='chw') (or divide by M yourself).")
+        if _same_profile(values, _profile(image, reference, style, arch, weights)):
+            return failed("you swapped the style and the reference: the distances are to the style, the reference "
+                          "(e.g. the start noise) is what they are divided by.")
+        worst = max(want, key=lambda l: abs(values[l] - want[l]) / abs(want[l]))
+        return failed(f"for {arch} your value at {worst} is {values[worst]:.4g}, expected {want[worst]:.4g}.")
+    return passed("one number per ReLU layer: below 1 where the image matches the painting's statistics better than "
+                  "the reference does. The layers no loss used are the honest part of the profile.")
+
+
+# --- exercise 4: Gatys' Figure-3 rows as textures ----------------------------------------------------------------
+
+def _row_layers(k: int, weights: str, arch: str) -> dict[str, float]:
+    from nstlib.sources import weights_source
+
+    return weights_source(weights).defaults.style_layer_weights(GATYS_STYLE_LAYERS[:k], arch)
+
+
+def _row_profile(style: torch.Tensor, k: int, options: Mapping[str, object]) -> dict[str, float]:
+    from nstlib.stats import synthesize_texture
+
+    arch, weights = str(options["arch"]), str(options["weights"])
+    result = synthesize_texture(style, layers=_row_layers(k, weights, arch), **options)
+    noise = torch.rand(style.shape, generator=torch.Generator().manual_seed(0))  # synthesize_texture's start
+    return _profile(result.image, style, noise, arch, weights)
+
+
+@exercise(lesson=6, number=4, title="Gatys' Figure 3 rows as textures", level="design an experiment",
+          hint="Loop over k = 1 … 5; synthesise with the first k of nst.GATYS_STYLE_LAYERS, weighted as section 9 "
+               "weighs its layer sets (defaults.style_layer_weights(layers, arch)), and profile each result "
+               "(exercise 3) against the seeded start noise, torch.rand(style.shape, generator=seed 0).")
+def figure3_rows(fn: Callable[..., Mapping[int, Mapping[str, float]]]) -> CheckResult:
+    """Exercise: ``fn(style, **options)`` returns ``{k: profile}`` for k = 1 … 5, the texture synthesised from the
+    first k style layers, profiled against the start noise. Rows 1 and 5 are re-measured here at 32 px."""
+    style = torch.rand(1, 3, 32, 40, generator=generator(41))
+    options = dict(weights="random:0", arch="vgg11", steps=3, progress=False)  # the smallest VGG: a fast check
+    got, error = call_safely(fn, style.clone(), **options)
+    if error is not None:
+        return error
+    if not isinstance(got, Mapping) or sorted(got) != [1, 2, 3, 4, 5]:
+        keys = sorted(got) if isinstance(got, Mapping) else type(got).__name__
+        return failed(f"return a dict with the keys 1, 2, 3, 4, 5 (one row per number of style layers); got {keys}.")
+    rows = {k: _as_floats(v) for k, v in got.items()}
+    if any(v is None for v in rows.values()):
+        return failed("each row should be a profile: a dict {layer: number} as exercise 3 returns.")
+    relus = set(_relus(str(options["arch"])))
+    for k, row in rows.items():
+        if set(row) != relus:
+            return failed(f"row {k}'s profile has the layers {sorted(row)}; profile every ReLU layer (exercise 3).")
+    if all(_same_profile(rows[k], rows[1], 1e-9) for k in rows):
+        return failed("all five rows are the same: did the style layers change from row to row?")
+    want = {k: _row_profile(style, k, options) for k in (1, 5)}
+    if _same_profile(rows[1], want[5]) and _same_profile(rows[5], want[1]):
+        return failed("your rows run the wrong way: row 1 is relu1_1 alone, row 5 all of relu1_1 … relu5_1.")
+    for k in (1, 5):
+        if not _same_profile(rows[k], want[k]):
+            layer = "relu1_1 alone" if k == 1 else "relu1_1 … relu5_1"
+            worst = max(want[k], key=lambda l: abs(rows[k][l] - want[k][l]) / abs(want[k][l]))
+            return failed(f"row {k} ({layer}) differs from mine at {worst}: {rows[k][worst]:.4g} instead of "
+                          f"{want[k][worst]:.4g}. Pass the options on unchanged, weigh the layers as section 9 does, "
+                          "and profile against synthesize_texture's own start: white noise from seed 0.")
+    return passed("rows 1 and 5 re-measured here agree with yours. On the painting, watch the layers no row uses "
+                  "(relu3_2, relu4_2, relu5_2 …): they fall below the noise's level only once the rows reach the "
+                  "layers around them — style is not only in the low layers.")
