@@ -28,9 +28,6 @@ _NETWORK_NAMES = {"inception_v3": "Inception v3", "googlenet": "GoogLeNet", "vgg
                   "vgg13": "VGG-13", "vgg11": "VGG-11"}
 
 
-SIZES = ("quick", "laptop", "paper")
-
-
 @dataclass
 class LessonSetup:
     quick: bool  # NSTLIB_QUICK=1: tiny images and few steps, so the lesson runs in about a minute on a CPU
