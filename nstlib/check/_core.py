@@ -174,7 +174,7 @@ class Exercise:
 
     def __call__(self, answer: object = None, *args: object, **kwargs: object) -> CheckResult:
         if self.checker is None:
-            return CheckResult(False, "this exercise has no automatic check: it asks for an experiment or an argument. "
+            return CheckResult(False, "This exercise has no automatic check: it asks for an experiment or an argument. "
                                f"When you have yours, compare it with the model answer: "
                                f"nst.check.{self.name}.solution().", self._hint)
         if _is_stub(answer):
@@ -190,7 +190,7 @@ class Exercise:
     check = __call__
 
     def _not_yet(self) -> CheckResult:
-        return CheckResult(False, "you have not answered yet: fill in the cell above (replace the "
+        return CheckResult(False, "You have not answered yet: fill in the cell above (replace the "
                            "`raise NotImplementedError` or the `...`) and run this check again.", self._hint,
                            {"stub": True})
 
