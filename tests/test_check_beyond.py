@@ -6,7 +6,6 @@ the tests below cover what that table cannot: answers that are right in another 
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import torch
@@ -151,13 +150,6 @@ def test_the_model_stroke_size_tracks_a_resize() -> None:
     image = nst.load_image(ROOT / "images" / "style_waves.jpg", size=96)
     ratio = SOL.stroke_size(nst.resize_image(image, 192)) / SOL.stroke_size(image)
     assert 1.6 < ratio < 2.5, ratio
-
-
-def test_checkers_are_fast() -> None:
-    for name in WRONG_ANSWERS:
-        start = time.perf_counter()
-        assert getattr(nst.check, name)(getattr(SOL, name)).ok
-        assert time.perf_counter() - start < 1.0, name
 
 
 def test_the_untouched_prediction_cell_is_not_yet_answered() -> None:

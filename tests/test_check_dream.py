@@ -162,11 +162,7 @@ def test_balanced_weights_equalise_the_pull_and_keep_their_ratio_under_scaling()
     assert nst.check.balanced_weights(scaled).ok  # only the ratios matter
 
 
-def test_checkers_are_fast_and_never_raise_on_garbage() -> None:
-    import time
-
+def test_checkers_never_raise_on_garbage() -> None:
     for name in ("channel_objective", "jittered_gradient", "max_octaves", "l2_step_rms", "balanced_weights"):
-        start = time.perf_counter()
         result = getattr(nst.check, name)(lambda *args: object())
         assert not result.ok and "not answered yet" not in str(result), (name, str(result))
-        assert time.perf_counter() - start < 1.0, name

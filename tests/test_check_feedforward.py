@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -138,10 +137,3 @@ def test_partial_predictions_are_not_a_stub() -> None:
     assert "not answered yet" in str(result)
     assert "yet" in str(nst.check.network_invariances({"lower contrast": "same", "inverted": ..., "tinted": ...,
                                                        "mirrored": ...}))
-
-
-def test_checkers_are_fast() -> None:
-    for name in ("residual_params", "cond_instance_norm", "adain", "network_invariances", "pays_off"):
-        start = time.perf_counter()
-        getattr(nst.check, name)(getattr(MODEL, name))
-        assert time.perf_counter() - start < 1.0, name

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -150,13 +149,6 @@ def test_the_facts_the_checkers_teach() -> None:
     assert math.isclose(float(cost), float(w2), rel_tol=1e-9)
     assert math.isclose(float(nst.gaussian_w2(torch.zeros(2), torch.diag(torch.tensor([4.0, 1.0])),
                                               torch.zeros(2), torch.diag(torch.tensor([1.0, 4.0])))), 2.0, rel_tol=1e-6)
-
-
-def test_checkers_are_fast() -> None:
-    for name in WRONG_ANSWERS:
-        start = time.perf_counter()
-        assert getattr(nst.check, name)(getattr(SOL, name)).ok
-        assert time.perf_counter() - start < 1.0, name
 
 
 def test_the_untouched_prediction_cell_is_not_yet_answered() -> None:
