@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close", "mismatch",
+__all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close", "mismatch", "as_number",
            "generator", "same", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
 
 LEVELS = ("one line", "a few lines", "a function", "predict and explain", "design an experiment")
@@ -108,6 +108,16 @@ def mismatch(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, ato
     problem = close(got, want, what, rtol=rtol, atol=atol)
     return problem if problem is not None else failed(f"{what} differs from the expected value only just beyond "
                                                       f"the tolerance (rtol={rtol:g}, atol={atol:g}).")
+
+
+def as_number(answer: object) -> float | None:
+    """The learner's answer as a float (an int, a float, a 0-d tensor), or None when it is not one (a bool is not)."""
+    if isinstance(answer, bool):
+        return None
+    try:
+        return float(answer)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):
+        return None
 
 
 def generator(seed: int) -> torch.Generator:

@@ -14,22 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nstlib.check._core import CheckResult, call_safely, close, exercise, failed, generator, mismatch, passed, same
+from nstlib.check._core import (CheckResult, as_number, call_safely, close, exercise,
+                               failed, generator, mismatch, passed, same)
 
 __all__ = ["fc_params", "max_pool_by_hand", "recover_kernel", "shift_commuters", "sharing_experiment"]
 
 
 def _count(layer: nn.Module) -> int:
     return sum(p.numel() for p in layer.parameters())
-
-
-def _as_number(answer: object) -> float | None:
-    if isinstance(answer, bool):
-        return None
-    try:
-        return float(answer)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
 
 
 # ---------------------------------------------------------------------------------------------- exercise 1
@@ -44,7 +36,7 @@ def fc_params(answer: object) -> CheckResult:
     """Exercise: the parameters of an ``nn.Linear`` that maps a 224×224 RGB image to conv1_1's 64 maps of 224×224."""
     want = _count(nn.Linear(_FC_IN, _FC_OUT, device="meta"))  # meta: 483 billion parameters, no memory
     conv = _count(nn.Conv2d(3, 64, 3, padding=1, device="meta"))
-    got = _as_number(answer)
+    got = as_number(answer)
     if got is None:
         return failed(f"give the number of parameters as a number (e.g. an expression of ints); you gave {answer!r}.")
     if got == want:
@@ -310,7 +302,7 @@ def sharing_experiment(fn: Callable[[torch.Tensor, torch.Tensor], dict]) -> Chec
     missing = [k for k in _KEYS if k not in got]
     if missing:
         return failed(f"your dict lacks {', '.join(missing)} (it needs all of {', '.join(_KEYS)}).")
-    values = {k: _as_number(got[k]) for k in _KEYS}
+    values = {k: as_number(got[k]) for k in _KEYS}
     if any(v is None for v in values.values()):
         bad = [k for k, v in values.items() if v is None]
         return failed(f"{', '.join(bad)} should be numbers.")

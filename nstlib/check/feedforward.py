@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.check._core import CheckResult, NotAnswered, call_safely, close, exercise, failed, generator, mismatch, passed, same
+from nstlib.check._core import (CheckResult, NotAnswered, as_number, call_safely, close,
+                               exercise, failed, generator, mismatch, passed, same)
 
 __all__ = ["residual_params", "cond_instance_norm", "adain", "network_invariances", "pays_off"]
 
@@ -278,15 +279,6 @@ _PAY_CASES = [  # (net_seconds, net_loss, opt_times, opt_losses, train_seconds) 
 ]
 
 
-def _number(value: object) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
 @exercise(lesson=10, number=5, title="when does training pay off?", level="design an experiment",
           hint="compare at equal quality: the first step whose loss is at or below the network's, and the time "
                "elapsed then; the network wins from the first whole N with train + N·t_net ≤ N·t_opt — and never "
@@ -312,7 +304,7 @@ def pays_off(fn: Callable[..., dict]) -> CheckResult:
         want_n = math.inf if gap <= 0 else max(1, math.ceil(train / gap))
         label = (f"with t_net = {net_s} s, the network's loss {net_loss:g}, training {train:g} s and the optimisation's "
                  f"losses {losses}")
-        g_steps, g_opt, g_speed, g_n = (_number(got[key]) for key in ("steps", "opt_seconds", "speedup", "break_even"))
+        g_steps, g_opt, g_speed, g_n = (as_number(got[key]) for key in ("steps", "opt_seconds", "speedup", "break_even"))
         if g_steps != steps:
             if g_steps == len(losses):
                 return failed(f"{label}: you took the last step of the run ({len(losses)}). A fair comparison is at "
