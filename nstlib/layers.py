@@ -6,11 +6,15 @@ positions in that sequence, so nothing else in nstlib ever uses a raw index.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Union
 
 from nstlib.errors import InputError
 
-__all__ = ["VGG_BLOCKS", "layer_names", "layer_index", "receptive_field", "conv_shapes"]
+__all__ = ["VGG_BLOCKS", "layer_names", "layer_index", "receptive_field", "conv_shapes", "layer_weights"]
+
+Layers = Union[str, Sequence[str], Mapping[str, float]]
 
 # Output channels of each 3x3 convolution, block by block (Simonyan & Zisserman 2015, Table 1:
 # A = vgg11, B = vgg13, D = vgg16, E = vgg19). Each block ends with a 2x2 pool of stride 2.
@@ -100,3 +104,13 @@ def conv_shapes(arch: str) -> dict[str, tuple[int, ...]]:
             shapes[f"features.{index}.bias"] = (out_channels,)
             in_channels = out_channels
     return shapes
+
+
+def layer_weights(layers: Layers) -> dict[str, float]:
+    """Per-layer weights w_l: a mapping is used as given; a name or sequence gets w_l = 1/L each."""
+    if isinstance(layers, str):
+        return {layers: 1.0}
+    if isinstance(layers, Mapping):
+        return {str(k): float(v) for k, v in layers.items()}
+    names = list(dict.fromkeys(layers))
+    return {name: 1.0 / len(names) for name in names}

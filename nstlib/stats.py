@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from nstlib.errors import InputError
 from nstlib.features import GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.images import ImageSize, check_image, resize_image
+from nstlib.layers import layer_weights
 from nstlib.losses import gram_matrix, style_loss
 from nstlib.optimize import Progress, TransferResult, optimize_pixels
 from nstlib.sources import resolve_arch, weights_key, weights_source
@@ -285,8 +286,6 @@ def synthesize_texture(
     arch = resolve_arch(arch, weights)
     if style_weight is None:
         style_weight = weights_source(weights).defaults.style_weight
-    from nstlib.transfer import layer_weights  # late import: transfer imports this module
-
     w = (weights_source(weights).defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch) if layers is None
          else layer_weights(layers))
     vgg = VGGFeatures(arch, tuple(w), weights=weights, pooling=pooling, device=style.device)

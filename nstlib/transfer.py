@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from nstlib.device import get_device
 from nstlib.errors import InputError, ResourceError, is_out_of_memory
 from nstlib.features import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.images import ImageSize, check_image, load_image, resize_image
+from nstlib.layers import Layers, layer_weights
 from nstlib.losses import content_loss, gram_matrix, style_loss, tv_loss
 from nstlib.memory import available_memory, estimate_memory, largest_size
 from nstlib.optimize import Objective, Progress, TransferResult, optimize_pixels
@@ -29,17 +29,6 @@ from nstlib.stats import StyleTerms
 __all__ = ["stylize", "reconstruct", "layer_weights"]
 
 ImageInput = Union[torch.Tensor, str, os.PathLike]
-Layers = Union[str, Sequence[str], Mapping[str, float]]
-
-
-def layer_weights(layers: Layers) -> dict[str, float]:
-    """Per-layer weights w_l: a mapping is used as given; a name or sequence gets w_l = 1/L each."""
-    if isinstance(layers, str):
-        return {layers: 1.0}
-    if isinstance(layers, Mapping):
-        return {str(k): float(v) for k, v in layers.items()}
-    names = list(dict.fromkeys(layers))
-    return {name: 1.0 / len(names) for name in names}
 
 
 def _as_image(value: ImageInput, name: str) -> torch.Tensor:
@@ -154,6 +143,22 @@ def _stage_steps(steps: int | Sequence[int], stages: int) -> list[int]:
     return counts
 
 
+def _auto_schedule(content: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The default schedule (``steps=None``): a quarter of the long side, half of it, then the full size,
+    with 60, 40 and 10 steps. A stage below 64 px is skipped and its steps go to the coarsest stage left
+    (128 px: 100 at 64 px, 10 at 128 px; under 128 px: 110 at the full size). Most of the painting happens
+    where a step is cheap; the full size adds the finest strokes (BENCHMARKS.md, "time to a good picture")."""
+    long_side = max(int(v) for v in content.shape[-2:])
+    sides = [side for side in (long_side // 4, long_side // 2) if side >= _AUTO_SMALLEST]
+    counts = list(_AUTO_STEPS[-(len(sides) + 1):])
+    counts[0] += sum(_AUTO_STEPS[: len(_AUTO_STEPS) - len(counts)])
+    return tuple(sides), tuple(counts)
+
+
+_AUTO_SMALLEST = 64  # px: no stage of the default schedule is coarser
+_AUTO_STEPS = (60, 40, 10)  # steps at a quarter, half and the full size
+
+
 @dataclass
 class _Speed:
     """How the network runs: autocast precision, memory layout, torch.compile, cuDNN autotuning."""
@@ -191,11 +196,46 @@ _CHANNELS_LAST_BY_DEFAULT = ("cuda", "cpu")  # where channels_last=None means Tr
 
 
 def _speed(device: torch.device, precision: str, channels_last: bool | None, compile: bool) -> _Speed:
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise InputError(f"precision must be 'fp32', 'bf16' or 'fp16', got {precision!r}.")
+    if precision not in PRECISIONS[1:]:
+        raise InputError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
     if channels_last is None:  # measured in BENCHMARKS.md
         channels_last = device.type in _CHANNELS_LAST_BY_DEFAULT
     return _Speed(device, precision, bool(channels_last), bool(compile))
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes in bfloat16 natively: a CUDA GPU with bf16, or a CPU with avx512_bf16 or AMX.
+
+    Elsewhere bf16 is emulated (converted to float32 and back around every operation) and slower than fp32.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+    return False
+
+
+def _stage_precisions(precision: str, device: torch.device, stages: int) -> list[str]:
+    """The precision of each stage. ``"auto"``: bf16 where it is native (:func:`native_bf16`) for every
+    stage but the last, which refines in fp32 (BENCHMARKS.md: bf16 at the final size costs detail); fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
+    if precision != "auto":
+        return [precision] * stages
+    if not native_bf16(device):
+        return ["fp32"] * stages
+    return ["bf16"] * (stages - 1) + ["fp32"]
+
+
+def _precision_setting(stages: Sequence["_Stage"]) -> str:
+    """One word for ``result.settings["precision"]``: the stages' precision, or "bf16+fp32" when they differ."""
+    kinds = list(dict.fromkeys(s.precision for s in stages))
+    return kinds[0] if len(kinds) == 1 else "+".join(kinds)
 
 
 def _check_memory(size: tuple[int, int], batch: int, layers: Sequence[str], arch: str, optimizer: str,
@@ -267,6 +307,186 @@ def _stack(groups: list[TransferResult]) -> TransferResult:
         image_history=[h for g in groups for h in (g.image_history or [g.history])])
 
 
+@dataclass
+class _Request:
+    """What stylize was asked, with the weights source's defaults filled in and the images on the run device."""
+
+    content: torch.Tensor
+    styles: list[torch.Tensor]  # the originals: every stage resizes the style from these
+    home: torch.device  # where the result goes back to
+    device: torch.device
+    arch: str
+    alpha: float
+    beta: float
+    gamma: float
+    c_weights: dict[str, float]
+    s_weights: dict[str, float]
+    weights: _Weights  # per variant, when there are variants
+    runs: list[dict[str, Any]]  # init and seed of each image of the batch
+    groups: list[list[int]]  # images optimised together
+    per_variant: bool
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(self.weights.content) + tuple(self.weights.style)
+
+
+def _prepare(content: ImageInput, style: ImageInput | Sequence[ImageInput], **options: Any) -> _Request:
+    """Check the inputs and fill in the defaults of the weights' source (nstlib.sources)."""
+    content = _as_image(content, "content")
+    styles = [_as_image(s, "style") for s in (style if isinstance(style, (list, tuple)) else [style])]
+    weights = options["weights"]
+    arch = resolve_arch(options["arch"], weights)
+    defaults = weights_source(weights).defaults
+    alpha, beta, gamma = defaults.fill(options["content_weight"], options["style_weight"], options["tv_weight"])
+    style_layers = options["style_layers"]
+    if style_layers is None:
+        style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
+    device = get_device(options["device"])
+    if options["style_scale"] <= 0:
+        raise InputError(f"style_scale must be positive, got {options['style_scale']}.")
+    c_weights, s_weights = layer_weights(options["content_layers"]), layer_weights(style_layers)
+    wt = _Weights(alpha, beta, gamma, c_weights, s_weights)
+    init, seed, variants = options["init"], options["seed"], options["variants"]
+    runs = [{"init": init, "seed": seed}]
+    if variants is not None:
+        if not variants:
+            raise InputError("variants is empty: give at least one dict, e.g. variants=[{'style_weight': 1e4}].")
+        base = dict(content_weight=alpha, style_weight=beta, tv_weight=gamma, content_layers=options["content_layers"],
+                    style_layers=style_layers, init=init, seed=seed)
+        wt = _variant_weights(variants, base, device)
+        runs = [{"init": v.get("init", init), "seed": v.get("seed", seed)} for v in variants]
+    # Adam is separable per image, so variants share one batch; L-BFGS would couple them (see optimize_pixels).
+    groups = [list(range(len(runs)))] if options["optimizer"] == "adam" else [[i] for i in range(len(runs))]
+    return _Request(content.to(device), [s.to(device) for s in styles], content.device, device, arch, alpha, beta,
+                    gamma, c_weights, s_weights, wt, runs, groups, variants is not None)
+
+
+class _Targets:
+    """Stage 1, the targets: the content's maps and the styles' statistics at a stage's size.
+
+    Computed once per size, in float32 without autocast; only the current stage's are kept.
+    """
+
+    def __init__(self, vgg: VGGFeatures, request: _Request, **style_options: Any) -> None:
+        self.vgg, self.request = vgg, request
+        self.style_scale = style_options.pop("style_scale")
+        self.style_options = style_options
+        self._size: tuple[int, ...] | None = None
+        self._value: tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor] | None = None
+
+    def at(self, content_s: torch.Tensor) -> tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor]:
+        """(content maps, style terms, the first style image at this size) for a content image at a stage's size."""
+        key = tuple(content_s.shape[-2:])
+        if key != self._size or self._value is None:
+            styles_s = [resize_image(s, max(1, round(max(key) * self.style_scale))) for s in self.request.styles]
+            with torch.no_grad():
+                feats = self.vgg(content_s)
+                content_targets = {name: feats[name] for name in self.request.weights.content}
+            del feats
+            # With variants the per-layer weights differ per image: StyleTerms gets w_l = 1, the objective applies them.
+            unit = {n: 1.0 for n in self.request.weights.style} if self.request.per_variant else self.request.weights.style
+            self._size, self._value = None, None  # the previous stage's targets go first
+            style_terms = StyleTerms.from_images(self.vgg, styles_s, unit, **self.style_options)
+            self._size, self._value = key, (content_targets, style_terms, styles_s[0])
+        return self._value
+
+    @property
+    def blend(self) -> list[float] | None:
+        return self._value[1].blend if self._value is not None else None
+
+
+def _objective(targets: tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor], w: _Weights,
+               forward: Callable[[torch.Tensor], dict[str, torch.Tensor]], speed: _Speed, per_variant: bool) -> Objective:
+    """Stage 2, the objective: α Σ c_l L_content + β Σ w_l L_style + γ L_tv as named terms of shape (B,)."""
+    content_targets, style_terms, _ = targets
+
+    def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        with speed.autocast():
+            feats = forward(image)
+        feats = {n: f.float() for n, f in feats.items()}  # losses and Gram matrices in float32
+        terms = {f"content:{n}": w.alpha * c * content_loss(feats[n], content_targets[n], per_image=True)
+                 for n, c in w.content.items()}
+        terms.update(style_terms(feats, w.beta))  # Σ_l β w_l Σ_i b_i L_stat (stats.StyleTerms)
+        if per_variant:
+            terms.update({f"style:{n}": terms[f"style:{n}"] * v for n, v in w.style.items()})
+        if isinstance(w.gamma, torch.Tensor) or w.gamma:
+            terms["tv"] = w.gamma * tv_loss(image, p=1, per_image=True)
+        return terms
+
+    return objective
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One stage of the schedule: the size it optimises at, how many steps, in which precision."""
+
+    size: tuple[int, int]
+    steps: int
+    precision: str
+
+
+def _schedule(content: torch.Tensor, scales: Sequence[int] | None, steps: int | Sequence[int] | None,
+              precision: str, device: torch.device) -> list[_Stage]:
+    """Stage 3, the schedule: sizes coarse to fine, steps and precision per stage."""
+    if steps is None and scales is None:
+        scales, steps = _auto_schedule(content)
+    sizes = _stage_sizes(content, scales)
+    counts = _stage_steps(300 if steps is None else steps, len(sizes))
+    precisions = _stage_precisions(precision, device, len(sizes))
+    return [_Stage(size, n, p) for size, n, p in zip(sizes, counts, precisions)]
+
+
+def _warm_start(image: torch.Tensor, content_s: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    """The start of a finer stage: what the coarser stage changed, upsampled, on top of the photo at this size.
+
+    Upsampling the coarse result alone would start from a blurred picture and spend the stage's steps
+    putting the photo's edges back; adding the change (result − photo at the coarse size) to the photo
+    keeps the photo's fine detail and the coarse stage's colours and strokes.
+    """
+    up = (lambda x: F.interpolate(x, size=tuple(content_s.shape[-2:]), mode="bilinear", align_corners=False))
+    return (content_s + up(image - previous)).clamp(0.0, 1.0)
+
+
+def _run_stages(group: list[int], stages: list[_Stage], request: _Request, targets: _Targets,
+                forward: Callable[[torch.Tensor], dict[str, torch.Tensor]], speed: _Speed,
+                loop: dict[str, Any]) -> TransferResult:
+    """Stage 4, the run: one group of images through every stage, each starting from the last one's result."""
+    content, total = request.content, sum(s.steps for s in stages)
+    w = request.weights.take(group) if request.per_variant and len(request.groups) > 1 else request.weights
+    parts: list[TransferResult] = []
+    image: torch.Tensor | None = None
+    previous = content  # the photo at the previous stage's size
+    for stage in stages:
+        h, wd = stage.size
+        content_s = content if stage.size == tuple(content.shape[-2:]) else resize_image(content, stage.size)
+        stage_targets = targets.at(content_s)
+        stage_speed = replace(speed, precision=stage.precision)
+        objective = _objective(stage_targets, w, forward, stage_speed, request.per_variant)
+        if image is None:
+            start = torch.cat([_initial_image(request.runs[i]["init"], content_s, stage_targets[2], request.runs[i]["seed"])
+                               for i in group])
+        else:  # coarse to fine: the previous stage's result, upsampled, is this stage's start
+            start = _warm_start(image, content_s, previous)
+        done = sum(p.steps_done for p in parts)
+        part = _run(objective, start, request.device, steps=stage.steps, optimizer=loop["optimizer"], lr=loop["lr"],
+                    callback=_offset(loop["callback"], done, total), progress=loop["progress"],
+                    snapshot_every=loop["snapshot_every"], desc="stylize" if len(stages) == 1 else f"stylize {h}x{wd}",
+                    loss_scale=stage_speed.loss_scale)
+        part.settings["stage"] = stage.size
+        parts.append(part)
+        previous = content_s
+        image = part.image
+        if part.interrupted or part.steps_done < stage.steps:  # Ctrl-C, or the callback asked to stop
+            break
+    result = _concat(parts)
+    if tuple(result.image.shape[-2:]) != tuple(content.shape[-2:]):  # stopped during a coarse stage
+        result.image = F.interpolate(result.image, size=tuple(content.shape[-2:]), mode="bilinear",
+                                     align_corners=False).clamp(0.0, 1.0)
+    result.settings["stages"] = [(p.settings["stage"], p.steps_done) for p in parts]
+    return result
+
+
 def stylize(
     content: ImageInput,
     style: ImageInput | Sequence[ImageInput],
@@ -279,7 +499,7 @@ def stylize(
     content_weight: float | None = None,
     style_weight: float | None = None,
     tv_weight: float | None = None,
-    steps: int | Sequence[int] = 300,
+    steps: int | Sequence[int] | None = None,
     optimizer: str = "lbfgs",
     lr: float | None = None,
     init: str | torch.Tensor = "content",
@@ -291,7 +511,7 @@ def stylize(
     snapshot_every: int | None = None,
     scales: Sequence[int] | None = None,
     variants: Sequence[Mapping[str, Any]] | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
     channels_last: bool | None = None,
     compile: bool = False,
     check_memory: bool = True,
@@ -326,7 +546,11 @@ def stylize(
             ``style_layers=None``: relu1_1 … relu5_1 with the weights source's balance (1/5 each, or ∝ N_l²).
         content_weight, style_weight, tv_weight: α, β and γ; ``None``: the weights source's defaults
             (above; the values used are in ``result.settings``).
-        steps: loss evaluations (= optimiser steps). optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
+        steps: loss evaluations (= optimiser steps), one int or one per stage of ``scales``. ``None``
+            (default, with ``scales=None``): the default schedule, a quarter of the size, half of it, then
+            the full size with 60, 40 and 10 steps (fewer stages below 256 px): a finished picture in
+            about a sixteenth of the time of 300 steps at full size (BENCHMARKS.md). Pass ``steps=300``
+            for Gatys et al.'s single-scale run. optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
         init: ``"content"``, ``"noise"`` (seeded by ``seed``), ``"style"`` or an image tensor.
         style_scale: the style image is resized so its long side is ``style_scale`` × the content's.
         callback: called with a :class:`Progress` after every step; return True to stop.
@@ -336,18 +560,22 @@ def stylize(
             per style, any resolution) confines each to a region of the result.
         style_stat: ``"gram"`` (default), ``"mean_cov"`` or ``"w2"`` (:data:`nstlib.stats.STYLE_STATS`).
         scales: coarse-to-fine: long sides to optimise at first, e.g. ``scales=(128,)`` for a 256 px
-            content: optimise at 128 px, upsample the result (bilinear) as the start at 256 px, refine.
-            The run always ends at the content's size. ``steps`` is then one count per stage (coarse
-            to fine, e.g. ``steps=(200, 100)``) or one int used at every stage. Style targets are
-            recomputed at each stage from the original style image.
+            content: optimise at 128 px, then start at 256 px from the photo plus what the 128 px stage
+            changed (result − photo at 128 px, upsampled bilinearly), and refine. The run always ends at
+            the content's size. ``steps`` is then one count per stage (coarse to fine, e.g.
+            ``steps=(200, 100)``) or one int used at every stage. Style targets are recomputed at each
+            stage from the original style image.
         variants: several runs at once, e.g. ``[{"style_weight": 1e3}, {"style_weight": 1e5}]``; each
             dict may set content_weight, style_weight, tv_weight, content_layers, style_layers, init and
             seed. The result is a batch, one image per variant; ``result.split()`` gives one result (and
             history) per variant. With ``optimizer="adam"`` they are optimised as one batch (Adam is
             per-pixel, so this is exactly the separate runs, only faster); with L-BFGS they run one
             after another sharing the network and targets (L-BFGS's curvature estimate would mix them).
-        precision: ``"fp32"`` (default), or ``"bf16"``/``"fp16"`` autocast for the network on GPUs;
-            Gram matrices and losses stay in float32 (fp16 Gram sums overflow), fp16 uses loss scaling.
+        precision: ``"auto"`` (default): bf16 autocast for the coarse stages where bf16 is native
+            (:func:`native_bf16`: CUDA, CPUs with avx512_bf16 or AMX), fp32 for the final stage and
+            everywhere else; or ``"fp32"``, ``"bf16"``, ``"fp16"`` for every stage. Gram matrices and losses
+            stay in float32 (fp16 Gram sums overflow), fp16 uses loss scaling. ``result.settings``
+            has ``"precision"`` ("fp32", "bf16", or "bf16+fp32") and ``"precisions"`` per stage.
         channels_last: memory layout of the network (None: the faster one measured for the device).
         compile: run the network through ``torch.compile`` (pays off on GPUs for long runs).
         check_memory: refuse to start, saying the largest size that fits, when the estimate of
@@ -355,125 +583,42 @@ def stylize(
 
     Returns a :class:`TransferResult` with ``.image`` (on the content's device), ``.history`` and ``.snapshots``.
     """
-    content = _as_image(content, "content")
-    styles = [_as_image(s, "style") for s in (style if isinstance(style, (list, tuple)) else [style])]
-    arch = resolve_arch(arch, weights)
-    defaults = weights_source(weights).defaults
-    content_weight, style_weight, tv_weight = defaults.fill(content_weight, style_weight, tv_weight)
-    if style_layers is None:
-        style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
-    run_device = get_device(device)
-    home = content.device
-    content = content.to(run_device)
-    originals = [s.to(run_device) for s in styles]  # every stage resizes the style from these
-    if style_scale <= 0:
-        raise InputError(f"style_scale must be positive, got {style_scale}.")
-    c_weights, s_weights = layer_weights(content_layers), layer_weights(style_layers)
-    wt = _Weights(content_weight, style_weight, tv_weight, c_weights, s_weights)
-    runs = [{"init": init, "seed": seed}]
-    if variants is not None:
-        if not variants:
-            raise InputError("variants is empty: give at least one dict, e.g. variants=[{'style_weight': 1e4}].")
-        base = dict(content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-                    content_layers=content_layers, style_layers=style_layers, init=init, seed=seed)
-        wt = _variant_weights(variants, base, run_device)
-        runs = [{"init": v.get("init", init), "seed": v.get("seed", seed)} for v in variants]
-    sizes = _stage_sizes(content, scales)
-    counts = _stage_steps(steps, len(sizes))
-    # Adam is separable per image, so variants share one batch; L-BFGS would couple them (see optimize_pixels).
-    groups = [list(range(len(runs)))] if optimizer == "adam" else [[i] for i in range(len(runs))]
-    speed = _speed(run_device, precision, channels_last, compile)
+    request = _prepare(content, style, weights=weights, arch=arch, device=device, content_layers=content_layers,
+                       style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
+                       tv_weight=tv_weight, style_scale=style_scale, init=init, seed=seed, variants=variants,
+                       optimizer=optimizer)
+    stages = _schedule(request.content, scales, steps, precision, request.device)
+    speed = _speed(request.device, "fp32", channels_last, compile)
     if check_memory:
-        _check_memory(sizes[-1], len(groups[0]), tuple(wt.content) + tuple(wt.style), arch, optimizer, precision,
-                      run_device)
-    vgg = VGGFeatures(arch, tuple(wt.content) + tuple(wt.style), weights=weights, pooling=pooling, device=run_device,
+        _check_memory(stages[-1].size, len(request.groups[0]), request.layers, request.arch, optimizer,
+                      stages[-1].precision, request.device)
+    vgg = VGGFeatures(request.arch, request.layers, weights=weights, pooling=pooling, device=request.device,
                       channels_last=speed.channels_last)
+    targets = _Targets(vgg, request, style_scale=style_scale, stat=style_stat, blend=style_blend, masks=style_masks)
     forward = torch.compile(vgg) if speed.compile else vgg
-    targets_at: dict[tuple[int, int], tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor]] = {}
-
-    def targets_for(content_s: torch.Tensor) -> tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor]:
-        """Content maps and style statistics at this stage's size (in float32, without autocast)."""
-        key = tuple(content_s.shape[-2:])
-        if key not in targets_at:
-            styles_s = [resize_image(s, max(1, round(max(key) * style_scale))) for s in originals]
-            with torch.no_grad():
-                feats = vgg(content_s)
-                content_targets = {name: feats[name] for name in wt.content}
-            del feats
-            # With variants the per-layer weights differ per image: StyleTerms gets w_l = 1, the objective applies them.
-            unit = wt.style if variants is None else {n: 1.0 for n in wt.style}
-            style_terms = StyleTerms.from_images(vgg, styles_s, unit, stat=style_stat, blend=style_blend,
-                                                 masks=style_masks)
-            targets_at.clear()  # only the current stage's targets are kept
-            targets_at[key] = (content_targets, style_terms, styles_s[0])
-        return targets_at[key]
-
-    def make_objective(content_s: torch.Tensor, w: _Weights) -> Objective:
-        content_targets, style_terms, _ = targets_for(content_s)
-
-        def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
-            with speed.autocast():
-                feats = forward(image)
-            feats = {n: f.float() for n, f in feats.items()}  # losses and Gram matrices in float32
-            terms = {f"content:{n}": w.alpha * c * content_loss(feats[n], content_targets[n], per_image=True)
-                     for n, c in w.content.items()}
-            terms.update(style_terms(feats, w.beta))  # Σ_l β w_l Σ_i b_i L_stat (stats.StyleTerms)
-            if variants is not None:
-                terms.update({f"style:{n}": terms[f"style:{n}"] * v for n, v in w.style.items()})
-            if isinstance(w.gamma, torch.Tensor) or w.gamma:
-                terms["tv"] = w.gamma * tv_loss(image, p=1, per_image=True)
-            return terms
-
-        return objective
-
-    total_steps = sum(counts)
+    loop = dict(optimizer=optimizer, lr=lr, callback=callback, progress=progress, snapshot_every=snapshot_every)
     results: list[TransferResult] = []
     with speed.cudnn():
-        for group in groups:
-            parts: list[TransferResult] = []
-            image: torch.Tensor | None = None
-            w_group = wt.take(group) if variants is not None and len(groups) > 1 else wt
-            for (h, w), n in zip(sizes, counts):
-                content_s = content if (h, w) == tuple(content.shape[-2:]) else resize_image(content, (h, w))
-                objective = make_objective(content_s, w_group)
-                if image is None:
-                    style_s = targets_for(content_s)[2]
-                    start = torch.cat([_initial_image(runs[i]["init"], content_s, style_s, runs[i]["seed"]) for i in group])
-                else:  # coarse to fine: the previous stage's result, upsampled, is this stage's start
-                    start = F.interpolate(image, size=(h, w), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
-                done = sum(p.steps_done for p in parts)
-                part = _run(objective, start, run_device, steps=n, optimizer=optimizer, lr=lr,
-                            callback=_offset(callback, done, total_steps), progress=progress,
-                            snapshot_every=snapshot_every, desc="stylize" if len(sizes) == 1 else f"stylize {h}x{w}",
-                            loss_scale=speed.loss_scale)
-                part.settings["stage"] = (h, w)
-                parts.append(part)
-                image = part.image
-                if part.interrupted or part.steps_done < n:  # Ctrl-C, or the callback asked to stop
-                    break
-            result = _concat(parts)
-            if tuple(result.image.shape[-2:]) != tuple(content.shape[-2:]):  # stopped during a coarse stage
-                result.image = F.interpolate(result.image, size=tuple(content.shape[-2:]), mode="bilinear",
-                                             align_corners=False).clamp(0.0, 1.0)
-            result.settings["stages"] = [(p.settings["stage"], p.steps_done) for p in parts]
-            results.append(result)
-            if result.interrupted:
+        for group in request.groups:
+            results.append(_run_stages(group, stages, request, targets, forward, speed, loop))
+            if results[-1].interrupted:
                 break
-    if len(results) < len(groups):  # interrupted: the variants not yet run keep their start image
-        for group in groups[len(results):]:
-            blank = torch.cat([_initial_image(runs[i]["init"], content, originals[0], runs[i]["seed"]) for i in group])
-            results.append(TransferResult(image=blank, history={}, image_history=[{} for _ in group]))
+    for group in request.groups[len(results):]:  # interrupted: the variants not yet run keep their start image
+        blank = torch.cat([_initial_image(request.runs[i]["init"], request.content, request.styles[0],
+                                          request.runs[i]["seed"]) for i in group])
+        results.append(TransferResult(image=blank, history={}, image_history=[{} for _ in group]))
     result = _stack(results)
-    result.image = result.image.to(home)
+    result.image = result.image.to(request.home)
     result.settings.update(
-        arch=arch, weights=weights_key(weights), device=str(run_device),
-        content_layers=c_weights, style_layers=s_weights, content_weight=content_weight,
-        style_weight=style_weight, tv_weight=tv_weight, init=init if isinstance(init, str) else "tensor",
-        seed=seed, pooling=pooling, style_scale=style_scale, size=tuple(content.shape[-2:]))
-    result.settings.update(styles=len(styles), style_blend=next(iter(targets_at.values()))[1].blend, style_stat=style_stat,
-                           style_masks=style_masks is not None)
-    result.settings.update(scales=[max(s) for s in sizes], variants=list(variants) if variants is not None else None,
-                           precision=precision, channels_last=speed.channels_last, compile=speed.compile)
+        arch=request.arch, weights=weights_key(weights), device=str(request.device),
+        content_layers=request.c_weights, style_layers=request.s_weights, content_weight=request.alpha,
+        style_weight=request.beta, tv_weight=request.gamma, init=init if isinstance(init, str) else "tensor",
+        seed=seed, pooling=pooling, style_scale=style_scale, size=tuple(request.content.shape[-2:]),
+        styles=len(request.styles), style_blend=targets.blend, style_stat=style_stat,
+        style_masks=style_masks is not None, scales=[max(s.size) for s in stages],
+        variants=list(variants) if variants is not None else None,
+        precision=_precision_setting(stages), precisions=[s.precision for s in stages],
+        channels_last=speed.channels_last, compile=speed.compile)
     return result
 
 

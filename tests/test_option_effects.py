@@ -149,12 +149,17 @@ def test_scales_rebuild_the_targets_from_the_original_style_at_each_stage(conten
         torch.testing.assert_close(images[0], nst.resize_image(style, side))
 
 
-def test_a_later_stage_starts_from_the_previous_result_upsampled(content, style) -> None:
-    options = dict(weights="random", style_layers=("relu1_1",), content_layers=("relu2_1",), init="noise", **CPU)
-    coarse = nst.stylize(nst.resize_image(content, 24), style, steps=3, **options)
+def test_a_later_stage_starts_from_the_photo_plus_the_previous_change_upsampled(content, style) -> None:
+    """Oracle: the finer stage's start is photo + upsample(coarse result − photo at the coarse size), clamped."""
+    options = dict(weights="random", style_layers=("relu1_1",), content_layers=("relu2_1",), init="noise",
+                   precision="fp32", **CPU)  # "auto" would run the coarse stage in bf16 where that is native
+    small = nst.resize_image(content, 24)
+    coarse = nst.stylize(small, style, steps=3, **options)
     both = nst.stylize(content, style, steps=(3, 0), scales=(24,), **options)
-    up = torch.nn.functional.interpolate(coarse.image, size=(32, 48), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(both.image, up.clamp(0, 1), rtol=0, atol=1e-6)
+    change = torch.nn.functional.interpolate(coarse.image - small, size=(32, 48), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(both.image, (content + change).clamp(0, 1), rtol=0, atol=1e-6)
+    plain = torch.nn.functional.interpolate(coarse.image, size=(32, 48), mode="bilinear", align_corners=False)
+    assert (both.image - plain.clamp(0, 1)).abs().max() > 0.05, "the photo's detail is back, not only the blur"
 
 
 def test_several_styles_blend_and_masks_reach_the_style_term(content, style, style_image) -> None:

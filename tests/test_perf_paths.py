@@ -291,3 +291,61 @@ def test_available_memory_and_bad_input() -> None:
         nst.estimate_memory(0)
     with pytest.raises(nst.InputError):
         nst.estimate_memory(64, optimizer="sgd")
+
+
+# -- precision="auto" and the default schedule ---------------------------------------------------------------
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    if flags:  # the flags the kernel reports are the ones torch's probe sees
+        assert transfer.native_bf16("cpu") == ("avx512_bf16" in flags or "amx_tile" in flags)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert transfer.native_bf16("cpu") is True
+    assert transfer.native_bf16("meta") is False
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(content_image, style_image, monkeypatch,
+                                                                      native: bool) -> None:
+    seen: list[bool] = []
+    monkeypatch.setattr(transfer, "native_bf16", lambda device: native)
+    real = transfer._objective
+
+    def spy(targets, w, forward, speed, per_variant):
+        seen.append(speed.precision)
+        return real(targets, w, forward, speed, per_variant)
+
+    monkeypatch.setattr(transfer, "_objective", spy)
+    c, s = nst.resize_image(content_image, 64), nst.resize_image(style_image, 64)
+    result = nst.stylize(c, s, steps=(1, 1, 1), scales=(16, 32), style_layers=("relu1_1",), content_layers=("relu2_1",),
+                         **FAST)
+    assert seen == (["bf16", "bf16", "fp32"] if native else ["fp32"] * 3)
+    assert result.settings["precisions"] == seen
+    assert result.settings["precision"] == ("bf16+fp32" if native else "fp32")
+    single = nst.stylize(c, s, steps=1, style_layers=("relu1_1",), **FAST)  # one stage is the final one: fp32
+    assert single.settings["precision"] == "fp32"
+    with pytest.raises(nst.InputError, match="'auto', 'fp32', 'bf16', 'fp16'"):
+        nst.stylize(c, s, steps=1, precision="half", **FAST)
+
+
+@pytest.mark.parametrize("shape,scales,steps", [
+    ((192, 256), (64, 128), (60, 40, 10)),
+    ((384, 512), (128, 256), (60, 40, 10)),
+    ((96, 128), (64,), (100, 10)),   # the quarter (32 px) is skipped: its steps go to 64 px
+    ((48, 64), (), (110,)),          # nothing coarser fits: all at the full size
+])
+def test_the_default_schedule_is_a_quarter_half_full_pyramid(shape, scales, steps) -> None:
+    assert transfer._auto_schedule(torch.zeros(1, 3, *shape)) == (scales, steps)
+    stages = transfer._schedule(torch.zeros(1, 3, *shape), None, None, "fp32", torch.device("cpu"))
+    assert [s.steps for s in stages] == list(steps) and stages[-1].size == shape
+    assert [max(s.size) for s in stages[:-1]] == list(scales)
+
+
+def test_steps_none_runs_the_default_schedule_and_an_int_runs_one_stage(content_image, style_image) -> None:
+    c, s = nst.resize_image(content_image, 64), nst.resize_image(style_image, 64)  # 43 x 64: one stage of 110
+    options = dict(style_layers=("relu1_1",), content_layers=("relu1_1",), **FAST)
+    assert nst.stylize(c, s, **options).settings["stages"] == [((43, 64), 110)]
+    assert nst.stylize(c, s, steps=3, **options).settings["stages"] == [((43, 64), 3)]
+    with pytest.raises(nst.InputError, match="2 entries but the run has 1 stage"):
+        nst.stylize(c, s, steps=(1, 2), **options)
