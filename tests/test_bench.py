@@ -32,6 +32,24 @@ def test_sgemm_rate_is_positive() -> None:
     assert bench.sgemm_rate((64,), repeats=1) > 0
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_conv_rate_counts_the_flops_of_the_convolutions_it_times(dtype: torch.dtype, monkeypatch) -> None:
+    """Oracle: with a clock that advances one second per call pair, the rate is exactly 2·9·C²·H·W per second."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(ticks)))
+    assert bench.conv_rate(dtype, shapes=((8, 16),), repeats=2) == 2 * 9 * 8 * 8 * 16 * 16
+
+
+def test_seed_design_on_hed_is_seed_000_with_jcjohnsons_weights() -> None:
+    assert bench.SEED_HED == dict(weights="hed", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0)
+    c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 48, 48)
+    baseline = bench.TutorialBaseline(c, s, weights="random", arch="vgg16", content_weight=5.0, style_weight=100.0,
+                                      tv_weight=0.0)
+    assert [m.weight for m in baseline.style_losses] == [100.0] * 5 and baseline.content_losses[0].weight == 5.0
+    _, losses = baseline.run(2)
+    assert len(losses) == 2
+
+
 def test_baseline_is_seed_000_and_minimises_the_same_objective(content_image: torch.Tensor,
                                                                style_image: torch.Tensor) -> None:
     c, s = nst.resize_image(content_image, (32, 32)), nst.resize_image(style_image, (32, 32))
@@ -64,8 +82,8 @@ def test_notebooks_are_discovered_and_run_in_quick_mode(tmp_path: Path) -> None:
 
 def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    report = bench.main(["--quick", "--sizes", "32", "--steps", "3", "--evals", "4", "--coarse-steps", "2", "2",
-                         "--skip-notebooks", "--json", str(out)])
+    report = bench.main(["--quick", "--sizes", "32", "--steps", "3", "--evals", "4", "--skip-notebooks",
+                         "--json", str(out)])
     text = capsys.readouterr().out
     block = text.split("RATIOS", 1)[1]
     for name in bench.RATIOS:
@@ -73,4 +91,8 @@ def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureF
     assert "speedup_vs_baseline@32" in report["ratios"] and "load average" in text
     saved = json.loads(out.read_text())
     assert saved["ratios"] == pytest.approx(report["ratios"])
-    assert saved["time_to_loss"]["evals"] == 4 and saved["per_eval_32"]["floor_s"] > 0
+    assert saved["per_eval_32"]["limit_fp32_s"] > 0 and saved["per_eval_32"]["limit_bf16_s"] > 0
+    rows = saved["time_to_quality_32"]["rows"]
+    assert rows["seed 000"]["evals"] == 4 and set(rows) == {"seed 000", "defaults", "matched"}
+    assert all(0 < rows[k]["seconds"] and -1 <= rows[k]["edges"] <= 1 for k in rows)
+    assert "at least as good" in text or "NOT as good" in text
