@@ -466,7 +466,7 @@ def _run_stages(group: list[int], stages: list[_Stage], request: _Request, targe
         if image is None:
             start = torch.cat([_initial_image(request.runs[i]["init"], content_s, stage_targets[2], request.runs[i]["seed"])
                                for i in group])
-        else:  # coarse to fine: the previous stage's result, upsampled, is this stage's start
+        else:  # coarse to fine: the photo plus the previous stage's change, upsampled (_warm_start)
             start = _warm_start(image, content_s, previous)
         done = sum(p.steps_done for p in parts)
         part = _run(objective, start, request.device, steps=stage.steps, optimizer=loop["optimizer"], lr=loop["lr"],
@@ -549,8 +549,8 @@ def stylize(
         steps: loss evaluations (= optimiser steps), one int or one per stage of ``scales``. ``None``
             (default, with ``scales=None``): the default schedule, a quarter of the size, half of it, then
             the full size with 60, 40 and 10 steps (fewer stages below 256 px): a finished picture in
-            about a sixteenth of the time of 300 steps at full size (BENCHMARKS.md). Pass ``steps=300``
-            for Gatys et al.'s single-scale run. optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
+            about a twentieth of the time of the seeds' 300 full-size L-BFGS evaluations (BENCHMARKS.md);
+            with ``scales`` given, 300 per stage. Pass ``steps=300`` for Gatys et al.'s single-scale run. optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
         init: ``"content"``, ``"noise"`` (seeded by ``seed``), ``"style"`` or an image tensor.
         style_scale: the style image is resized so its long side is ``style_scale`` × the content's.
         callback: called with a :class:`Progress` after every step; return True to stop.

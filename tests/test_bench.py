@@ -11,7 +11,7 @@ import torch
 import torchvision
 
 import nstlib as nst
-from nstlib import bench
+from nstlib import bench, hed
 
 
 def test_vgg_flops_counts_every_convolution() -> None:
@@ -87,11 +87,16 @@ def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureF
     text = capsys.readouterr().out
     block = text.split("RATIOS", 1)[1]
     for name in bench.RATIOS:
+        if name.startswith("time_to_quality") and hed.hed_file() is None:
+            continue  # needs HED's weights (make setup installs them)
         assert re.search(rf"^\s+{name}@\d+ = \d+\.\d+$", block, re.M), name
     assert "speedup_vs_baseline@32" in report["ratios"] and "load average" in text
     saved = json.loads(out.read_text())
     assert saved["ratios"] == pytest.approx(report["ratios"])
     assert saved["per_eval_32"]["limit_fp32_s"] > 0 and saved["per_eval_32"]["limit_bf16_s"] > 0
+    if hed.hed_file() is None:  # HED's weights are not installed: the bench says so and goes on
+        assert "time to a good picture: skipped" in text
+        return
     rows = saved["time_to_quality_32"]["rows"]
     assert rows["seed 000"]["evals"] == 4 and set(rows) == {"seed 000", "defaults", "matched"}
     assert all(0 < rows[k]["seconds"] and -1 <= rows[k]["edges"] <= 1 for k in rows)
