@@ -17,7 +17,7 @@
 
 Only ratios and seconds are printed; nothing here asserts on time.
 
-    python -m nstlib.bench                   # the full CPU run (about an hour on two cores)
+    python -m nstlib.bench                   # the full CPU run (about 45 minutes on two cores)
     python -m nstlib.bench --quick           # a short smoke run (tiny sizes, few steps)
     python -m nstlib.bench --sizes 128 256 --skip-notebooks --json bench.json
 """
