@@ -6,13 +6,16 @@ in ``tests/test_check_*.py``; this file makes sure every checked exercise has so
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import json
+import math
 import re
 from pathlib import Path
 
 import pytest
+import torch
 
 import nstlib as nst
 from nstlib.check._core import LEVELS, model_answer
@@ -179,3 +182,67 @@ def test_mismatch_keeps_closes_diagnosis() -> None:
     assert "shape (3, 2)" in mismatch(torch.ones(3, 2), want, "the result").message
     assert "2 × the expected" in mismatch(2 * want, want, "the result").message
     assert not mismatch(want + 1e-5, want, "the result").ok  # called only when already known to be wrong
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Rounding guard: MKL and oneDNN round differently on AMD AVX2, AMD AVX-512 and Intel AMX, so a quantity that is
+# mathematically 0, or two results from different kernels, never come out the same on every CPU. A checker must give
+# the same verdict and the same diagnosis to an answer that differs from the one the tests feed it by such rounding:
+# a relative 1e-12 in float64, 1e-6 in float32, both relative to the scale of what the answer returns (the largest
+# magnitude in the tensor, or among the numbers returned together), so a value that should be 0 moves too.
+_EPS = {torch.float64: 1e-12, torch.float32: 1e-6}
+
+
+def _scale(values: list[object]) -> float:
+    floats = [abs(v) for v in values if isinstance(v, float) and math.isfinite(v)]
+    return max(floats, default=0.0)
+
+
+def _jitter(value: object, rng: torch.Generator, scale: float = 0.0) -> object:
+    """``value`` as another CPU might have computed it; ints, bools, strings and sets are exact and stay as they are."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype not in _EPS or value.numel() == 0:
+            return value
+        finite = value.detach()[torch.isfinite(value.detach())]
+        size = float(finite.abs().max()) if finite.numel() else 0.0
+        noise = (torch.rand(value.shape, generator=rng, dtype=torch.float64) * 2 - 1) * _EPS[value.dtype] * size
+        return value + noise.to(value.dtype)
+    if isinstance(value, float) and math.isfinite(value):  # a Python float is a float64
+        size = max(abs(value), scale)
+        return value + (float(torch.rand((), generator=rng, dtype=torch.float64)) * 2 - 1) * 1e-12 * size
+    if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):
+        return type(value)(_jitter(v, rng, _scale(list(value))) for v in value)
+    if isinstance(value, dict):
+        return {k: _jitter(v, rng, _scale(list(value.values()))) for k, v in value.items()}
+    return value
+
+
+def _jittered(answer: object, seed: int) -> object:
+    """The answer, with every number it gives perturbed by rounding: a function's results, or the value itself."""
+    rng = torch.Generator().manual_seed(seed)
+    if inspect.isfunction(answer):
+        @functools.wraps(answer)
+        def perturbed(*args, **kwargs):
+            return _jitter(answer(*args, **kwargs), rng)
+        return perturbed
+    return _jitter(answer, rng)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("ex", CHECKED, ids=lambda ex: ex.name)
+def test_verdicts_survive_rounding(ex, seed: int) -> None:
+    right = ex(_jittered(getattr(_solutions(ex.lesson), ex.name), seed))
+    assert right.ok, f"the model answer, rounded as another CPU might, fails: {right}"
+    for answer, phrase in _wrong_answers().get(ex.name, []):
+        result = ex(_jittered(answer, seed))
+        assert not result.ok and phrase in str(result), (phrase, str(result))
+
+
+def test_jitter_moves_a_zero_relative_to_its_neighbours() -> None:
+    rng = torch.Generator().manual_seed(0)
+    floor, gap = _jitter((0.0, 5.0), rng)
+    assert floor != 0.0 and abs(floor) <= 5e-12 and gap != 5.0
+    t = torch.tensor([0.0, 1000.0])
+    moved = _jitter(t, rng)
+    assert moved[0] != 0 and abs(float(moved[0])) <= 1e-3 and moved.dtype == t.dtype
+    assert _jitter((3, "relu1_2", True), rng) == (3, "relu1_2", True)

@@ -246,6 +246,12 @@ MUTANTS: tuple[Mutant, ...] = (
            "current = (current + 0.01 * grad)", ("tests/test_dream.py::test_matches_a_hand_written_octave_loop",)),
     Mutant("dream-jitter-ignored", "nstlib/dream.py", "torch.randint(-jitter, jitter + 1,", "torch.randint(-32, 33,",
            ("tests/test_dream.py::test_matches_a_hand_written_octave_loop",)),
+    # -- checkers on another CPU's rounding -------------------------------------------------------------------
+    Mutant("checker-rounding-floor-dropped", "nstlib/check/_core.py", "    return eps * size\n", "    return 0.0\n",
+           ("tests/test_exercises.py::test_verdicts_survive_rounding",)),
+    Mutant("checker-exact-zero-floor", "nstlib/check/statistics.py",
+           "if abs(floor) <= 1e-6 * min(floors.values()):", "if floor == 0.0:",
+           ("tests/test_exercises.py::test_verdicts_survive_rounding",)),
 )
 
 
@@ -259,7 +265,7 @@ def apply(mutant: Mutant, root: Path) -> None:
 
 
 def _copy(to: Path) -> None:
-    for part in ("nstlib", "tests", "images"):
+    for part in ("nstlib", "tests", "images", "solutions", "notebooks"):
         shutil.copytree(ROOT / part, to / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", to / "pyproject.toml")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close", "mismatch", "as_number",
-           "generator", "same", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
+           "generator", "same", "rounding_floor", "ROUNDING", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
 
 LEVELS = ("one line", "a few lines", "a function", "predict and explain", "design an experiment")
 SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
@@ -74,14 +74,35 @@ def call_safely(fn: Callable, *args: object, **kwargs: object) -> tuple[object, 
                             hint="run it on the example in the exercise and read the error message.")
 
 
+# Two correct computations of one tensor by different kernels (MKL or oneDNN on AMD AVX2, AMD AVX-512 or Intel AMX;
+# another summation order; another memory layout) differ by some units in the last place of the *largest* terms they
+# sum, not of each entry: an entry that is 0, or tiny beside its neighbours, comes out as, say, 1e-7 × the tensor's
+# scale in float32. So every comparison here also allows ROUNDING[dtype] × the largest magnitude, absolutely, on top of
+# its own rtol and atol (about 100 units in the last place: what summing a few thousand terms in another order gives).
+ROUNDING = {torch.float64: 1e-11, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
+
+
+def rounding_floor(*tensors: torch.Tensor) -> float:
+    """The absolute difference rounding alone may make between two correct computations of these tensors: the coarsest
+    dtype's ``ROUNDING`` times the largest finite magnitude among them (0 for tensors that are all 0)."""
+    eps = max((ROUNDING.get(t.dtype, 0.0) for t in tensors), default=0.0)
+    size = 0.0
+    for t in tensors:
+        finite = t.detach()[torch.isfinite(t.detach())]
+        if finite.numel():
+            size = max(size, float(finite.abs().max()))
+    return eps * size
+
+
 def close(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, atol: float = 1e-6) -> CheckResult | None:
-    """None when ``got`` matches ``want``; otherwise feedback naming the first difference."""
+    """None when ``got`` matches ``want`` (within rtol, atol and rounding); otherwise feedback naming the worst entry."""
     if not isinstance(got, torch.Tensor):
         return failed(f"{what} should be a torch.Tensor, but your function returned {type(got).__name__}.",
                       hint="return the tensor itself, not a number or a list.")
     if tuple(got.shape) != tuple(want.shape):
         return failed(f"{what} has shape {tuple(got.shape)}, expected {tuple(want.shape)}.",
                       hint="check which dimensions you reshape, multiply or reduce over.")
+    atol = max(atol, rounding_floor(got, want))
     got = got.detach().to(want.dtype)
     bad = ~torch.isfinite(got) & torch.isfinite(want)
     if bad.any():
@@ -90,8 +111,8 @@ def close(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, atol: 
                       f"expected {float(want[idx]):.6g} there.",
                       hint="look for a division by zero, a log or sqrt of a negative number, or an overflow.")
     if not torch.allclose(got, want, rtol=rtol, atol=atol):
-        diff = (got - want).abs()
-        idx = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0])
+        excess = (got - want).abs() / (atol + rtol * want.abs()).clamp_min(torch.finfo(want.dtype).tiny)  # > 1: out
+        idx = tuple(int(i) for i in torch.nonzero(excess == excess.max())[0])
         ratio = (got.flatten() @ want.flatten()) / (want.flatten() @ want.flatten() + 1e-30)
         scale_hint = f" Your values look like {float(ratio):.4g} × the expected ones: check your normalising constant." \
             if torch.allclose(got, want * ratio, rtol=1e-3, atol=atol) and abs(float(ratio) - 1) > 1e-3 else ""
@@ -126,9 +147,10 @@ def generator(seed: int) -> torch.Generator:
 
 
 def same(got: object, want: torch.Tensor, atol: float = 1e-5) -> bool:
-    """True when ``got`` is a tensor of ``want``'s shape with the same values (float64 comparison)."""
+    """True when ``got`` is a tensor of ``want``'s shape with the same values (float64 comparison, rtol 1e-4, and
+    ``atol`` or rounding's floor, whichever is larger)."""
     return isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape) and \
-        torch.allclose(got.detach().double(), want.double(), rtol=1e-4, atol=atol)
+        torch.allclose(got.detach().double(), want.double(), rtol=1e-4, atol=max(atol, rounding_floor(got, want)))
 
 
 @dataclass
