@@ -333,7 +333,10 @@ class FeatureBrowser:
         shown = feats[start:start + self.channels]
         low = shown.amin(dim=(1, 2), keepdim=True)
         span = shown.amax(dim=(1, 2), keepdim=True) - low
-        self.maps = torch.where(span > 0, (shown - low) / span.clamp_min(1e-12), torch.zeros_like(shown))
+        # a map that is flat up to rounding (span below a millionth of the largest value shown) shows as flat,
+        # not as its rounding noise stretched to full contrast
+        flat = span <= 1e-6 * shown.abs().amax()
+        self.maps = torch.where(flat, torch.zeros_like(shown), (shown - low) / span.clamp_min(1e-12))
         self.mosaic = self._tile(self.maps)
         self.grid.value = _png(self.mosaic)
         h, w = feats.shape[-2:]

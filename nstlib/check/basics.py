@@ -238,7 +238,8 @@ def shift_commuters(answer: object) -> CheckResult:
     for letter, layer in _shift_layers().items():
         out = layer(x)
         measured[letter] = float((layer(x.roll(1, -1)) - out.roll(1, -1)).norm() / out.norm())
-    right = {letter for letter, err in measured.items() if err < 1e-5}
+    # 0 in exact arithmetic for a layer that commutes (rounding leaves ~1e-7 on some CPUs), 0.2 or more for the others
+    right = {letter for letter, err in measured.items() if err < 1e-3}
     if letters == right:
         return passed("(a) and (e) commute with the shift: every position applies the same weights (sharing), ReLU "
                       "acts on each number alone, and circular padding moves with the image. The others do not: "

@@ -215,8 +215,10 @@ def _grey_measurements() -> dict[str, object]:
     style = torch.rand(1, 3, 20, 20, generator=g) * torch.tensor([0.9, 0.6, 0.2])[:, None, None]  # warm colours
     some_luminance = rgb_to_yiq(style)[:, :1].expand(-1, 3, -1, -1)  # any grey result of the Y-only transfer
     lum_only = combine_luminance(some_luminance, grey)
-    _, cov = colour_stats(grey)
-    rank = int(torch.linalg.matrix_rank(cov[0].double(), hermitian=True, rtol=1e-6))
+    # in float64: float32 rounding that differs between the three channels' sums would leave a second singular value
+    # of ~1e-8 of the first on some CPUs, close to the cut-off; in float64 it is ~1e-17, far below it
+    _, cov = colour_stats(grey.double())
+    rank = int(torch.linalg.matrix_rank(cov[0], hermitian=True, rtol=1e-6))
     recoloured = match_colour(style, grey)
     net = _first_layer()
     x = grey.clone().requires_grad_(True)

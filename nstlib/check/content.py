@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.check._core import CheckResult, call_safely, close, exercise, failed, generator, open_exercise, passed
+from nstlib.check._core import (CheckResult, call_safely, close, exercise, failed, generator, open_exercise, passed,
+                                rounding_floor, same)
 from nstlib.losses import content_loss
 
 __all__ = ["mean_gradient", "relu_gradient", "invert_layer", "shifted_photo", "free_pixels"]
@@ -24,10 +25,11 @@ def _pairs(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def _multiple_of(got: torch.Tensor, base: torch.Tensor) -> float | None:
     """c when got = c · base (to 1e-4), else None."""
+    atol = max(1e-7, rounding_floor(got, base))
     got = got.detach().double()
     base = base.double()
     c = float((got * base).sum() / (base * base).sum())
-    return c if torch.allclose(got, c * base, rtol=1e-4, atol=1e-7) else None
+    return c if torch.allclose(got, c * base, rtol=1e-4, atol=atol) else None
 
 
 @exercise(lesson=3, number=1, title="the gradient of the mean convention", level="one line",
@@ -101,7 +103,7 @@ def relu_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> C
                 (2 * diff * on, "the right mask but twice the size: the ½ cancels the 2 of the square"),
             ]
             for wrong, text in mistakes:
-                if torch.allclose(got.detach().float(), wrong, atol=1e-5):
+                if same(got, wrong):
                     return failed(f"{where} {text}.")
         problem = close(got, want, f"∂L/∂Z {where}")
         if problem is not None:

@@ -220,7 +220,7 @@ def swap_immune(answer: object) -> CheckResult:
         right = CAFFE_CONVENTION.apply(image)
         forgot = CAFFE_CONVENTION.apply(image.flip(1))  # apply() flips again: the network gets R, G, B
         change[letter] = float((forgot - right).norm() / right.norm())
-    immune = {letter for letter, c in change.items() if c < 1e-6}
+    immune = {letter for letter, c in change.items() if c < 1e-3}  # 0 up to rounding for the immune ones, ≥ 1 else
     if letters == immune:
         return passed("(a), (c) and (e): the flip swaps channels 0 and 2 — red and blue — and leaves green in the "
                       "middle, so exactly the images with R = B everywhere are immune: greys, pure greens, magentas, "
