@@ -37,7 +37,7 @@ def test_conv_rate_counts_the_flops_of_the_convolutions_it_times(dtype: torch.dt
     """Oracle: with a clock that advances one second per call pair, the rate is exactly 2·9·C²·H·W per second."""
     ticks = iter(range(10**6))
     monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(ticks)))
-    assert bench.conv_rate(dtype, shapes=((8, 16),), repeats=2) == 2 * 9 * 8 * 8 * 16 * 16
+    assert bench.conv_rate(dtype, shapes=((8, 16),), repeats=2) == 2 * 9 * 8 * 8 * 16 * 16  # whole numbers: exact
 
 
 def test_seed_design_on_hed_is_seed_000_with_jcjohnsons_weights() -> None:

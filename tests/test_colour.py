@@ -43,7 +43,7 @@ def test_combine_luminance_keeps_the_chroma(content_image: torch.Tensor, style_i
 def test_match_luminance_moments(content_image: torch.Tensor, style_image: torch.Tensor) -> None:
     matched = nst.match_luminance(style_image, content_image)
     assert matched.shape == style_image.shape
-    assert torch.equal(matched[:, 0], matched[:, 1]) and torch.equal(matched[:, 1], matched[:, 2])
+    assert torch.equal(matched[:, 0], matched[:, 1]) and torch.equal(matched[:, 1], matched[:, 2])  # one, expanded
     yc = nst.luminance(content_image)[:, 0]
     assert float(matched[:, 0].mean()) == pytest.approx(float(yc.mean()), abs=0.01)
     assert float(matched[:, 0].std()) == pytest.approx(float(yc.std()), rel=0.05)

@@ -49,7 +49,7 @@ def test_every_layer_matches_torchvision(arch: str) -> None:
 def test_conv_is_pre_activation_and_relu_post() -> None:
     feats = nst.VGGFeatures(layers=("conv4_2", "relu4_2"), weights="random", device="cpu")(torch.rand(1, 3, 64, 64))
     assert (feats["conv4_2"] < 0).any(), "conv4_2 must be read before the ReLU"
-    assert torch.equal(feats["relu4_2"], feats["conv4_2"].clamp(min=0))
+    assert torch.equal(feats["relu4_2"], feats["conv4_2"].clamp(min=0))  # like with like: ReLU is exact
 
 
 def test_frozen_and_truncated() -> None:
@@ -69,7 +69,7 @@ def test_average_pooling() -> None:
     mx = nst.VGGFeatures(layers=("relu1_2", "pool1"), weights="random", pooling="max", device="cpu")(image)
     assert torch.allclose(avg["pool1"], F.avg_pool2d(avg["relu1_2"], 2))
     assert torch.allclose(mx["pool1"], F.max_pool2d(mx["relu1_2"], 2))
-    assert torch.equal(avg["relu1_2"], mx["relu1_2"])
+    assert torch.equal(avg["relu1_2"], mx["relu1_2"])  # like with like: the same layers before any pooling
     with pytest.raises(nst.InputError, match="pooling"):
         nst.VGGFeatures(layers="pool1", weights="random", pooling="min")
 

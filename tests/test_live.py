@@ -46,7 +46,7 @@ def test_records_exactly_what_the_loop_records(small):
     result = nst.stylize(*small, steps=3, callback=view, **SHALLOW)
     assert view.history.keys() == result.history.keys()
     for key, values in result.history.items():
-        assert view.history[key] == pytest.approx(values, rel=0, abs=0), key
+        assert view.history[key] == pytest.approx(values, rel=0, abs=0), key  # like with like: the same floats
     assert view.step_numbers == [1, 2, 3] and view.steps_planned == 3
     assert view.frames == len(frames) == 3  # step 1 (first), 2 (every 2nd), 3 (last)
     picture = Image.open(io.BytesIO(frames[-1]))

@@ -92,7 +92,7 @@ def test_per_image_and_broadcast_target() -> None:
     assert torch.allclose(per.sum(), nst.content_loss(x, p))
     assert torch.allclose(per[1], nst.content_loss(x[1:2], p))
     g = nst.gram_matrix(x, "chw")
-    assert nst.style_loss(g, g[:1], per_image=True)[0] == 0
+    assert nst.style_loss(g, g[:1], per_image=True)[0] == 0  # like with like: the same Gram matrix twice
 
 
 def test_tv_loss_analytic() -> None:

@@ -161,7 +161,7 @@ def test_adam_variants_are_one_batch_and_match(content_image: torch.Tensor, styl
         alone = _single(content_image, style_image, "adam", **variant)
         assert part.history["total"] == pytest.approx(alone.history["total"], rel=1e-3)
         assert set(part.history) >= set(alone.history)  # a batch records every variant's layers
-        assert all(v == 0 for k in set(part.history) - set(alone.history) for v in part.history[k])
+        assert all(v == 0 for k in set(part.history) - set(alone.history) for v in part.history[k])  # 0 · finite
     with pytest.raises(nst.InputError, match="unknown key"):
         nst.stylize(content_image, style_image, steps=1, variants=[{"style_wieght": 1.0}], **FAST)
 

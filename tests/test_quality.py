@@ -20,7 +20,7 @@ def test_held_out_layers_are_the_relus_of_blocks_1_to_3_the_loss_leaves_out() ->
 
 
 def test_held_out_style_is_zero_for_the_painting_and_a_relative_frobenius_error(vgg, style_image) -> None:
-    assert quality.held_out_style(style_image, style_image, vgg) == pytest.approx(0.0, abs=1e-6)
+    assert quality.held_out_style(style_image, style_image, vgg) == pytest.approx(0.0, abs=1e-6)  # like with like
     # A flat grey picture has none of the painting's texture: clearly worse, and still a finite relative error.
     flat = torch.full_like(style_image, 0.5)
     assert 0 < quality.held_out_style(flat, style_image, vgg) < 10
@@ -39,7 +39,8 @@ def test_edge_agreement_is_one_for_the_photo_and_ignores_brightness_but_not_shif
 def test_colour_distance_is_zero_for_a_permutation_of_the_pixels_and_grows_with_a_shift(style_image) -> None:
     flat = style_image.flatten(2)
     shuffled = flat[:, :, torch.randperm(flat.shape[-1], generator=torch.Generator().manual_seed(0))].view_as(style_image)
-    assert quality.colour_distance(shuffled, style_image) == pytest.approx(0.0, abs=1e-6)
+    # a few float32 roundings of the projections (scale ~1) from 0; a 2 % darkening gives ~0.01
+    assert quality.colour_distance(shuffled, style_image) == pytest.approx(0.0, abs=1e-5)
     shifted = (style_image + 0.1).clamp(0, 1)
     assert quality.colour_distance(shifted, style_image) > quality.colour_distance(style_image * 0.98, style_image)
 

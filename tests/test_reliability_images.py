@@ -183,6 +183,7 @@ def test_grayscale_becomes_three_equal_channels(tmp_path: Path) -> None:
     gray = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
     Image.fromarray(gray).save(tmp_path / "g.png")
     out = _pixels(nst.load_image(tmp_path / "g.png"))
+    # exact: 8-bit values divided by 255 once, a correctly rounded IEEE operation on every CPU
     assert np.array_equal(out, np.repeat(gray[..., None], 3, axis=-1) / np.float32(255))
 
 

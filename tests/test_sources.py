@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 import nstlib as nst
 from nstlib import sources
+from oracle import assert_near
 
 
 def test_conventions_are_the_published_formulas_and_undo_inverts_them() -> None:
@@ -25,7 +26,7 @@ def test_vggfeatures_feeds_its_first_convolution_the_sources_convention() -> Non
     conv = vgg.features[0]
     want = F.conv2d(sources.IMAGENET_CONVENTION.apply(x), conv.weight, conv.bias, padding=1)
     assert vgg.convention is sources.IMAGENET_CONVENTION
-    assert torch.allclose(vgg(x)["conv1_1"], want, atol=1e-5)
+    assert_near(vgg(x)["conv1_1"], want)
 
 
 def test_arch_follows_the_weights_unless_given() -> None:

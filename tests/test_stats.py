@@ -8,6 +8,7 @@ import torch
 
 import nstlib as nst
 from nstlib.stats import StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, sqrtm_psd
+from oracle import assert_near
 
 
 def _spd(n: int, seed: int) -> torch.Tensor:
@@ -21,8 +22,8 @@ def test_mean_covariance_matches_torch_cov() -> None:
     mu, cov = mean_covariance(f)
     for b in range(2):
         flat = f[b].flatten(1)
-        assert torch.allclose(mu[b], flat.mean(1), atol=1e-6)
-        assert torch.allclose(cov[b], torch.cov(flat, correction=0), atol=1e-5)
+        assert_near(mu[b], flat.mean(1))
+        assert_near(cov[b], torch.cov(flat, correction=0))
 
 
 def test_masked_statistics_are_those_of_the_region() -> None:
@@ -31,16 +32,16 @@ def test_masked_statistics_are_those_of_the_region() -> None:
     mask[..., :, :2] = 1.0  # the two left columns: 12 positions
     region = f[..., :, :2].flatten(2)  # (1, 4, 12)
     mu, cov = mean_covariance(f, mask)
-    assert torch.allclose(mu[0], region[0].mean(1), atol=1e-6)
-    assert torch.allclose(cov[0], torch.cov(region[0], correction=0), atol=1e-5)
+    assert_near(mu[0], region[0].mean(1))
+    assert_near(cov[0], torch.cov(region[0], correction=0))
     gram = masked_gram_matrix(f, mask)
-    assert torch.allclose(gram, region @ region.transpose(1, 2) / (4 * 12), atol=1e-6)
+    assert_near(gram, region @ region.transpose(1, 2) / (4 * 12))
     # a guidance map's overall scale does not matter, and no mask is the plain chw Gram
-    assert torch.allclose(masked_gram_matrix(f, 0.3 * mask), gram, atol=1e-6)
-    assert torch.allclose(masked_gram_matrix(f, None), nst.gram_matrix(f, normalize="chw"), atol=1e-6)
+    assert_near(masked_gram_matrix(f, 0.3 * mask), gram)
+    assert_near(masked_gram_matrix(f, None), nst.gram_matrix(f, normalize="chw"))
     # the Gram matrix mixes covariance and mean: N Ĝ = Σ + μ μᵀ
     mu, cov = mean_covariance(f)
-    assert torch.allclose(4 * masked_gram_matrix(f, None), cov + mu[:, :, None] * mu[:, None, :], atol=1e-5)
+    assert_near(4 * masked_gram_matrix(f, None), cov + mu[:, :, None] * mu[:, None, :])
 
 
 def test_sqrtm_psd_squares_back() -> None:
@@ -128,7 +129,7 @@ def test_blending_losses_is_matching_the_blended_gram() -> None:
     mixed = blend[0] * nst.gram_matrix(s1, "chw") + blend[1] * nst.gram_matrix(s2, "chw")
     y = x.detach().clone().requires_grad_(True)
     nst.style_loss(nst.gram_matrix(y, "chw"), mixed).backward()
-    assert torch.allclose(x.grad, y.grad, rtol=1e-4, atol=1e-9)
+    assert_near(x.grad, y.grad, rtol=1e-4)
 
 
 def test_style_terms_explain_bad_options() -> None:
@@ -151,7 +152,7 @@ def test_texture_synthesis_with_gram_is_reconstruct(style_image: torch.Tensor) -
     mine = nst.synthesize_texture(small, stat="gram", layers=layers, steps=3, weights="random", progress=False)
     ref = nst.reconstruct(small, layers, mode="style", steps=3, weights="random", device="cpu", progress=False)
     assert mine.history["total"] == pytest.approx(ref.history["total"], rel=1e-5)
-    assert torch.allclose(mine.image, ref.image, atol=1e-5)
+    assert_near(mine.image, ref.image, rtol=1e-4)  # two code paths, 3 L-BFGS steps apart: their rounding grows
 
 
 @pytest.mark.parametrize("stat", ["mean_cov", "w2"])

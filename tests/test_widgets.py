@@ -78,7 +78,7 @@ def test_run_uses_the_widget_values(explorer):
                          content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"), style_weight=1e3,
                          tv_weight=1.0, steps=4, weights="random", progress=False)
     assert result.history["total"] == pytest.approx(direct.history["total"], rel=1e-5)
-    torch.testing.assert_close(result.image, direct.image, atol=1e-5, rtol=0)
+    torch.testing.assert_close(result.image, direct.image, atol=1e-5, rtol=0)  # like with like: the same call
 
 
 def test_stop_button_halts_a_background_run_and_keeps_the_result(explorer):
