@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close", "mismatch", "as_number",
-           "generator", "same", "rounding_floor", "ROUNDING", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
+           "generator", "same", "near", "rounding_floor", "ROUNDING", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
 
 LEVELS = ("one line", "a few lines", "a function", "predict and explain", "design an experiment")
 SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
@@ -151,6 +151,11 @@ def same(got: object, want: torch.Tensor, atol: float = 1e-5) -> bool:
     ``atol`` or rounding's floor, whichever is larger)."""
     return isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape) and \
         torch.allclose(got.detach().double(), want.double(), rtol=1e-4, atol=max(atol, rounding_floor(got, want)))
+
+
+def near(got: float, want: float, rtol: float = 1e-6) -> bool:
+    """True when the number ``got`` is ``want`` to ``rtol`` of ``want`` (1e-6: an answer computed in float32 passes)."""
+    return abs(got - want) <= rtol * abs(want)
 
 
 @dataclass

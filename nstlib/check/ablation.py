@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from nstlib.check._core import CheckResult, call_safely, exercise, failed, generator, passed
+from nstlib.check._core import CheckResult, call_safely, exercise, failed, generator, near, passed
 from nstlib.features import GATYS_STYLE_LAYERS
 from nstlib.layers import layer_names, receptive_field
 
@@ -42,7 +42,7 @@ def style_scale_for(fn: Callable[[str, float, int, str], float]) -> CheckResult:
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             return failed(f"style_scale_for({layer!r}, {fraction}, {side}, {arch!r}) returned {type(got).__name__}; "
                           "return a number.")
-        if abs(got - want) <= 1e-6 * want:  # 1e-6: a float32 answer passes; the slips below differ far more
+        if near(got, want):  # the slips below differ far more
             continue
         other = "vgg19" if arch == "vgg16" else "vgg16"
         mistakes = [
@@ -57,8 +57,7 @@ def style_scale_for(fn: Callable[[str, float, int, str], float]) -> CheckResult:
             (receptive_field(other, layer)[0] / (fraction * side) if layer in layer_names(other) else -1.0,
              f"that is {other}'s receptive field; use the arch you were given ({arch})"),
         ]
-        why = next((text for value, text in mistakes if abs(got - value) <= 1e-6 * abs(value) and
-                    abs(value - want) > 1e-6 * want), "")
+        why = next((text for value, text in mistakes if near(got, value) and not near(value, want)), "")
         return failed(f"style_scale_for({layer!r}, {fraction}, {side}, {arch!r}) returned {got:.6g}, expected "
                       f"{want:.6g} ({field} px / ({fraction} · {side} px)){': ' + why if why else ''}.")
     return passed("style_scale = field / (fraction · side). For relu5_1 of VGG-16 (132 px) to span a quarter of the "

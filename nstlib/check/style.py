@@ -75,10 +75,9 @@ def batch_gram(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
         if mismatch is None:
             continue
         if shape == tuple(want.shape):
-            got_f = got.detach().float()
             for factor, name in ((n * m, "N·M (the C·H·W mean)"), (m, "M = H·W (the average over positions)"),
                                  (2 * n * m, "2·N·M"), (b * n * m, "B·N·M (the PyTorch tutorial's normalisation)")):
-                if same(got_f * factor, want, atol=1e-4):
+                if same(got * factor, want, atol=1e-4):
                     return failed(f"{where} your Gram matrix is the right one divided by {name}. Here G is the raw "
                                   "sum G_ij = Σ_k F_ik F_jk; the normalisations come with the loss.")
         return mismatch

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nstlib.check._core import CheckResult, NotAnswered, call_safely, exercise, failed, generator, passed, same
+from nstlib.check._core import (CheckResult, NotAnswered, call_safely, exercise, failed, generator, near, passed,
+                                same)
 
 __all__ = ["gatys_ratio_at", "hooked_features", "loss_scale", "seed_experiment"]
 
@@ -39,7 +40,7 @@ def gatys_ratio_at(fn: Callable[[float, int, int], float]) -> CheckResult:
             got = float(got)
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             return failed(f"gatys_ratio_at({ratio:g}, {old}, {new}) returned {type(got).__name__}; return a number.")
-        if abs(got - want) <= 1e-6 * want:  # 1e-6: a float32 answer passes; every slip below is a factor ≥ 1.3
+        if near(got, want):  # every slip below is a factor ≥ 1.3 away
             continue
         mistakes = [
             (ratio, "you kept the ratio. E_l is divided by M_l², so the style term is the same at any size, but "
@@ -53,8 +54,7 @@ def gatys_ratio_at(fn: Callable[[float, int, int], float]) -> CheckResult:
             (ratio * (old / new) ** 4, "you counted M twice: E_l already divides by M_l², only the content sum "
                                        "grows, by M_new/M_old = (new/old)²"),
         ]
-        why = next((text for value, text in mistakes if abs(got - value) <= 1e-6 * abs(value) and
-                    abs(value - want) > 1e-6 * want), "")
+        why = next((text for value, text in mistakes if near(got, value) and not near(value, want)), "")
         return failed(f"gatys_ratio_at({ratio:g}, {old}, {new}) returned {got:.6g}, expected {want:.6g}"
                       f"{': ' + why if why else ''}.")
     return passed("α/β_new = α/β_old · (old/new)²: Gatys' content term sums over the M_c positions of relu4_2 "
