@@ -45,7 +45,7 @@ test-fast: $(STAMP)
 	NSTLIB_QUICK=1 NSTLIB_WEIGHTS=random MPLBACKEND=Agg $(PY) -m pytest tests -m "not browser" -p no:cacheprovider
 
 bench: $(STAMP)
-	$(PY) -m nstlib.bench
+	$(PY) -m nstlib.bench.run
 
 # Gatys et al.'s figures and DeepDream with the best weights this machine has (about 20 min on 2 CPU cores).
 gallery: $(STAMP)

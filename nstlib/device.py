@@ -1,4 +1,4 @@
-"""Choosing where tensors live: CUDA, then Apple MPS, then the CPU."""
+"""Choosing where tensors live (CUDA, then Apple MPS, then the CPU), and how much memory is free there."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import torch
 
 from nstlib.errors import DeviceError
 
-__all__ = ["get_device"]
+__all__ = ["get_device", "available_memory"]
 
 _KNOWN = ("cuda", "mps", "cpu")
 
@@ -45,3 +45,29 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
         if _available(kind):
             return torch.device(kind)
     return torch.device("cpu")  # pragma: no cover - cpu is always available
+
+
+def available_memory(device: torch.device | str = "cpu") -> int | None:
+    """Free bytes on ``device`` now: CUDA's free memory, MPS's recommended budget, or the
+    operating system's available RAM (Linux ``MemAvailable``). ``None`` where it cannot be told."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        # Blocks PyTorch's caching allocator holds but does not use are free for this process too.
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    if device.type == "mps":
+        try:
+            return int(torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory())
+        except (AttributeError, RuntimeError):
+            return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

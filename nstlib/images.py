@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from nstlib.errors import ImageError, InputError, OutputError
-from nstlib.memory import available_memory
+from nstlib.device import available_memory
 
 __all__ = ["load_image", "save_image", "check_image", "resize_image", "to_pil", "ImageSize", "check_output_path",
            "write_atomically"]

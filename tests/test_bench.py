@@ -1,4 +1,4 @@
-"""The benchmark machinery (nstlib.bench) in a tiny smoke configuration. No timing is asserted."""
+"""The benchmark machinery (nstlib.bench.run) in a tiny smoke configuration. No timing is asserted."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,8 @@ import torch
 import torchvision
 
 import nstlib as nst
-from nstlib import bench, hed
+from nstlib.bench import run as bench
+from nstlib.weights import hed
 
 
 def test_vgg_flops_counts_every_convolution() -> None:

@@ -130,7 +130,7 @@ def test_shift_commuters_reads_letters_in_any_form():
 
 
 def test_shift_commuters_measures_the_layers_it_describes():
-    from nstlib.check.basics import _shift_layers
+    from nstlib.course.check.basics import _shift_layers
 
     x = torch.rand(1, 3, 16, 16)
     errors = {k: float((f(x.roll(1, -1)) - f(x).roll(1, -1)).norm() / f(x).norm()) for k, f in _shift_layers().items()}
@@ -152,7 +152,7 @@ def test_nan_in_a_pooled_map_is_named_not_a_crash():
 
 
 def test_the_sharing_oracle_is_the_model_answer():
-    from nstlib.check.basics import _sharing_oracle
+    from nstlib.course.check.basics import _sharing_oracle
 
     g = torch.Generator().manual_seed(0)
     train, test = torch.rand(20, 20, generator=g), torch.rand(20, 20, generator=g)

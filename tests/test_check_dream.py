@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib.dream import Tiling, _gradient, dream_loss, octave_sizes
+from nstlib.algorithms.dream import Tiling, _gradient, dream_loss, octave_sizes
 from nstlib.errors import ImageTooSmallError
 from oracle import assert_near
 

@@ -147,7 +147,7 @@ def test_hooked_features_reads_pre_activations_like_vggfeatures() -> None:
     """The model answer on a real torchvision-layout VGG (in-place ReLUs) gives VGGFeatures' conv outputs."""
     import torchvision
 
-    from nstlib.sources import load_vgg_state_dict
+    from nstlib.weights.sources import load_vgg_state_dict
 
     cnn = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])[:9]  # vgg16().features, no classifier
     cnn.load_state_dict({k.removeprefix("features."): v for k, v in load_vgg_state_dict("vgg16", "random:0").items()
@@ -166,7 +166,7 @@ def test_hooked_features_reads_pre_activations_like_vggfeatures() -> None:
 
 
 def test_loss_scale_truth_is_measured_not_assumed() -> None:
-    from nstlib.check.transfer import _measured
+    from nstlib.course.check.transfer import _measured
 
     measured = _measured()
     assert measured["lbfgs"] == 0.0  # a power of two: bit for bit

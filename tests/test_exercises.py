@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib.check._core import LEVELS, model_answer
+from nstlib.course.check._core import LEVELS, model_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -130,7 +130,7 @@ def test_notebook_exercises_match_the_registry(path: Path) -> None:
 
 
 def test_a_stub_is_not_yet_even_inside_a_checkers_own_try(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nstlib.check import _core
+    from nstlib.course.check import _core
 
     def greedy_checker(fn):  # catches everything the learner's code raises, as some checkers must
         try:
@@ -161,7 +161,7 @@ def test_a_stub_is_not_yet_even_inside_a_checkers_own_try(tmp_path: Path, monkey
 
 
 def test_model_answer_shows_the_comments_above_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nstlib.check import _core
+    from nstlib.course.check import _core
 
     (tmp_path / "lesson99.py").write_text("import torch\n\n\n# why: the ½ cancels the 2\n# (eq. 2)\n"
                                           "def grad(F, P):\n    return F - P\n\n\nanswer = 'relu1_2'  # before pooling\n",
@@ -175,7 +175,7 @@ def test_model_answer_shows_the_comments_above_it(tmp_path: Path, monkeypatch: p
 
 
 def test_mismatch_keeps_closes_diagnosis() -> None:
-    from nstlib.check._core import mismatch
+    from nstlib.course.check._core import mismatch
     import torch
 
     want = torch.ones(2, 3)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 import torchvision
 
 import nstlib as nst
-from nstlib.sources import load_vgg_state_dict
+from nstlib.weights.sources import load_vgg_state_dict
 
 
 def torchvision_vgg(arch: str, weights: str) -> torch.nn.Sequential:

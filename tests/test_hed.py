@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 
 import nstlib as nst
-from nstlib import hed, sources
-from nstlib.layers import VGG_BLOCKS
+from nstlib.weights import hed
+from nstlib.weights import sources
+from nstlib.net.layers import VGG_BLOCKS
 import oracle
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
@@ -78,7 +79,7 @@ def _xcorr_hwio(image_hwc: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> 
 def test_conversion_puts_every_keras_kernel_where_torchvision_expects_it(synthetic_h5) -> None:
     path, written = synthetic_h5
     state = hed.convert_hed_h5(path)
-    assert len(state) == 26 and set(state) == set(nst.layers.conv_shapes("vgg16"))
+    assert len(state) == 26 and set(state) == set(nst.net.layers.conv_shapes("vgg16"))
     rng = np.random.default_rng(1)
     for b, widths in enumerate(VGG_BLOCKS["vgg16"], start=1):
         for d in range(1, len(widths) + 1):

@@ -7,7 +7,7 @@ import torchvision
 from torch import nn
 
 import nstlib as nst
-from nstlib.layers import conv_shapes
+from nstlib.net.layers import conv_shapes
 
 
 def torchvision_features(arch: str) -> nn.Sequential:

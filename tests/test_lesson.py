@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib import hed, lesson
+from nstlib.weights import hed
+from nstlib.course import lesson
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 import nstlib as nst
-from nstlib import live
-from nstlib.live import LiveView, Trace, load_trace, save_trace, trace_of
-from nstlib.optimize import Progress
+from nstlib.course import live
+from nstlib.course.live import LiveView, Trace, load_trace, save_trace, trace_of
+from nstlib.optim.loop import Progress
 
 
 def _progress(step: int, steps: int = 10, image: torch.Tensor | None = None, **losses: float) -> Progress:

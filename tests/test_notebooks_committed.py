@@ -1,5 +1,5 @@
 """The lessons as committed: outputs stripped, quick mode and the random-weights notice through
-nst.lesson_setup, exercises checked by nstlib.check, and a README row for every lesson."""
+nst.lesson_setup, exercises checked by nstlib.course.check, and a README row for every lesson."""
 from __future__ import annotations
 
 import json
@@ -38,7 +38,7 @@ def test_lesson_shape(path: Path) -> None:
     text = "\n".join(_source(c) for c in cells if c["cell_type"] == "markdown")
     assert "import nstlib as nst" in code
     assert "nst.lesson_setup(" in code, "the parameters cell sets quick mode and shows the random-weights notice"
-    assert "nst.check." in code, "exercises are checked by nstlib.check"
+    assert "nst.check." in code, "exercises are checked by nstlib.course.check"
     assert "objectives" in text.lower() and "exercise" in text.lower() and "summary" in text.lower()
 
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib import stats, transfer
+from nstlib.loss import stats
+from nstlib.algorithms import transfer
 from oracle import Features, gram, noise, transfer_terms, tv
 
 CPU = dict(device="cpu", progress=False)
@@ -389,7 +390,7 @@ def test_texture_synthesis_first_step(style, stat) -> None:
 
 
 def test_deepdream_passes_its_tiling_and_guide_to_each_gradient(monkeypatch) -> None:
-    from nstlib import dream
+    from nstlib.algorithms import dream
 
     seen = []
     real = dream._gradient

@@ -9,9 +9,10 @@ import torch
 import torchvision
 
 import nstlib as nst
-from nstlib import memory, transfer
-from nstlib.optimize import optimize_pixels
-from nstlib.sources import load_vgg_state_dict
+from nstlib.optim import memory
+from nstlib.algorithms import transfer
+from nstlib.optim.loop import optimize_pixels
+from nstlib.weights.sources import load_vgg_state_dict
 
 LAYERS = nst.GATYS_STYLE_LAYERS + (nst.GATYS_CONTENT_LAYER,)
 FAST = dict(weights="random", device="cpu", progress=False)

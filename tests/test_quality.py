@@ -1,11 +1,11 @@
-"""nstlib.quality: the measures that judge a picture without the loss, on analytic cases."""
+"""nstlib.bench.quality: the measures that judge a picture without the loss, on analytic cases."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 import nstlib as nst
-from nstlib import quality
+from nstlib.bench import quality
 
 
 @pytest.fixture(scope="module")

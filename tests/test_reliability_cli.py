@@ -18,7 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nstlib import cli, transfer
+from nstlib import cli
+from nstlib.algorithms import transfer
 
 ROOT = Path(__file__).resolve().parents[1]
 

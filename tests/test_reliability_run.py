@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib import features, transfer
-from nstlib.memory import estimate_memory
-from nstlib.optimize import optimize_pixels
+from nstlib.net import vgg as features
+from nstlib.algorithms import transfer
+from nstlib.optim.memory import estimate_memory
+from nstlib.optim.loop import optimize_pixels
 
 QUICK = dict(weights="random", device="cpu", progress=False)
 SHALLOW = dict(content_layers=("relu2_2",), style_layers=("relu1_1", "relu2_1"))  # where depth does not matter

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib import sources, weights
-from nstlib.layers import conv_shapes
+from nstlib.weights import sources
+from nstlib.weights import store as weights
+from nstlib.net.layers import conv_shapes
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import nstlib as nst
-from nstlib import sources
+from nstlib.weights import sources
 from oracle import assert_near
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib.stats import StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, sqrtm_psd
+from nstlib.loss.stats import StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, sqrtm_psd
 from oracle import assert_near
 
 

@@ -112,7 +112,7 @@ def test_style_reconstruction_any_size(style_image: torch.Tensor) -> None:
 
 
 def test_layer_weights() -> None:
-    from nstlib.transfer import layer_weights
+    from nstlib.algorithms.transfer import layer_weights
 
     assert layer_weights("relu4_2") == {"relu4_2": 1.0}
     assert layer_weights(["relu1_1", "relu2_1"]) == {"relu1_1": 0.5, "relu2_1": 0.5}

@@ -11,8 +11,8 @@ import torch
 import torchvision
 
 import nstlib as nst
-from nstlib import weights as W
-from nstlib.sources import load_vgg_state_dict
+from nstlib.weights import store as W
+from nstlib.weights.sources import load_vgg_state_dict
 
 
 def torchvision_format_state_dict(arch: str = "vgg19", seed: int = 11) -> dict[str, torch.Tensor]:

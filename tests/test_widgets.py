@@ -16,7 +16,7 @@ from PIL import Image
 
 import nstlib as nst
 
-widgets = pytest.importorskip("nstlib.widgets", reason="ipywidgets is not installed")
+widgets = pytest.importorskip("nstlib.course.widgets", reason="ipywidgets is not installed")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,7 +174,7 @@ def test_feature_browser_from_a_path_and_bad_options(images_dir):
 
 def test_explorer_starts_at_the_weights_own_defaults(images_dir):
     """HED's Caffe-scale weights get their own α, β, γ and VGG-16's layers; the grid keeps each default exactly."""
-    from nstlib.sources import SOURCES
+    from nstlib.weights.sources import SOURCES
 
     ex = widgets.style_explorer(images_dir=images_dir, size=32, steps=3, weights="hed")
     d = SOURCES["hed"].defaults

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib import cli, gallery, transfer
+from nstlib import cli
+from nstlib.course import gallery
+from nstlib.algorithms import transfer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHELSEA, WAVES = str(ROOT / "images" / "chelsea.jpg"), str(ROOT / "images" / "style_waves.jpg")
@@ -38,7 +40,7 @@ class Spy:
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
     fake = Spy()
-    monkeypatch.setattr(transfer, "stylize", fake)  # the CLI imports it from nstlib.transfer when it runs
+    monkeypatch.setattr(transfer, "stylize", fake)  # the CLI imports it from nstlib.algorithms.transfer when it runs
     return fake
 
 
@@ -91,7 +93,7 @@ def test_cli_size_sets_both_images_and_the_output(spy: Spy, tmp_path: Path) -> N
 
 # -- the style explorer ------------------------------------------------------------------------------------
 
-widgets = pytest.importorskip("nstlib.widgets", reason="ipywidgets is not installed")
+widgets = pytest.importorskip("nstlib.course.widgets", reason="ipywidgets is not installed")
 
 
 @pytest.fixture
@@ -107,7 +109,7 @@ def explorer(images_dir: Path, monkeypatch: pytest.MonkeyPatch):
 def test_explorer_defaults_reach_stylize(explorer) -> None:
     explorer.run()
     kw = explorer.spy.kwargs
-    defaults = nst.sources.weights_source("random").defaults
+    defaults = nst.weights.sources.weights_source("random").defaults
     assert (kw["content_weight"], kw["style_weight"], kw["tv_weight"]) == (
         defaults.content_weight, defaults.style_weight, defaults.tv_weight)
     assert (kw["weights"], kw["arch"], kw["device"], kw["steps"]) == ("random:2", "vgg16", "cpu", 3)
@@ -127,7 +129,7 @@ def test_each_explorer_control_reaches_stylize(explorer, control: str, value, ke
     explorer.run()
     kw = explorer.spy.kwargs
     assert kw[key] == (pytest.approx(expected) if isinstance(expected, float) else expected)
-    defaults = nst.sources.weights_source("random").defaults
+    defaults = nst.weights.sources.weights_source("random").defaults
     for other in ("content_weight", "style_weight", "tv_weight"):
         if other != key:
             assert kw[other] == pytest.approx(getattr(defaults, other)), other  # one control changes one argument

@@ -1,0 +1,359 @@
+"""DeepDream: "whatever you see there, I want more of it" (Mordvintsev, Olah & Tyka 2015).
+
+    >>> result = deepdream(load_image("images/coffee.jpg", size=256))     # doctest: +SKIP
+    >>> show_images(result.image)                                          # doctest: +SKIP
+
+Gradient *ascent* on the pixels of an image through a frozen network: the same loop as style
+transfer with the sign flipped. The loss (seed 004) adds the activations of the chosen layers,
+each layer's contribution normalised so large layers do not outweigh small ones:
+
+    L(x) = Σ_l w_l · mean_{c,i,j} A_l(x)[c, i, j]          (w_l = 1 unless you pass {layer: weight})
+
+and each step is  x ← clip_[0,1]( x + η · g / mean|g| ),  g = ∂L/∂x, the normalised gradient step
+of Google's original deepdream notebook. Two more tricks from that notebook make it work on real
+photos: a random roll (jitter) of the image before every step, undone after; and an *octave*
+pyramid that dreams at small scales first and carries the added detail (dreamed − base) up to
+the next scale. For large images the gradient can be computed in tiles on a randomly shifted grid
+and normalised over the whole image, as in the TensorFlow tutorial; unlike there, each tile also
+sees a margin of context, so that the seams do not show.
+
+Guided dreaming (``guide=image``) replaces mean activation by Google's guide objective: every
+position i of the image's layer maps is pulled towards the guide feature g_j it already matches
+best, L_l = mean_{c,i} A_l[c, i] · g_{j*(i)}[c] with j*(i) = argmax_j ⟨A_l[:, i], g_j⟩.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Union
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from nstlib.device import get_device
+from nstlib.errors import ImageTooSmallError, InputError, ResourceError, is_out_of_memory
+from nstlib.net.vgg import VGGFeatures
+from nstlib.images import check_image, load_image, resize_image
+from nstlib.net.inception import INCEPTION_LAYERS, KERAS_MIXED, InceptionFeatures
+from nstlib.net.layers import VGG_BLOCKS
+from nstlib.optim.loop import Progress
+from nstlib.weights.sources import weights_key
+
+__all__ = ["deepdream", "DreamResult", "DEFAULT_DREAM_LAYERS", "dream_network", "dream_loss", "octave_sizes"]
+
+ImageInput = Union[torch.Tensor, str, os.PathLike]
+Layers = Union[str, Sequence[str], Mapping[str, float]]
+
+# Seed 004 dreams on Keras' mixed3 and mixed5 of Inception v3 = torchvision's Mixed_6a and Mixed_6c
+# (the 4th and 6th of the eleven mixed blocks). GoogLeNet: inception4c, the default of Google's
+# original deepdream notebook ("inception_4c/output"). VGG: our choice by the same token, two layers
+# from the middle of the network that every VGG has (no paper prescribes one).
+DEFAULT_DREAM_LAYERS: dict[str, tuple[str, ...]] = {
+    "inception_v3": ("Mixed_6a", "Mixed_6c"),
+    "googlenet": ("inception4c",),
+    **{arch: ("relu3_2", "relu4_2") for arch in VGG_BLOCKS},
+}
+
+
+@dataclass
+class DreamResult:
+    """The dreamed image and how it got there."""
+
+    image: torch.Tensor  # (B, 3, H, W) in [0, 1], the input's size and device
+    history: dict[str, list[float]]  # per step: "total" and "dream:<layer>" (loss at the jittered image)
+    octave_sizes: list[tuple[int, int]] = field(default_factory=list)  # (H, W), smallest first
+    octave_images: list[torch.Tensor] = field(default_factory=list)  # the dream at the end of each octave (CPU)
+    settings: dict[str, Any] = field(default_factory=dict)
+    steps_done: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        last = self.history["total"][-1] if self.history.get("total") else float("nan")
+        flag = ", interrupted" if self.interrupted else ""
+        return (f"DreamResult(image={tuple(self.image.shape)}, octaves={self.octave_sizes}, "
+                f"steps_done={self.steps_done}, final_loss={last:.4g}, seconds={self.seconds:.1f}{flag})")
+
+
+def dream_network(model: str = "inception_v3", layers: Sequence[str] = (), weights: str | os.PathLike | None = None,
+                  device: torch.device | str | None = None) -> torch.nn.Module:
+    """A frozen feature extractor ``net(image) -> {layer: activation}`` for ``model``.
+
+    ``"inception_v3"`` / ``"googlenet"``: :class:`~nstlib.net.inception.InceptionFeatures` (torchvision
+    layer names); ``"vgg19"`` etc.: :class:`~nstlib.net.vgg.VGGFeatures` (paper names such as relu4_2).
+    """
+    layers = tuple(layers) or DEFAULT_DREAM_LAYERS.get(model, ())
+    if model in INCEPTION_LAYERS:
+        return InceptionFeatures(model, layers, weights=weights, device=device)
+    if model in VGG_BLOCKS:
+        return VGGFeatures(model, layers, weights=weights, device=device)
+    raise InputError(f"Unknown model {model!r}; choose one of {', '.join(DEFAULT_DREAM_LAYERS)}.")
+
+
+def dream_loss(features: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None,
+               guides: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Per-layer DeepDream loss terms, each of shape (B,): ``{"dream:<layer>": w_l · L_l}``.
+
+    Without guides L_l = mean over (C, H, W) of the activation A_l (seed 004: activations added,
+    each layer normalised by its size). With ``guides[layer]`` of shape (C, N) (the guide's feature
+    vectors), L_l = mean over (C, H, W) of A_l · g_{j*}, the best-matching guide vector per position.
+    """
+    terms: dict[str, torch.Tensor] = {}
+    for name, act in features.items():  # act: (B, C, H, W)
+        w = 1.0 if weights is None else float(weights[name])
+        if guides is None:
+            terms[f"dream:{name}"] = w * act.mean(dim=(1, 2, 3))
+            continue
+        flat = act.flatten(2)  # (B, C, HW)
+        guide = guides[name].to(flat)  # (C, N)
+        with torch.no_grad():  # the best match per position; the gradient of max_j is its g_{j*}
+            best = torch.cat([(chunk.transpose(1, 2) @ guide).argmax(-1) for chunk in flat.split(4096, dim=2)], 1)
+        matched = guide[:, best]  # (C, B, HW)
+        terms[f"dream:{name}"] = w * (flat * matched.permute(1, 0, 2)).mean(dim=(1, 2))
+    return terms
+
+
+def octave_sizes(size: tuple[int, int], octaves: int, octave_scale: float) -> list[tuple[int, int]]:
+    """(H, W) of each octave, smallest first: round(H / s^k), round(W / s^k) for k = octaves−1 … 0."""
+    h, w = size
+    return [(max(1, round(h / octave_scale ** k)), max(1, round(w / octave_scale ** k)))
+            for k in range(octaves - 1, -1, -1)]
+
+
+class Tiling(NamedTuple):
+    """How the gradient is cut into tiles: core side, context margin, and the grid step cuts snap to."""
+
+    size: int | None  # core side in px; None = the whole image at once
+    margin: int = 32  # context each tile sees beyond its core on every side (its gradient is discarded)
+    align: int = 1  # cuts fall on multiples of this (the deepest layer's stride), so tile and image share one grid
+
+
+def _tiles(length: int, tiling: Tiling) -> list[tuple[int, int, int, int]]:
+    """(core start, core end, window start, window end) along one side of ``length`` px.
+
+    ceil(length / size) cores of near-equal size (cuts snapped to multiples of ``align``); each
+    window is its core plus ``margin`` px of context on both sides, clipped to the image.
+    """
+    if tiling.size is None or length <= tiling.size:
+        return [(0, length, 0, length)]
+    n, a = math.ceil(length / tiling.size), max(1, tiling.align)
+    cuts = sorted({0, length, *(min(length, round(i * length / n / a) * a) for i in range(1, n))})
+    margin = math.ceil(tiling.margin / a) * a
+    return [(c0, c1, max(0, c0 - margin), min(length, c1 + margin)) for c0, c1 in zip(cuts[:-1], cuts[1:])]
+
+
+def _gradient(net: torch.nn.Module, image: torch.Tensor, weights: Mapping[str, float], guides, tiling: Tiling,
+              shift: tuple[int, int]) -> tuple[torch.Tensor, dict[str, float]]:
+    """∂L/∂x at ``image`` rolled by ``shift``, computed tile by tile, rolled back; and the loss terms.
+
+    A window's loss is its mean activation × (window area / image area), so that for a network
+    whose maps scale with the input (VGG) it equals Σ(window activations) / (activations of the
+    whole image): with a margin wider than the receptive field, each core's gradient is then the
+    whole image's gradient there. The recorded loss weights each window's mean by its core's area.
+    """
+    rows, cols = _tiles(image.shape[-2], tiling), _tiles(image.shape[-1], tiling)
+    rolled = torch.roll(image, shift, dims=(2, 3))
+    grad = torch.zeros_like(rolled)
+    record: dict[str, float] = defaultdict(float)
+    area = image.shape[-2] * image.shape[-1]
+    for cy0, cy1, wy0, wy1 in rows:
+        for cx0, cx1, wx0, wx1 in cols:
+            window = rolled[..., wy0:wy1, wx0:wx1].detach().requires_grad_(True)
+            terms = dream_loss(net(window), weights, guides)
+            total = sum(t.sum() for t in terms.values()) * ((wy1 - wy0) * (wx1 - wx0) / area)
+            total.backward()
+            grad[..., cy0:cy1, cx0:cx1] = window.grad[..., cy0 - wy0:cy1 - wy0, cx0 - wx0:cx1 - wx0]
+            for name, t in terms.items():
+                record[name] += float(t.detach().sum()) * (cy1 - cy0) * (cx1 - cx0) / area
+    record["total"] = sum(v for k, v in record.items() if k.startswith("dream:"))
+    return torch.roll(grad, (-shift[0], -shift[1]), dims=(2, 3)), dict(record)
+
+
+class _Stop(Exception):
+    """Ends the dream early (callback asked, or the gradient stopped being finite)."""
+
+
+def _layer_weights(layers: Layers | None, model: str) -> dict[str, float]:
+    if layers is None:
+        return {name: 1.0 for name in DEFAULT_DREAM_LAYERS.get(model, ())}
+    if isinstance(layers, str):
+        return {layers: 1.0}
+    if isinstance(layers, Mapping):
+        return {str(k): float(v) for k, v in layers.items()}
+    return {str(name): 1.0 for name in layers}
+
+
+def deepdream(
+    image: ImageInput,
+    model: str = "inception_v3",
+    layers: Layers | None = None,
+    *,
+    octaves: int = 4,
+    octave_scale: float = 1.4,
+    steps_per_octave: int = 10,
+    step_size: float = 0.01,
+    jitter: int = 32,
+    tile_size: int | None = None,
+    tile_margin: int = 32,
+    guide: ImageInput | None = None,
+    weights: str | os.PathLike | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    callback: Callable[[Progress], bool | None] | None = None,
+) -> DreamResult:
+    """Dream on ``image``: normalised gradient ascent on the mean activation of ``layers``.
+
+    Args:
+        image: (B, 3, H, W) tensor in [0, 1] or an image path; the result has its size.
+        model: ``"inception_v3"`` (as seed 004), ``"googlenet"`` (Google's original) or a VGG
+            (``"vgg19"``, … with paper names such as ``relu4_2``).
+        layers: a name, a sequence (weights 1, losses added as in seed 004) or ``{name: weight}``.
+            Default :data:`DEFAULT_DREAM_LAYERS` (Inception v3: Mixed_6a + Mixed_6c = Keras mixed3 + mixed5).
+        octaves: number of scales; octave k (0 = smallest) is the image shrunk by octave_scale^(octaves−1−k).
+        steps_per_octave: gradient steps at each scale. step_size: η, in [0, 1] pixel units per step.
+        jitter: maximum random roll in pixels per step (undone after the step).
+        tile_size: compute the gradient in tiles of at most this many pixels per side (on a randomly
+            shifted grid) so large images fit in memory; ``None`` = the whole image at once.
+        tile_margin: context in pixels each tile sees around it (its gradient is discarded), so
+            seams do not show; memory goes with (tile_size + 2 · tile_margin)².
+        guide: an image whose features to dream towards instead of "more of whatever is there".
+        weights: ``"imagenet"``, ``"random[:SEED]"`` or a file; default ``NSTLIB_WEIGHTS`` or imagenet.
+        seed: seeds the jitter and tile shifts: the same seed gives the same dream.
+        callback: called with a :class:`~nstlib.optim.loop.Progress` after every step (its image is the
+            current octave's); return True to stop.
+
+    Returns a :class:`DreamResult` with ``.image`` and ``.history``.
+    """
+    image = load_image(image) if isinstance(image, (str, os.PathLike)) else check_image(image, "image")
+    _check_settings(octaves, octave_scale, steps_per_octave, step_size, jitter, tile_size, tile_margin)
+    run_device = get_device(device)
+    home = image.device
+    if model not in DEFAULT_DREAM_LAYERS:
+        raise InputError(f"Unknown model {model!r}; choose one of {', '.join(DEFAULT_DREAM_LAYERS)}.")
+    weights_l = _layer_weights(layers, model)
+    if not weights_l:
+        raise InputError("layers is empty: name at least one layer to dream on.")
+    if model == "inception_v3":  # Keras' names for the mixed blocks (mixed3 -> Mixed_6a), weights of aliases added
+        merged: dict[str, float] = defaultdict(float)
+        for name, w in weights_l.items():
+            merged[KERAS_MIXED.get(name, name)] += w
+        weights_l = dict(merged)
+    net = dream_network(model, tuple(weights_l), weights=weights, device=run_device)
+    sizes = octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale)
+    tiling = Tiling(tile_size, tile_margin, _stride(net))
+    _check_sizes(sizes, net.min_size, tiling, net.layers)
+    guides = None
+    if guide is not None:
+        guide_img = load_image(guide) if isinstance(guide, (str, os.PathLike)) else check_image(guide, "guide")
+        with torch.no_grad():
+            guides = {n: f[0].flatten(1) for n, f in net(guide_img[:1].to(run_device)).items()}  # (C, N)
+
+    generator = torch.Generator().manual_seed(seed)
+    original = image.detach().to(run_device, torch.float32).clamp(0.0, 1.0)
+    detail = torch.zeros_like(resize_image(original, sizes[0]))
+    history: dict[str, list[float]] = defaultdict(list)
+    octave_images: list[torch.Tensor] = []
+    total_steps, done, interrupted = len(sizes) * steps_per_octave, 0, False
+    start = time.perf_counter()
+    bar = tqdm(total=total_steps, desc="deepdream", disable=not progress, leave=True)
+    base = current = original
+    try:
+        for size in sizes:
+            base = resize_image(original, size)
+            detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False)
+            current = (base + detail).clamp(0.0, 1.0)
+            for _ in range(steps_per_octave):
+                shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
+                # With several tiles, a random roll of up to one tile moves the seams to new places every step.
+                extra = torch.randint(0, tile_size or 1, (2,), generator=generator)
+                if tile_size is not None:
+                    shift = tuple(s + int(e) if side > tile_size else s for s, e, side in zip(shift, extra, size))
+                grad, record = _gradient(net, current, weights_l, guides, tiling, shift)
+                if not torch.isfinite(grad).all():
+                    warnings.warn(f"The gradient became NaN/Inf at step {done + 1}; stopping with the image so far.",
+                                  RuntimeWarning, stacklevel=2)
+                    raise _Stop
+                grad = grad / (grad.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
+                current = (current + step_size * grad).clamp_(0.0, 1.0)
+                done += 1
+                for name, value in record.items():
+                    history[name].append(value)
+                bar.update(1)
+                if callback is not None and callback(Progress(
+                        done, total_steps, record["total"], record, current.detach(), time.perf_counter() - start)):
+                    raise _Stop
+            detail = current - base
+            octave_images.append(current.detach().cpu())
+    except _Stop:
+        pass
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(f"Interrupted after {done} of {total_steps} steps: returning the dream so far "
+                      "(result.interrupted is True).", RuntimeWarning, stacklevel=2)
+    except (RuntimeError, MemoryError) as exc:  # CUDA's OutOfMemoryError is a RuntimeError
+        if is_out_of_memory(exc):
+            raise ResourceError(f"Out of memory on {run_device} while dreaming at {tuple(current.shape[-2:])} px. "
+                                "Pass tile_size=256 (or smaller) to compute the gradient tile by tile, use fewer "
+                                "or shallower layers, or device='cpu'.") from None
+        raise
+    finally:
+        bar.close()
+    final = current
+    if current.shape[-2:] != original.shape[-2:]:  # stopped early in a smaller octave: carry its detail up
+        detail = F.interpolate(current - base, size=tuple(original.shape[-2:]), mode="bilinear", align_corners=False)
+        final = (original + detail).clamp(0.0, 1.0)
+    return DreamResult(
+        image=final.detach().to(home), history=dict(history), octave_sizes=sizes, octave_images=octave_images,
+        steps_done=done, interrupted=interrupted, seconds=time.perf_counter() - start,
+        settings=dict(model=model, layers=weights_l, octaves=octaves, octave_scale=octave_scale,
+                      steps_per_octave=steps_per_octave, step_size=step_size, jitter=jitter, tile_size=tile_size,
+                      tile_margin=tile_margin, guided=guide is not None,
+                      weights=weights_key(weights),
+                      device=str(run_device), seed=seed))
+
+
+def _stride(net: torch.nn.Module) -> int:
+    """Input pixels per step of the deepest layer's grid (VGG: 2^pools before it, = its min_size)."""
+    return int(getattr(net, "stride", getattr(net, "min_size", 1)))
+
+
+def _check_settings(octaves: int, octave_scale: float, steps: int, step_size: float, jitter: int,
+                    tile_size: int | None, tile_margin: int) -> None:
+    if not isinstance(octaves, int) or octaves < 1:
+        raise InputError(f"octaves must be a whole number >= 1 (1 = no pyramid), got {octaves!r}.")
+    if not octave_scale >= 1.0 or not math.isfinite(octave_scale):
+        raise InputError(f"octave_scale must be a number >= 1 (e.g. 1.4), got {octave_scale!r}.")
+    if not isinstance(steps, int) or steps < 0:
+        raise InputError(f"steps_per_octave must be a whole number >= 0, got {steps!r}.")
+    if not (step_size > 0 and math.isfinite(step_size)):
+        raise InputError(f"step_size must be a positive number (e.g. 0.01), got {step_size!r}.")
+    if not isinstance(jitter, int) or jitter < 0:
+        raise InputError(f"jitter must be a whole number of pixels >= 0, got {jitter!r}.")
+    if tile_size is not None and (not isinstance(tile_size, int) or tile_size < 1):
+        raise InputError(f"tile_size must be None or a positive whole number of pixels, got {tile_size!r}.")
+    if not isinstance(tile_margin, int) or tile_margin < 0:
+        raise InputError(f"tile_margin must be a whole number of pixels >= 0, got {tile_margin!r}.")
+
+
+def _check_sizes(sizes: list[tuple[int, int]], min_size: int, tiling: Tiling, layers: Sequence[str]) -> None:
+    smallest = min(sizes[0])
+    if smallest < min_size:
+        fit = sum(1 for s in sizes if min(s) >= min_size)
+        raise ImageTooSmallError(
+            f"The smallest octave is {sizes[0][0]}x{sizes[0][1]} px, but layer(s) {', '.join(layers)} need at least "
+            f"{min_size}x{min_size} px. Use octaves={max(fit, 1)} or fewer, a smaller octave_scale, or a larger image.")
+    for size in sizes:
+        for length in size:
+            short = min(w1 - w0 for _, _, w0, w1 in _tiles(length, tiling))
+            if short < min_size:
+                raise InputError(
+                    f"tile_size={tiling.size} with tile_margin={tiling.margin} cuts a {length}-px side into windows of "
+                    f"{short} px, but layer(s) {', '.join(layers)} need at least {min_size} px. "
+                    f"Use tile_size >= {2 * min_size} or a larger tile_margin.")
