@@ -1,11 +1,26 @@
 """nstlib: neural style transfer (Gatys, Ecker & Bethge) and DeepDream for teaching.
 
-    import nstlib as nst
-    content = nst.load_image("images/chelsea.jpg", size=256)
-    style = nst.load_image("images/style_waves.png", size=256)
-    result = nst.stylize(content, style, steps=300)
-    nst.show_images([content, style, result.image], titles=["content", "style", "result"])
+    >>> import nstlib as nst
+    >>> content = nst.load_image("images/chelsea.jpg", size=64)
+    >>> style = nst.load_image("images/style_waves.jpg", size=64)
+    >>> result = nst.stylize(content, style, steps=5, progress=False)
+    >>> result.image.shape, result.steps_done
+    (torch.Size([1, 3, 43, 64]), 5)
+    >>> fig = nst.show_images([content, style, result.image], titles=["content", "style", "result"])
+
+(A real run: ``size=256`` and the default ``steps``.) The package, lowest layer first, each importing only from
+the layers below it (``tests/test_layering.py`` checks it):
+
+* ``errors``, ``device``, ``images`` — the error hierarchy, where tensors live, loading and saving pictures.
+* :mod:`nstlib.weights` — where a network's numbers come from: the sources table, loaders, the cache.
+* :mod:`nstlib.net` — VGG's layer table and the feature extractors (VGG, Inception).
+* :mod:`nstlib.loss` — content, style and TV losses, style statistics, the objective.
+* :mod:`nstlib.optim` — the one optimisation loop, the stage schedule, memory estimates.
+* :mod:`nstlib.algorithms` — style transfer, reconstruction, texture, DeepDream, feed-forward networks, colour.
+* :mod:`nstlib.course` — lesson set-up, plots, live views, widgets, the exercise checkers, the gallery.
+* :mod:`nstlib.bench` and :mod:`nstlib.cli` — ``python -m nstlib.bench`` and the ``nstlib`` command.
 """
+from nstlib.version import __version__
 from nstlib.errors import (DeviceError, ImageError, ImageTooSmallError, InputError, NSTError, OutputError,
                            ResourceError, WeightsError)
 from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
@@ -17,18 +32,19 @@ from nstlib.loss.functional import content_loss, gram_matrix, style_loss, tv_los
 from nstlib.optim.loop import Progress, TransferResult
 from nstlib.course import check
 from nstlib.course.plotting import plot_losses, show_feature_maps, show_images
-from nstlib.algorithms.transfer import reconstruct, stylize
+from nstlib.algorithms.reconstruct import reconstruct
+from nstlib.algorithms.transfer import stylize
 from nstlib.algorithms.dream import DreamResult, deepdream
 from nstlib.algorithms.colour import (colour_stats, combine_luminance, luminance, match_colour, match_luminance, rgb_to_ycbcr,
                            rgb_to_yiq, stylize_luminance, ycbcr_to_rgb, yiq_to_rgb)
-from nstlib.loss.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, synthesize_texture
+from nstlib.loss.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance
+from nstlib.algorithms.texture import synthesize_texture
 from nstlib.algorithms.texnet import (JOHNSON_CONTENT_LAYER, JOHNSON_STYLE_LAYERS, TransferNet, TransferNetResult,
                            load_transfer_net, save_transfer_net, train_transfer_net)
 from nstlib.device import available_memory, get_device
 from nstlib.optim.memory import MemoryEstimate, estimate_memory, largest_size
-from nstlib.weights.store import fetch_weights, weights_available, weights_path
+from nstlib.weights import fetch_weights, weights_available, weights_path
 
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nstlib.errors import NSTError, is_out_of_memory
 from nstlib.weights.sources import SOURCES
-from nstlib.weights.store import WEIGHT_ENUMS
+from nstlib.weights.imagenet import WEIGHT_ENUMS
 
 __all__ = ["main"]
 
@@ -129,7 +129,7 @@ def _install_hed() -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from nstlib.weights.store import fetch_weights
+    from nstlib.weights.sources import fetch_weights
 
     if args.weights == "hed":
         from nstlib.weights.hed import hed_available

@@ -299,7 +299,7 @@ def check_output_path(path: PathLike, overwrite: bool = False) -> Path:
     return path
 
 
-def write_atomically(path: Path, write: Callable[[BinaryIO], None], overwrite: bool = False) -> Path:
+def write_atomically(path: Path, write: Callable[[BinaryIO], object], overwrite: bool = False) -> Path:
     """Call ``write(handle)`` on a temporary file next to ``path``, then rename it to ``path``.
 
     A failure (disk full, Ctrl-C, an exception in ``write``) removes the temporary file, so there is

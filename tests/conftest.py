@@ -57,9 +57,7 @@ def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "torch_home"
     (home / "hub" / "checkpoints").mkdir(parents=True)
     monkeypatch.setenv("TORCH_HOME", str(home))
-    from nstlib.weights import hed
-    from nstlib.weights import store as weights
+    from nstlib.weights import cache
 
-    weights._cached_load.cache_clear()
-    hed._load.cache_clear()
+    cache.clear()
     return home

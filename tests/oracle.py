@@ -17,7 +17,7 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 def state_dict(arch: str, weights: str) -> dict[str, torch.Tensor]:
     if weights.startswith("random"):
-        from nstlib.weights.store import random_state_dict
+        from nstlib.weights.seeded import random_state_dict
 
         seed = int(weights.partition(":")[2] or 0)
         return random_state_dict(arch, seed)

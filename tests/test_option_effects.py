@@ -12,6 +12,8 @@ import torch
 import nstlib as nst
 from nstlib.loss import stats
 from nstlib.algorithms import transfer
+from nstlib.loss import objective as loss_objective
+from nstlib.optim import schedule
 from oracle import Features, gram, noise, transfer_terms, tv
 
 CPU = dict(device="cpu", progress=False)
@@ -122,13 +124,13 @@ def test_optimizer_and_lr_give_the_documented_first_update(content, style, optim
 def style_targets(monkeypatch: pytest.MonkeyPatch) -> list[list[torch.Tensor]]:
     """The style images each stage's targets are built from (StyleTerms.from_images, as stylize calls it)."""
     seen: list[list[torch.Tensor]] = []
-    real = transfer.StyleTerms.from_images
+    real = loss_objective.StyleTerms.from_images
 
     def spy(vgg, styles, layer_weights, **options):
         seen.append([s.detach().clone() for s in styles])
         return real(vgg, styles, layer_weights, **options)
 
-    monkeypatch.setattr(transfer.StyleTerms, "from_images", staticmethod(spy))
+    monkeypatch.setattr(loss_objective.StyleTerms, "from_images", staticmethod(spy))
     return seen
 
 
@@ -202,7 +204,7 @@ def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(content, styl
                                                                    dtype) -> None:
     """Oracle: what reaches gram_matrix and content_loss, and whether autocast is on at that moment."""
     seen: dict[str, list] = {"gram": [], "content": [], "network": []}
-    real_gram, real_content = stats.gram_matrix, transfer.content_loss
+    real_gram, real_content = stats.gram_matrix, loss_objective.content_loss
 
     def gram_spy(features, normalize=None):
         seen["gram"].append((features.dtype, torch.is_autocast_enabled("cpu")))
@@ -219,7 +221,7 @@ def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(content, styl
             return out
 
     monkeypatch.setattr(stats, "gram_matrix", gram_spy)
-    monkeypatch.setattr(transfer, "content_loss", content_spy)
+    monkeypatch.setattr(loss_objective, "content_loss", content_spy)
     monkeypatch.setattr(transfer, "VGGFeatures", Recording)
     result = nst.stylize(content, style, steps=2, weights="random", precision=precision, init="noise",
                          style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",), **CPU)
@@ -265,7 +267,7 @@ def test_compile_runs_the_network_through_torch_compile(content, style, monkeypa
 
 
 def test_check_memory_refuses_and_can_be_switched_off(content, style, monkeypatch) -> None:
-    monkeypatch.setattr(transfer, "available_memory", lambda device=None: 1024)
+    monkeypatch.setattr(schedule, "available_memory", lambda device=None: 1024)
     options = dict(steps=1, weights="random", style_layers=("relu1_1",), content_layers=("relu1_1",), **CPU)
     with pytest.raises(nst.ResourceError, match="needs"):
         nst.stylize(content, style, **options)

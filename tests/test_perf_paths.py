@@ -11,6 +11,7 @@ import torchvision
 import nstlib as nst
 from nstlib.optim import memory
 from nstlib.algorithms import transfer
+from nstlib.optim import schedule
 from nstlib.optim.loop import optimize_pixels
 from nstlib.weights.sources import load_vgg_state_dict
 
@@ -79,8 +80,8 @@ def test_fp16_gram_overflows_but_stylize_keeps_it_in_fp32() -> None:
     with torch.autocast("cpu", dtype=torch.float16):
         naive = torch.bmm(features.flatten(2), features.flatten(2).transpose(1, 2))
     assert not torch.isfinite(naive).all(), "the hazard this guards against: Σ of 1024 products of 12² > 65504"
-    speed = transfer._speed(torch.device("cpu"), "fp16", None, False)
-    assert speed.loss_scale > 1 and transfer._speed(torch.device("cpu"), "bf16", None, False).loss_scale == 1
+    speed = schedule.speed_for(torch.device("cpu"), "fp16", None, False)
+    assert speed.loss_scale > 1 and schedule.speed_for(torch.device("cpu"), "bf16", None, False).loss_scale == 1
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
@@ -241,13 +242,13 @@ def test_largest_size_fits_its_budget() -> None:
 def test_stylize_refuses_what_does_not_fit(content_image: torch.Tensor, style_image: torch.Tensor,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     budget = nst.estimate_memory(48).total  # the 43x64 content needs more than a 48x48 image
-    monkeypatch.setattr(transfer, "available_memory", lambda device=None: budget)
+    monkeypatch.setattr(schedule, "available_memory", lambda device=None: budget)
     with pytest.raises(nst.ResourceError, match=r"largest that fits is about \d+ px") as info:
         nst.stylize(content_image, style_image, steps=1, **FAST)
     fits = int(str(info.value).split("is about ")[-1].split(" px")[0])
     assert 0 < fits < 64 and nst.estimate_memory((round(fits * 43 / 64), fits)).total <= budget
     with pytest.raises(nst.ResourceError, match="Not even a small image fits"):
-        monkeypatch.setattr(transfer, "available_memory", lambda device=None: 2**20)
+        monkeypatch.setattr(schedule, "available_memory", lambda device=None: 2**20)
         nst.stylize(content_image, style_image, steps=1, **FAST)
     assert nst.stylize(content_image, style_image, steps=1, check_memory=False, **FAST).steps_done == 1
 
@@ -255,8 +256,8 @@ def test_stylize_refuses_what_does_not_fit(content_image: torch.Tensor, style_im
 def test_out_of_memory_message_uses_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
     image = torch.zeros(1, 3, 1024, 1024)
     budget = nst.estimate_memory(512).total
-    monkeypatch.setattr(transfer, "available_memory", lambda device=None: budget)
-    error = transfer._out_of_memory(RuntimeError("CUDA out of memory"), image, torch.device("cpu"))
+    monkeypatch.setattr(schedule, "available_memory", lambda device=None: budget)
+    error = schedule.out_of_memory(RuntimeError("CUDA out of memory"), image, torch.device("cpu"))
     assert isinstance(error, nst.ResourceError) and f"size={nst.largest_size(budget)}" in str(error)
 
 
@@ -299,25 +300,25 @@ def test_available_memory_and_bad_input() -> None:
 def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
     if flags:  # the flags the kernel reports are the ones torch's probe sees
-        assert transfer.native_bf16("cpu") == ("avx512_bf16" in flags or "amx_tile" in flags)
+        assert schedule.native_bf16("cpu") == ("avx512_bf16" in flags or "amx_tile" in flags)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
-    assert transfer.native_bf16("cpu") is True
-    assert transfer.native_bf16("meta") is False
+    assert schedule.native_bf16("cpu") is True
+    assert schedule.native_bf16("meta") is False
 
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(content_image, style_image, monkeypatch,
                                                                       native: bool) -> None:
     seen: list[bool] = []
-    monkeypatch.setattr(transfer, "native_bf16", lambda device: native)
-    real = transfer._objective
+    monkeypatch.setattr(schedule, "native_bf16", lambda device: native)
+    real = transfer.stage_objective
 
-    def spy(targets, w, forward, speed, per_variant):
+    def spy(targets, w, forward, speed):
         seen.append(speed.precision)
-        return real(targets, w, forward, speed, per_variant)
+        return real(targets, w, forward, speed)
 
-    monkeypatch.setattr(transfer, "_objective", spy)
+    monkeypatch.setattr(transfer, "stage_objective", spy)
     c, s = nst.resize_image(content_image, 64), nst.resize_image(style_image, 64)
     result = nst.stylize(c, s, steps=(1, 1, 1), scales=(16, 32), style_layers=("relu1_1",), content_layers=("relu2_1",),
                          **FAST)
@@ -337,8 +338,8 @@ def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(content_ima
     ((48, 64), (), (110,)),          # nothing coarser fits: all at the full size
 ])
 def test_the_default_schedule_is_a_quarter_half_full_pyramid(shape, scales, steps) -> None:
-    assert transfer._auto_schedule(torch.zeros(1, 3, *shape)) == (scales, steps)
-    stages = transfer._schedule(torch.zeros(1, 3, *shape), None, None, "fp32", torch.device("cpu"))
+    assert schedule.auto_schedule(torch.zeros(1, 3, *shape)) == (scales, steps)
+    stages = schedule.plan_stages(torch.zeros(1, 3, *shape), None, None, "fp32", torch.device("cpu"))
     assert [s.steps for s in stages] == list(steps) and stages[-1].size == shape
     assert [max(s.size) for s in stages[:-1]] == list(scales)
 

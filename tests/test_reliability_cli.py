@@ -20,6 +20,8 @@ from PIL import Image
 
 from nstlib import cli
 from nstlib.algorithms import transfer
+from nstlib.loss import objective as loss_objective
+from nstlib.optim import schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,7 +147,7 @@ def test_device_weights_and_memory_errors(capsys: pytest.CaptureFixture, picture
     code = cli.main(["stylize", str(content), str(style), "-o", str(out / "r.png"), "--weights", str(broken),
                      "--device", "cpu", "--quiet", "--size", "32"])
     assert code == 1 and "not a readable weights file" in _one_line_error(capsys.readouterr().err)
-    monkeypatch.setattr(transfer, "available_memory", lambda device: 2**30)
+    monkeypatch.setattr(schedule, "available_memory", lambda device: 2**30)
     code, _, err = _run(capsys, content, style, "-o", out / "r.png", "--size", "2000")
     line = _one_line_error(err)
     fits = int(line.split("--size ")[1].split()[0])
@@ -160,7 +162,7 @@ def test_out_of_memory_mid_run(capsys: pytest.CaptureFixture, pictures: tuple[Pa
     def exhausted(*args: object, **kwargs: object) -> torch.Tensor:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore details on line two")
 
-    monkeypatch.setattr(transfer, "content_loss", exhausted)
+    monkeypatch.setattr(loss_objective, "content_loss", exhausted)
     code, _, err = _run(capsys, content, style, "-o", out / "r.png")
     assert code == 1 and "Out of memory on cpu at 27x32 px" in _one_line_error(err) and "size=" in err
     assert list(out.iterdir()) == []
@@ -170,13 +172,13 @@ def test_nan_mid_run_is_one_warning_line_and_the_result_is_written(
         capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     content, style, out = pictures
     calls = {"n": 0}
-    tv = transfer.tv_loss
+    tv = loss_objective.tv_loss
 
     def flaky(image: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
         calls["n"] += 1
         return tv(image, *args, **kwargs) * (float("nan") if calls["n"] == 2 else 1.0)
 
-    monkeypatch.setattr(transfer, "tv_loss", flaky)
+    monkeypatch.setattr(loss_objective, "tv_loss", flaky)
     code, stdout, err = _run(capsys, content, style, "-o", out / "r.png", "--steps", "3")
     assert code == 0 and "3 steps" in stdout
     assert _one_line_error(err).startswith("warning: The loss became NaN/Inf at step 2")
@@ -187,7 +189,7 @@ def test_interrupt_writes_nothing(capsys: pytest.CaptureFixture, pictures: tuple
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     content, style, out = pictures
     calls = {"n": 0}
-    real = transfer.content_loss
+    real = loss_objective.content_loss
 
     def ctrl_c(*args: object, **kwargs: object) -> torch.Tensor:
         calls["n"] += 1
@@ -195,7 +197,7 @@ def test_interrupt_writes_nothing(capsys: pytest.CaptureFixture, pictures: tuple
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(transfer, "content_loss", ctrl_c)
+    monkeypatch.setattr(loss_objective, "content_loss", ctrl_c)
     code, _, err = _run(capsys, content, style, "-o", out / "r.png", "--steps", "10")
     assert code == 130 and _one_line_error(err) == "interrupted after 2 steps; nothing was written"
     assert list(out.iterdir()) == []

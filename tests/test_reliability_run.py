@@ -13,7 +13,8 @@ import torch
 
 import nstlib as nst
 from nstlib.net import vgg as features
-from nstlib.algorithms import transfer
+from nstlib.loss import objective as loss_objective
+from nstlib.optim import schedule
 from nstlib.optim.memory import estimate_memory
 from nstlib.optim.loop import optimize_pixels
 
@@ -114,7 +115,7 @@ def test_huge_style_is_resized_before_it_reaches_the_network(monkeypatch: pytest
 
 def test_run_that_cannot_fit_is_refused_before_it_starts_with_a_size_that_fits(monkeypatch: pytest.MonkeyPatch) -> None:
     free = 300 * 2**20
-    monkeypatch.setattr(transfer, "available_memory", lambda device: free)
+    monkeypatch.setattr(schedule, "available_memory", lambda device: free)
     built: list[int] = []
     monkeypatch.setattr(features.VGGFeatures, "__init__", lambda *a, **k: built.append(1) or None)
     content = torch.rand(1, 3, 600, 800)
@@ -168,14 +169,14 @@ def test_nan_that_never_goes_away_gives_up_and_keeps_the_best_image() -> None:
 
 def test_nan_during_stylize(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"n": 0}
-    tv = transfer.tv_loss
+    tv = loss_objective.tv_loss
 
     def flaky_tv(image: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
         calls["n"] += 1
         value = tv(image, *args, **kwargs)
         return value * float("nan") if calls["n"] == 3 else value
 
-    monkeypatch.setattr(transfer, "tv_loss", flaky_tv)
+    monkeypatch.setattr(loss_objective, "tv_loss", flaky_tv)
     with pytest.warns(RuntimeWarning, match="NaN/Inf at step 3"):
         result = nst.stylize(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), steps=5, **SHALLOW, **QUICK)
     assert result.recoveries == 1 and result.steps_done == 5
@@ -247,7 +248,7 @@ def test_out_of_memory_says_what_size_would_fit(monkeypatch: pytest.MonkeyPatch,
     def exhausted(*args: object, **kwargs: object) -> torch.Tensor:
         raise error
 
-    monkeypatch.setattr(transfer, "content_loss", exhausted)
+    monkeypatch.setattr(loss_objective, "content_loss", exhausted)
     with pytest.raises(nst.ResourceError, match=r"Out of memory on cpu at 48x64 px\. Try a smaller image "
                                                 r"\(e\.g\. size=(\d+)\)") as info:
         nst.stylize(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64), steps=3, **QUICK)
@@ -259,7 +260,7 @@ def test_other_runtime_errors_are_not_disguised_as_memory(monkeypatch: pytest.Mo
     def broken(*args: object, **kwargs: object) -> torch.Tensor:
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
 
-    monkeypatch.setattr(transfer, "content_loss", broken)
+    monkeypatch.setattr(loss_objective, "content_loss", broken)
     with pytest.raises(RuntimeError, match="cannot be multiplied") as info:
         nst.stylize(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), steps=1, **SHALLOW, **QUICK)
     assert not isinstance(info.value, nst.NSTError)

@@ -15,14 +15,15 @@ import torch
 
 import nstlib as nst
 from nstlib.weights import sources
-from nstlib.weights import store as weights
+from nstlib import weights
+from nstlib.weights import cache, imagenet
 from nstlib.net.layers import conv_shapes
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 
 
 def _load(path: Path, arch: str = "vgg19") -> dict:
-    weights._cached_load.cache_clear()
+    cache.clear()
     return sources.load_vgg_state_dict(arch, path)
 
 
@@ -137,7 +138,7 @@ def test_no_network_detected_by_the_probe(torch_home: Path, monkeypatch: pytest.
         tried.append(address)
         raise OSError(101, "Network is unreachable")
 
-    monkeypatch.setattr(weights.socket, "create_connection", no_route)
+    monkeypatch.setattr(imagenet.socket, "create_connection", no_route)
     with pytest.raises(nst.WeightsError, match="cannot be reached") as info:
         weights.fetch_weights("vgg19", progress=False)
     assert tried == [("download.pytorch.org", 443)]
@@ -152,8 +153,8 @@ def test_a_hanging_network_is_given_up_on(torch_home: Path, monkeypatch: pytest.
         release.wait(30)  # like a DNS lookup that never answers
         raise OSError("gave up")
 
-    monkeypatch.setattr(weights.socket, "create_connection", hang)
-    monkeypatch.setattr(weights, "_PROBE_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(imagenet.socket, "create_connection", hang)
+    monkeypatch.setattr(imagenet, "PROBE_TIMEOUT_S", 0.2)
     try:
         with pytest.raises(nst.WeightsError, match="cannot be reached"):
             weights.fetch_weights("vgg19", progress=False)

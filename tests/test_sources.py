@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import nstlib as nst
+from nstlib.net.conventions import CAFFE_CONVENTION, IMAGENET_CONVENTION
 from nstlib.weights import sources
 from oracle import assert_near
 
@@ -14,9 +15,9 @@ def test_conventions_are_the_published_formulas_and_undo_inverts_them() -> None:
     x = torch.rand(2, 3, 5, 4, generator=torch.Generator().manual_seed(0))
     imagenet = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     caffe = torch.stack([x[:, 2], x[:, 1], x[:, 0]], dim=1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
-    assert torch.allclose(sources.IMAGENET_CONVENTION.apply(x), imagenet, atol=1e-6)
-    assert torch.allclose(sources.CAFFE_CONVENTION.apply(x), caffe, atol=1e-4)
-    for convention in (sources.IMAGENET_CONVENTION, sources.CAFFE_CONVENTION):
+    assert torch.allclose(IMAGENET_CONVENTION.apply(x), imagenet, atol=1e-6)
+    assert torch.allclose(CAFFE_CONVENTION.apply(x), caffe, atol=1e-4)
+    for convention in (IMAGENET_CONVENTION, CAFFE_CONVENTION):
         assert torch.allclose(convention.undo(convention.apply(x)), x, atol=1e-5)
 
 
@@ -24,8 +25,8 @@ def test_vggfeatures_feeds_its_first_convolution_the_sources_convention() -> Non
     x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     vgg = nst.VGGFeatures("vgg19", ("conv1_1",), weights="random:2", device="cpu")
     conv = vgg.features[0]
-    want = F.conv2d(sources.IMAGENET_CONVENTION.apply(x), conv.weight, conv.bias, padding=1)
-    assert vgg.convention is sources.IMAGENET_CONVENTION
+    want = F.conv2d(IMAGENET_CONVENTION.apply(x), conv.weight, conv.bias, padding=1)
+    assert vgg.convention is IMAGENET_CONVENTION
     assert_near(vgg(x)["conv1_1"], want)
 
 

@@ -11,7 +11,8 @@ import torch
 import torchvision
 
 import nstlib as nst
-from nstlib.weights import store as W
+import nstlib.weights as W
+from nstlib.weights import imagenet
 from nstlib.weights.sources import load_vgg_state_dict
 
 
@@ -107,18 +108,18 @@ def test_download_path_checks_the_hash(torch_home: Path, tmp_path: Path, monkeyp
     payload = source / "payload.pth"
     torch.save(torchvision_format_state_dict("vgg11"), payload)
     digest = hashlib.sha256(payload.read_bytes()).hexdigest()
-    monkeypatch.setattr(W, "_host_reachable", lambda url, timeout=5.0: True)
+    monkeypatch.setattr(imagenet, "host_reachable", lambda url, timeout=5.0: True)
 
     good = source / f"vgg11-{digest[:8]}.pth"
     payload.rename(good)
-    monkeypatch.setattr(W, "weights_url", lambda arch="vgg19": good.as_uri())
+    monkeypatch.setattr(imagenet, "weights_url", lambda arch="vgg19": good.as_uri())
     path = W.fetch_weights("vgg11", progress=False)
     assert path == torch_home / "hub" / "checkpoints" / good.name and path.is_file()
     assert load_vgg_state_dict("vgg11", "imagenet")["features.0.weight"].shape == (64, 3, 3, 3)
 
     bad = source / "vgg11-00000000.pth"
     good.rename(bad)
-    monkeypatch.setattr(W, "weights_url", lambda arch="vgg19": bad.as_uri())
+    monkeypatch.setattr(imagenet, "weights_url", lambda arch="vgg19": bad.as_uri())
     with pytest.raises(nst.WeightsError, match="Downloading the weights failed.*hash"):
         W.fetch_weights("vgg11", progress=False)
     assert not (torch_home / "hub" / "checkpoints" / bad.name).exists()

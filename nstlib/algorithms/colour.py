@@ -99,7 +99,8 @@ def combine_luminance(luma: torch.Tensor, colour: torch.Tensor, space: ColourSpa
     colour = check_image(colour)
     luma = check_image(luma, "luma")
     if luma.shape[-2:] != colour.shape[-2:]:
-        luma = resize_image(luma, tuple(colour.shape[-2:]))
+        h, w = colour.shape[-2:]
+        luma = resize_image(luma, (h, w))
     y = _to_space(luma, space)[:, :1]
     chroma = _to_space(colour, space)[:, 1:]
     mixed = torch.cat([y, chroma.expand(y.shape[0], -1, -1, -1)], dim=1)

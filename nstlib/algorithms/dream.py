@@ -4,14 +4,16 @@
     >>> show_images(result.image)                                          # doctest: +SKIP
 
 Gradient *ascent* on the pixels of an image through a frozen network: the same loop as style
-transfer with the sign flipped. The loss (seed 004) adds the activations of the chosen layers,
-each layer's contribution normalised so large layers do not outweigh small ones:
+transfer (:func:`~nstlib.optim.loop.optimize_pixels`, run once per octave) with the sign flipped.
+The loss (seed 004) adds the activations of the chosen layers, each layer's contribution
+normalised so large layers do not outweigh small ones:
 
     L(x) = Σ_l w_l · mean_{c,i,j} A_l(x)[c, i, j]          (w_l = 1 unless you pass {layer: weight})
 
 and each step is  x ← clip_[0,1]( x + η · g / mean|g| ),  g = ∂L/∂x, the normalised gradient step
-of Google's original deepdream notebook. Two more tricks from that notebook make it work on real
-photos: a random roll (jitter) of the image before every step, undone after; and an *octave*
+of Google's original deepdream notebook (the loop's ``optimizer="normalized"``). Two more tricks from
+that notebook make it work on real photos: a random roll (jitter) of the image before every step,
+undone after (the loop's ``gradient`` function: :func:`_jittered_gradient`); and an *octave*
 pyramid that dreams at small scales first and carries the added detail (dreamed − base) up to
 the next scale. For large images the gradient can be computed in tiles on a randomly shifted grid
 and normalised over the whole image, as in the TensorFlow tutorial; unlike there, each tile also
@@ -42,7 +44,7 @@ from nstlib.net.vgg import VGGFeatures
 from nstlib.images import check_image, load_image, resize_image
 from nstlib.net.inception import INCEPTION_LAYERS, KERAS_MIXED, InceptionFeatures
 from nstlib.net.layers import VGG_BLOCKS
-from nstlib.optim.loop import Progress
+from nstlib.optim.loop import Gradient, Progress, optimize_pixels
 from nstlib.weights.sources import weights_key
 
 __all__ = ["deepdream", "DreamResult", "DEFAULT_DREAM_LAYERS", "dream_network", "dream_loss", "octave_sizes"]
@@ -175,8 +177,30 @@ def _gradient(net: torch.nn.Module, image: torch.Tensor, weights: Mapping[str, f
     return torch.roll(grad, (-shift[0], -shift[1]), dims=(2, 3)), dict(record)
 
 
-class _Stop(Exception):
-    """Ends the dream early (callback asked, or the gradient stopped being finite)."""
+def _jittered_gradient(net: torch.nn.Module, weights: Mapping[str, float], guides, tiling: Tiling, jitter: int,
+                       generator: torch.Generator) -> Gradient:
+    """The loop's gradient function for DeepDream: before every evaluation a random roll of up to
+    ``jitter`` px (plus, with several tiles, up to one tile so the seams move), drawn from ``generator``;
+    then :func:`_gradient`. The terms it hands back are batch sums (scalars), as the dream records them."""
+    tile = tiling.size
+
+    def gradient(image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
+        # With several tiles, a random roll of up to one tile moves the seams to new places every step.
+        extra = torch.randint(0, tile or 1, (2,), generator=generator)
+        if tile is not None:
+            shift = tuple(s + int(e) if side > tile else s for s, e, side in zip(shift, extra, image.shape[-2:]))
+        grad, record = _gradient(net, image, weights, guides, tiling, shift)
+        terms = {name: torch.tensor(value, dtype=torch.float64) for name, value in record.items() if name != "total"}
+        return grad, terms
+
+    return gradient
+
+
+def _dream_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The loop's record (or history) as the dream reports it: "dream:<layer>" …, then "total" (the
+    loop's group total "dream" is the same number as "total" and is left out)."""
+    return {**{k: v for k, v in record.items() if k.startswith("dream:")}, "total": record["total"]}
 
 
 def _layer_weights(layers: Layers | None, model: str) -> dict[str, float]:
@@ -257,43 +281,44 @@ def deepdream(
 
     generator = torch.Generator().manual_seed(seed)
     original = image.detach().to(run_device, torch.float32).clamp(0.0, 1.0)
+    gradient = _jittered_gradient(net, weights_l, guides, tiling, jitter, generator)
     detail = torch.zeros_like(resize_image(original, sizes[0]))
     history: dict[str, list[float]] = defaultdict(list)
     octave_images: list[torch.Tensor] = []
     total_steps, done, interrupted = len(sizes) * steps_per_octave, 0, False
     start = time.perf_counter()
     bar = tqdm(total=total_steps, desc="deepdream", disable=not progress, leave=True)
+    stop = False  # set when the callback asks to stop
+
+    def after_step(report: Progress) -> bool:  # one bar and one clock for all octaves
+        nonlocal stop
+        bar.update(1)
+        if callback is not None and callback(Progress(report.step, report.steps, report.loss,
+                                                      _dream_record(report.losses), report.image,
+                                                      time.perf_counter() - start)):
+            stop = True
+        return stop
+
     base = current = original
     try:
         for size in sizes:
             base = resize_image(original, size)
             detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False)
             current = (base + detail).clamp(0.0, 1.0)
-            for _ in range(steps_per_octave):
-                shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
-                # With several tiles, a random roll of up to one tile moves the seams to new places every step.
-                extra = torch.randint(0, tile_size or 1, (2,), generator=generator)
-                if tile_size is not None:
-                    shift = tuple(s + int(e) if side > tile_size else s for s, e, side in zip(shift, extra, size))
-                grad, record = _gradient(net, current, weights_l, guides, tiling, shift)
-                if not torch.isfinite(grad).all():
-                    warnings.warn(f"The gradient became NaN/Inf at step {done + 1}; stopping with the image so far.",
-                                  RuntimeWarning, stacklevel=2)
-                    raise _Stop
-                grad = grad / (grad.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
-                current = (current + step_size * grad).clamp_(0.0, 1.0)
-                done += 1
-                for name, value in record.items():
-                    history[name].append(value)
-                bar.update(1)
-                if callback is not None and callback(Progress(
-                        done, total_steps, record["total"], record, current.detach(), time.perf_counter() - start)):
-                    raise _Stop
+            # Ascent (maximize) with x ← clip(x + η g / mean|g|); the result is the last image, not the "best".
+            run = optimize_pixels(current, None, steps_per_octave, optimizer="normalized", lr=step_size,
+                                  callback=after_step, progress=False, maximize=True, gradient=gradient,
+                                  keep="last", steps_before=done, steps_total=total_steps)
+            current, done = run.image, done + run.steps_done
+            if run.steps_done:
+                for name, values in _dream_record(run.history).items():
+                    history[name].extend(values)
+            if stop or run.interrupted or run.steps_done < steps_per_octave:  # callback, Ctrl-C, repeated NaN/Inf
+                interrupted = run.interrupted
+                break
             detail = current - base
             octave_images.append(current.detach().cpu())
-    except _Stop:
-        pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # between two octaves (within one, the loop returns what it has)
         interrupted = True
         warnings.warn(f"Interrupted after {done} of {total_steps} steps: returning the dream so far "
                       "(result.interrupted is True).", RuntimeWarning, stacklevel=2)

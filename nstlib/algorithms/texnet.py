@@ -45,14 +45,14 @@ from nstlib.weights.sources import weights_key, weights_source
 from nstlib.loss.stats import StyleTerms
 
 __all__ = ["TransferNet", "TransferNetResult", "train_transfer_net", "save_transfer_net", "load_transfer_net",
-           "JOHNSON_CONTENT_LAYER", "JOHNSON_STYLE_LAYERS"]
+           "JOHNSON_CONTENT_LAYER", "JOHNSON_STYLE_LAYERS", "ConvLayer", "ResidualBlock"]
 
 # Johnson et al. (2016), §4.1: VGG-16 loss network, content on relu2_2, style on these four layers.
 JOHNSON_CONTENT_LAYER = "relu2_2"
 JOHNSON_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
 
-class _ConvLayer(nn.Sequential):
+class ConvLayer(nn.Sequential):
     """Reflection pad → conv → instance norm → ReLU (the last two optional)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, norm: bool = True, relu: bool = True):
@@ -64,12 +64,12 @@ class _ConvLayer(nn.Sequential):
         super().__init__(*layers)
 
 
-class _Residual(nn.Module):
+class ResidualBlock(nn.Module):
     """x + conv-norm-relu-conv-norm(x): two 3×3 convolutions around an identity shortcut (He et al. 2016)."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(_ConvLayer(channels, channels, 3), _ConvLayer(channels, channels, 3, relu=False))
+        self.body = nn.Sequential(ConvLayer(channels, channels, 3), ConvLayer(channels, channels, 3, relu=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -89,13 +89,13 @@ class TransferNet(nn.Module):
             raise InputError(f"width must be >= 1 and n_residual >= 0, got width={width}, n_residual={n_residual}.")
         self.config = {"width": int(width), "n_residual": int(n_residual)}
         w = width
-        self.down1 = _ConvLayer(3, w, 9)
-        self.down2 = _ConvLayer(w, 2 * w, 3, stride=2)
-        self.down3 = _ConvLayer(2 * w, 4 * w, 3, stride=2)
-        self.residual = nn.Sequential(*(_Residual(4 * w) for _ in range(n_residual)))
-        self.up1 = _ConvLayer(4 * w, 2 * w, 3)
-        self.up2 = _ConvLayer(2 * w, w, 3)
-        self.out = _ConvLayer(w, 3, 9, norm=False, relu=False)
+        self.down1 = ConvLayer(3, w, 9)
+        self.down2 = ConvLayer(w, 2 * w, 3, stride=2)
+        self.down3 = ConvLayer(2 * w, 4 * w, 3, stride=2)
+        self.residual = nn.Sequential(*(ResidualBlock(4 * w) for _ in range(n_residual)))
+        self.up1 = ConvLayer(4 * w, 2 * w, 3)
+        self.up2 = ConvLayer(2 * w, w, 3)
+        self.out = ConvLayer(w, 3, 9, norm=False, relu=False)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         image = check_image(image)

@@ -1,314 +1,116 @@
-"""Gatys style transfer and the two reconstructions it is built from.
+"""Gatys style transfer: paint a photo in the style of a painting by optimising its pixels.
+
+:func:`stylize` reads top-down: the request (inputs checked, the weights source's defaults filled in), the
+plan (:mod:`nstlib.optim.schedule`), the network and the targets (:mod:`nstlib.loss.objective`), each group
+of images through every stage, the result. The two reconstructions it is built from are in
+:mod:`nstlib.algorithms.reconstruct`.
 
     >>> result = stylize(content, style, steps=300)        # doctest: +SKIP
     >>> save_image(result.image, "outputs/result.png")     # doctest: +SKIP
 """
 from __future__ import annotations
 
-import contextlib
 import os
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Union
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
+from nstlib.algorithms.reconstruct import ImageInput, as_image
 from nstlib.device import get_device
-from nstlib.errors import InputError, ResourceError, is_out_of_memory
-from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
-from nstlib.images import ImageSize, check_image, load_image, resize_image
+from nstlib.errors import InputError
+from nstlib.images import resize_image
+from nstlib.loss.objective import LossWeights, Targets, stage_objective
 from nstlib.net.layers import Layers, layer_weights
-from nstlib.loss.functional import content_loss, gram_matrix, style_loss, tv_loss
-from nstlib.device import available_memory
-from nstlib.optim.memory import estimate_memory, largest_size
-from nstlib.optim.loop import Objective, Progress, TransferResult, optimize_pixels
+from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
+from nstlib.optim.loop import Objective, Progress, TransferResult
+from nstlib.optim.schedule import (Speed, Stage, check_fits, concat_stages, guarded_optimize, initial_image,
+                                   native_bf16, offset_callback, plan_stages, precision_setting, speed_for,
+                                   warm_start)
 from nstlib.weights.sources import resolve_arch, weights_key, weights_source
-from nstlib.loss.stats import StyleTerms
 
-__all__ = ["stylize", "reconstruct", "layer_weights"]
-
-ImageInput = Union[torch.Tensor, str, os.PathLike]
-
-
-def _as_image(value: ImageInput, name: str) -> torch.Tensor:
-    if isinstance(value, (str, os.PathLike)):
-        return load_image(value)
-    return check_image(value, name)
-
-
-def _initial_image(init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor | None, seed: int) -> torch.Tensor:
-    if isinstance(init, torch.Tensor):
-        init = check_image(init, "init").to(content.device)
-        if init.shape[-2:] != content.shape[-2:]:
-            init = resize_image(init, tuple(content.shape[-2:]))
-        return init.expand_as(content).clone()
-    if init == "content":
-        return content.clone()
-    if init == "noise":  # white noise, as Gatys et al. start from
-        generator = torch.Generator().manual_seed(seed)
-        return torch.rand(content.shape, generator=generator).to(content.device)
-    if init == "style" and style is not None:
-        return resize_image(style, tuple(content.shape[-2:])).expand_as(content).clone()
-    raise InputError(f"init must be 'content', 'noise', 'style' or an image tensor, got {init!r}.")
-
-
-def _device_budget(device: torch.device) -> int | None:
-    """All the memory a run could use on ``device``: a GPU's total, or the RAM available now."""
-    if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device).total_memory)
-    return available_memory(device)
-
-
-def _out_of_memory(exc: BaseException, image: torch.Tensor, device: torch.device) -> ResourceError:
-    h, w = image.shape[-2:]
-    smaller = max(32, int(max(h, w) * 0.7) // 16 * 16)
-    with contextlib.suppress(Exception):  # the estimate (nstlib.optim.memory) knows better when it can be had
-        budget = _device_budget(device)
-        fits = largest_size(budget, device=device, aspect=min(h, w) / max(h, w), batch=image.shape[0]) if budget else 0
-        if 32 <= fits < max(h, w):
-            smaller = fits
-    return ResourceError(
-        f"Out of memory on {device} at {h}x{w} px. Try a smaller image (e.g. size={smaller}), fewer or "
-        f"shallower style layers, or device='cpu'. ({(str(exc).splitlines() or [type(exc).__name__])[0][:120]})"
-    )
-
-
-def _run(objective: Objective, init: torch.Tensor, device: torch.device, **loop) -> TransferResult:
-    try:
-        return optimize_pixels(init, objective, **loop)
-    except (RuntimeError, MemoryError) as exc:  # MPS and the CPU allocator report it as a plain RuntimeError
-        if is_out_of_memory(exc):
-            raise _out_of_memory(exc, init, device) from None
-        raise
-
+__all__ = ["stylize", "layer_weights", "native_bf16"]  # native_bf16: nstlib.bench imports it from here
 
 _VARIANT_KEYS = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "init", "seed")
 
 
-@dataclass
-class _Weights:
-    """α, β, γ and the per-layer weights: floats, or tensors of shape (B,) with one value per variant."""
+@dataclass(frozen=True)
+class Goal:
+    """What stylize optimises: the network, the loss's layers and weights, the start, the styles' terms."""
 
-    alpha: Any
-    beta: Any
-    gamma: Any
-    content: dict[str, Any]
-    style: dict[str, Any]
+    arch: str | None  # None: the weights' own (resolved by with_defaults)
+    weights: str | os.PathLike | None  # the network's: "imagenet", "hed", "random[:SEED]", a file
+    content_layers: Layers
+    style_layers: Layers | None  # None: relu1_1 … relu5_1 balanced as the weights source says
+    content_weight: float | None  # α; None: the weights source's default
+    style_weight: float | None  # β
+    tv_weight: float | None  # γ
+    init: str | torch.Tensor  # "content", "noise", "style" or an image
+    seed: int  # of the noise
+    pooling: str  # "max" or "avg"
+    style_scale: float  # the style's long side over the content's
+    style_blend: Sequence[float] | None  # b_i, one per style
+    style_masks: Sequence[torch.Tensor] | None  # one region per style
+    style_stat: str  # "gram", "mean_cov" or "w2"
+    variants: tuple[Mapping[str, Any], ...] | None  # several goals at once, each changing some of the above
 
-    def take(self, index: list[int]) -> "_Weights":
-        pick = (lambda v: v[index] if isinstance(v, torch.Tensor) else v)
-        return _Weights(pick(self.alpha), pick(self.beta), pick(self.gamma),
-                        {n: pick(v) for n, v in self.content.items()}, {n: pick(v) for n, v in self.style.items()})
+    def with_defaults(self) -> "Goal":
+        """This goal with the weights source's defaults filled in: arch, α, β, γ and the style layers."""
+        arch = resolve_arch(self.arch, self.weights)
+        defaults = weights_source(self.weights).defaults
+        alpha, beta, gamma = defaults.fill(self.content_weight, self.style_weight, self.tv_weight)
+        style_layers = self.style_layers
+        if style_layers is None:
+            style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
+        return replace(self, arch=arch, content_weight=alpha, style_weight=beta, tv_weight=gamma,
+                       style_layers=style_layers)
 
+    def loss_weights(self) -> LossWeights:
+        """α, β, γ and the layer weights c_l, w_l of this goal (after :meth:`with_defaults`)."""
+        return LossWeights(self.content_weight, self.style_weight, self.tv_weight, layer_weights(self.content_layers),
+                           layer_weights(self.style_layers))
 
-def _variant_weights(variants: Sequence[Mapping[str, Any]], base: dict[str, Any], device: torch.device) -> _Weights:
-    """Stack each variant's α, β, γ and layer weights (0 for a layer a variant does not use)."""
-    for i, v in enumerate(variants):
-        unknown = set(v) - set(_VARIANT_KEYS)
-        if unknown:
-            raise InputError(f"variants[{i}] has unknown key(s) {sorted(unknown)}; a variant may set "
-                             f"{', '.join(_VARIANT_KEYS)}.")
-    rows = [{**base, **v} for v in variants]
-    vec = (lambda key: torch.tensor([float(r[key]) for r in rows], device=device))
-    per_layer = []
-    for key in ("content_layers", "style_layers"):
-        tables = [layer_weights(r[key]) for r in rows]
-        names = list(dict.fromkeys(n for t in tables for n in t))
-        per_layer.append({n: torch.tensor([t.get(n, 0.0) for t in tables], device=device) for n in names})
-    return _Weights(vec("content_weight"), vec("style_weight"), vec("tv_weight"), *per_layer)
-
-
-def _stage_sizes(content: torch.Tensor, scales: Sequence[int] | None) -> list[tuple[int, int]]:
-    """(H, W) of each stage of a coarse-to-fine run: the given long sides, then the content's own size."""
-    h, w = (int(v) for v in content.shape[-2:])
-    if scales is None:
-        return [(h, w)]
-    long_side = max(h, w)
-    sizes = sorted({int(s) for s in scales})
-    if any(s < 1 or s > long_side for s in sizes):
-        raise InputError(f"scales are long sides between 1 and the content's {long_side} px (the run always ends "
-                         f"at the content's size), got {tuple(scales)}.")
-    coarse = [(max(1, round(h * s / long_side)), max(1, round(w * s / long_side))) for s in sizes if s < long_side]
-    return coarse + [(h, w)]
-
-
-def _stage_steps(steps: int | Sequence[int], stages: int) -> list[int]:
-    counts = [int(steps)] * stages if isinstance(steps, int) else [int(s) for s in steps]
-    if len(counts) != stages:
-        raise InputError(f"steps has {len(counts)} entries but the run has {stages} stage(s); give one count per "
-                         "stage (coarse to fine) or a single int for every stage.")
-    if any(c < 0 for c in counts):
-        raise InputError(f"steps must be >= 0, got {tuple(counts)}.")
-    return counts
+    def runs(self) -> tuple["Goal", ...]:
+        """One goal per image of the batch: this one, or each variant's changes on top of it."""
+        if self.variants is None:
+            return (self,)
+        if not self.variants:
+            raise InputError("variants is empty: give at least one dict, e.g. variants=[{'style_weight': 1e4}].")
+        for i, v in enumerate(self.variants):
+            unknown = set(v) - set(_VARIANT_KEYS)
+            if unknown:
+                raise InputError(f"variants[{i}] has unknown key(s) {sorted(unknown)}; a variant may set "
+                                 f"{', '.join(_VARIANT_KEYS)}.")
+        return tuple(replace(self, variants=None, **v) for v in self.variants)
 
 
-def _auto_schedule(content: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The default schedule (``steps=None``): a quarter of the long side, half of it, then the full size,
-    with 60, 40 and 10 steps. A stage below 64 px is skipped and its steps go to the coarsest stage left
-    (128 px: 100 at 64 px, 10 at 128 px; under 128 px: 110 at the full size). Most of the painting happens
-    where a step is cheap; the full size adds the finest strokes (BENCHMARKS.md, "time to a good picture")."""
-    long_side = max(int(v) for v in content.shape[-2:])
-    sides = [side for side in (long_side // 4, long_side // 2) if side >= _AUTO_SMALLEST]
-    counts = list(_AUTO_STEPS[-(len(sides) + 1):])
-    counts[0] += sum(_AUTO_STEPS[: len(_AUTO_STEPS) - len(counts)])
-    return tuple(sides), tuple(counts)
+@dataclass(frozen=True)
+class Execution:
+    """How stylize runs: where, the schedule, the optimiser, the network's speed settings, what it reports."""
+
+    device: torch.device | str | None
+    steps: int | Sequence[int] | None  # one count, or one per stage; None: the default schedule
+    scales: Sequence[int] | None  # long sides of the coarse stages
+    optimizer: str  # "lbfgs" or "adam"
+    lr: float | None
+    precision: str  # "auto", "fp32", "bf16" or "fp16"
+    channels_last: bool | None
+    compile: bool
+    check_memory: bool
+    callback: Callable[[Progress], bool | None] | None
+    progress: bool
+    snapshot_every: int | None
+
+    def run_stage(self, objective: Objective, start: torch.Tensor, device: torch.device, *, steps: int, done: int,
+                  total: int, desc: str, loss_scale: float) -> TransferResult:
+        """One stage through the loop, its step numbers counted over the whole run (``done`` before it)."""
+        return guarded_optimize(objective, start, device, steps=steps, optimizer=self.optimizer, lr=self.lr,
+                                callback=offset_callback(self.callback, done, total), progress=self.progress,
+                                snapshot_every=self.snapshot_every, desc=desc, loss_scale=loss_scale)
 
 
-_AUTO_SMALLEST = 64  # px: no stage of the default schedule is coarser
-_AUTO_STEPS = (60, 40, 10)  # steps at a quarter, half and the full size
-
-
-@dataclass
-class _Speed:
-    """How the network runs: autocast precision, memory layout, torch.compile, cuDNN autotuning."""
-
-    device: torch.device
-    precision: str = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
-
-    @property
-    def loss_scale(self) -> float:  # fp16 gradients of the style loss would underflow without it
-        return 2.0 ** 12 if self.precision == "fp16" else 1.0
-
-    @contextlib.contextmanager
-    def cudnn(self) -> Iterator[None]:
-        """cudnn.benchmark on for the run (every step has the same shapes), restored afterwards."""
-        if self.device.type != "cuda" or torch.backends.cudnn.deterministic:
-            yield
-            return
-        before = torch.backends.cudnn.benchmark
-        torch.backends.cudnn.benchmark = True
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.benchmark = before
-
-
-_CHANNELS_LAST_BY_DEFAULT = ("cuda", "cpu")  # where channels_last=None means True (BENCHMARKS.md)
-
-
-def _speed(device: torch.device, precision: str, channels_last: bool | None, compile: bool) -> _Speed:
-    if precision not in PRECISIONS[1:]:
-        raise InputError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
-    if channels_last is None:  # measured in BENCHMARKS.md
-        channels_last = device.type in _CHANNELS_LAST_BY_DEFAULT
-    return _Speed(device, precision, bool(channels_last), bool(compile))
-
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def native_bf16(device: torch.device | str) -> bool:
-    """Whether ``device`` computes in bfloat16 natively: a CUDA GPU with bf16, or a CPU with avx512_bf16 or AMX.
-
-    Elsewhere bf16 is emulated (converted to float32 and back around every operation) and slower than fp32.
-    """
-    device = torch.device(device)
-    if device.type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    if device.type == "cpu":
-        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
-    return False
-
-
-def _stage_precisions(precision: str, device: torch.device, stages: int) -> list[str]:
-    """The precision of each stage. ``"auto"``: bf16 where it is native (:func:`native_bf16`) for every
-    stage but the last, which refines in fp32 (BENCHMARKS.md: bf16 at the final size costs detail); fp32 elsewhere."""
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
-    if precision != "auto":
-        return [precision] * stages
-    if not native_bf16(device):
-        return ["fp32"] * stages
-    return ["bf16"] * (stages - 1) + ["fp32"]
-
-
-def _precision_setting(stages: Sequence["_Stage"]) -> str:
-    """One word for ``result.settings["precision"]``: the stages' precision, or "bf16+fp32" when they differ."""
-    kinds = list(dict.fromkeys(s.precision for s in stages))
-    return kinds[0] if len(kinds) == 1 else "+".join(kinds)
-
-
-def _check_memory(size: tuple[int, int], batch: int, layers: Sequence[str], arch: str, optimizer: str,
-                  precision: str, device: torch.device) -> None:
-    """Raise ResourceError before starting when the estimate (nstlib.optim.memory) exceeds the free memory."""
-    if optimizer not in ("lbfgs", "adam"):
-        return  # optimize_pixels reports the bad name
-    free = available_memory(device)
-    if free is None:
-        return
-    need = estimate_memory(size, arch=arch, layers=layers, batch=batch, optimizer=optimizer, precision=precision,
-                           device=device)
-    if need.total <= free:
-        return
-    h, w = size
-    fits = largest_size(free, device=device, aspect=min(h, w) / max(h, w), arch=arch, layers=layers, batch=batch,
-                        optimizer=optimizer, precision=precision)
-    hint = (f"The largest that fits is about {fits} px on the long side: load the content with "
-            f"nst.load_image(path, size={fits}) (--size {fits} on the command line)" if fits
-            else "Not even a small image fits: free some memory first")
-    raise ResourceError(
-        f"stylize at {h}x{w} px (batch {batch}) needs {need} on {device}, but only {free / 2**30:.2f} GiB are free. "
-        f"{hint}, use optimizer='adam' (--optimizer adam; no L-BFGS history), or pass check_memory=False "
-        "(--no-memory-check) to try anyway.")
-
-
-def _offset(callback: Callable[[Progress], bool | None] | None, done: int, total: int
-            ) -> Callable[[Progress], bool | None] | None:
-    """A callback that sees step numbers counted over all stages of a coarse-to-fine run."""
-    if callback is None or (done == 0 and total == 0):
-        return callback
-    return lambda p: callback(replace(p, step=p.step + done, steps=total))
-
-
-def _concat(parts: list[TransferResult]) -> TransferResult:
-    """The stages of one coarse-to-fine run as one result: histories one after another."""
-    if len(parts) == 1:
-        return parts[0]
-    history: dict[str, list[float]] = defaultdict(list)
-    per_image: list[dict[str, list[float]]] = [defaultdict(list) for _ in parts[-1].image_history]
-    snapshots: dict[int, torch.Tensor] = {}
-    done = 0
-    for part in parts:
-        for key, values in part.history.items():
-            history[key] += values
-        for mine, theirs in zip(per_image, part.image_history):
-            for key, values in theirs.items():
-                mine[key] += values
-        snapshots.update({done + k: v for k, v in part.snapshots.items()})
-        done += part.steps_done
-    return TransferResult(
-        image=parts[-1].image, history=dict(history), snapshots=snapshots, settings=dict(parts[-1].settings),
-        steps_done=done, interrupted=any(p.interrupted for p in parts), seconds=sum(p.seconds for p in parts),
-        recoveries=sum(p.recoveries for p in parts), image_history=[dict(h) for h in per_image])
-
-
-def _stack(groups: list[TransferResult]) -> TransferResult:
-    """Variants run one after another (L-BFGS) as one batched result; ``history`` sums them."""
-    if len(groups) == 1:
-        return groups[0]
-    keys = set.intersection(*(set(g.history) for g in groups))
-    length = min(len(g.history.get("total", [])) for g in groups)
-    history = {k: [sum(g.history[k][i] for g in groups) for i in range(length)] for k in keys}
-    return TransferResult(
-        image=torch.cat([g.image for g in groups]), history=history, snapshots={},
-        settings=dict(groups[0].settings), steps_done=max(g.steps_done for g in groups),
-        interrupted=any(g.interrupted for g in groups), seconds=sum(g.seconds for g in groups),
-        recoveries=sum(g.recoveries for g in groups),
-        image_history=[h for g in groups for h in (g.image_history or [g.history])])
-
-
-@dataclass
+@dataclass(frozen=True)
 class _Request:
     """What stylize was asked, with the weights source's defaults filled in and the images on the run device."""
 
@@ -316,176 +118,46 @@ class _Request:
     styles: list[torch.Tensor]  # the originals: every stage resizes the style from these
     home: torch.device  # where the result goes back to
     device: torch.device
-    arch: str
-    alpha: float
-    beta: float
-    gamma: float
-    c_weights: dict[str, float]
-    s_weights: dict[str, float]
-    weights: _Weights  # per variant, when there are variants
-    runs: list[dict[str, Any]]  # init and seed of each image of the batch
+    goal: Goal  # with the defaults filled in
+    runs: tuple[Goal, ...]  # one per image of the batch: its init, seed and weights
+    loss_weights: LossWeights  # of the whole batch: floats, or with variants tensors of shape (B,)
     groups: list[list[int]]  # images optimised together
-    per_variant: bool
 
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return tuple(self.weights.content) + tuple(self.weights.style)
+    def start_images(self, group: list[int], content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The first stage's start of each image of ``group``, at ``content``'s size."""
+        return torch.cat([initial_image(self.runs[i].init, content, style, self.runs[i].seed) for i in group])
+
+    def settings(self, stages: Sequence[Stage], speed: Speed, blend: list[float] | None) -> dict[str, Any]:
+        """``result.settings``: what the run used, defaults filled in."""
+        g = self.goal
+        return dict(
+            arch=g.arch, weights=weights_key(g.weights), device=str(self.device),
+            content_layers=layer_weights(g.content_layers), style_layers=layer_weights(g.style_layers),
+            content_weight=g.content_weight, style_weight=g.style_weight, tv_weight=g.tv_weight,
+            init=g.init if isinstance(g.init, str) else "tensor", seed=g.seed, pooling=g.pooling,
+            style_scale=g.style_scale, size=tuple(self.content.shape[-2:]), styles=len(self.styles),
+            style_blend=blend, style_stat=g.style_stat, style_masks=g.style_masks is not None,
+            scales=[max(s.size) for s in stages], variants=list(g.variants) if g.variants is not None else None,
+            precision=precision_setting(stages), precisions=[s.precision for s in stages],
+            channels_last=speed.channels_last, compile=speed.compile)
 
 
-def _prepare(content: ImageInput, style: ImageInput | Sequence[ImageInput], **options: Any) -> _Request:
-    """Check the inputs and fill in the defaults of the weights' source (nstlib.weights.sources)."""
-    content = _as_image(content, "content")
-    styles = [_as_image(s, "style") for s in (style if isinstance(style, (list, tuple)) else [style])]
-    weights = options["weights"]
-    arch = resolve_arch(options["arch"], weights)
-    defaults = weights_source(weights).defaults
-    alpha, beta, gamma = defaults.fill(options["content_weight"], options["style_weight"], options["tv_weight"])
-    style_layers = options["style_layers"]
-    if style_layers is None:
-        style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
-    device = get_device(options["device"])
-    if options["style_scale"] <= 0:
-        raise InputError(f"style_scale must be positive, got {options['style_scale']}.")
-    c_weights, s_weights = layer_weights(options["content_layers"]), layer_weights(style_layers)
-    wt = _Weights(alpha, beta, gamma, c_weights, s_weights)
-    init, seed, variants = options["init"], options["seed"], options["variants"]
-    runs = [{"init": init, "seed": seed}]
-    if variants is not None:
-        if not variants:
-            raise InputError("variants is empty: give at least one dict, e.g. variants=[{'style_weight': 1e4}].")
-        base = dict(content_weight=alpha, style_weight=beta, tv_weight=gamma, content_layers=options["content_layers"],
-                    style_layers=style_layers, init=init, seed=seed)
-        wt = _variant_weights(variants, base, device)
-        runs = [{"init": v.get("init", init), "seed": v.get("seed", seed)} for v in variants]
+def _prepare(content: ImageInput, style: ImageInput | Sequence[ImageInput], goal: Goal, how: Execution) -> _Request:
+    """Check the inputs, fill in the defaults of the weights' source (nstlib.weights.sources), move the images."""
+    content = as_image(content, "content")
+    styles = [as_image(s, "style") for s in (style if isinstance(style, (list, tuple)) else [style])]
+    goal = goal.with_defaults()
+    device = get_device(how.device)
+    if goal.style_scale <= 0:
+        raise InputError(f"style_scale must be positive, got {goal.style_scale}.")
+    loss_weights = goal.loss_weights()
+    runs = goal.runs()
+    if goal.variants is not None:
+        loss_weights = LossWeights.stack([run.loss_weights() for run in runs], device)
     # Adam is separable per image, so variants share one batch; L-BFGS would couple them (see optimize_pixels).
-    groups = [list(range(len(runs)))] if options["optimizer"] == "adam" else [[i] for i in range(len(runs))]
-    return _Request(content.to(device), [s.to(device) for s in styles], content.device, device, arch, alpha, beta,
-                    gamma, c_weights, s_weights, wt, runs, groups, variants is not None)
-
-
-class _Targets:
-    """Stage 1, the targets: the content's maps and the styles' statistics at a stage's size.
-
-    Computed once per size, in float32 without autocast; only the current stage's are kept.
-    """
-
-    def __init__(self, vgg: VGGFeatures, request: _Request, **style_options: Any) -> None:
-        self.vgg, self.request = vgg, request
-        self.style_scale = style_options.pop("style_scale")
-        self.style_options = style_options
-        self._size: tuple[int, ...] | None = None
-        self._value: tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor] | None = None
-
-    def at(self, content_s: torch.Tensor) -> tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor]:
-        """(content maps, style terms, the first style image at this size) for a content image at a stage's size."""
-        key = tuple(content_s.shape[-2:])
-        if key != self._size or self._value is None:
-            styles_s = [resize_image(s, max(1, round(max(key) * self.style_scale))) for s in self.request.styles]
-            with torch.no_grad():
-                feats = self.vgg(content_s)
-                content_targets = {name: feats[name] for name in self.request.weights.content}
-            del feats
-            # With variants the per-layer weights differ per image: StyleTerms gets w_l = 1, the objective applies them.
-            unit = {n: 1.0 for n in self.request.weights.style} if self.request.per_variant else self.request.weights.style
-            self._size, self._value = None, None  # the previous stage's targets go first
-            style_terms = StyleTerms.from_images(self.vgg, styles_s, unit, **self.style_options)
-            self._size, self._value = key, (content_targets, style_terms, styles_s[0])
-        return self._value
-
-    @property
-    def blend(self) -> list[float] | None:
-        return self._value[1].blend if self._value is not None else None
-
-
-def _objective(targets: tuple[dict[str, torch.Tensor], StyleTerms, torch.Tensor], w: _Weights,
-               forward: Callable[[torch.Tensor], dict[str, torch.Tensor]], speed: _Speed, per_variant: bool) -> Objective:
-    """Stage 2, the objective: α Σ c_l L_content + β Σ w_l L_style + γ L_tv as named terms of shape (B,)."""
-    content_targets, style_terms, _ = targets
-
-    def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
-        with speed.autocast():
-            feats = forward(image)
-        feats = {n: f.float() for n, f in feats.items()}  # losses and Gram matrices in float32
-        terms = {f"content:{n}": w.alpha * c * content_loss(feats[n], content_targets[n], per_image=True)
-                 for n, c in w.content.items()}
-        terms.update(style_terms(feats, w.beta))  # Σ_l β w_l Σ_i b_i L_stat (stats.StyleTerms)
-        if per_variant:
-            terms.update({f"style:{n}": terms[f"style:{n}"] * v for n, v in w.style.items()})
-        if isinstance(w.gamma, torch.Tensor) or w.gamma:
-            terms["tv"] = w.gamma * tv_loss(image, p=1, per_image=True)
-        return terms
-
-    return objective
-
-
-@dataclass(frozen=True)
-class _Stage:
-    """One stage of the schedule: the size it optimises at, how many steps, in which precision."""
-
-    size: tuple[int, int]
-    steps: int
-    precision: str
-
-
-def _schedule(content: torch.Tensor, scales: Sequence[int] | None, steps: int | Sequence[int] | None,
-              precision: str, device: torch.device) -> list[_Stage]:
-    """Stage 3, the schedule: sizes coarse to fine, steps and precision per stage."""
-    if steps is None and scales is None:
-        scales, steps = _auto_schedule(content)
-    sizes = _stage_sizes(content, scales)
-    counts = _stage_steps(300 if steps is None else steps, len(sizes))
-    precisions = _stage_precisions(precision, device, len(sizes))
-    return [_Stage(size, n, p) for size, n, p in zip(sizes, counts, precisions)]
-
-
-def _warm_start(image: torch.Tensor, content_s: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-    """The start of a finer stage: what the coarser stage changed, upsampled, on top of the photo at this size.
-
-    Upsampling the coarse result alone would start from a blurred picture and spend the stage's steps
-    putting the photo's edges back; adding the change (result − photo at the coarse size) to the photo
-    keeps the photo's fine detail and the coarse stage's colours and strokes.
-    """
-    up = (lambda x: F.interpolate(x, size=tuple(content_s.shape[-2:]), mode="bilinear", align_corners=False))
-    return (content_s + up(image - previous)).clamp(0.0, 1.0)
-
-
-def _run_stages(group: list[int], stages: list[_Stage], request: _Request, targets: _Targets,
-                forward: Callable[[torch.Tensor], dict[str, torch.Tensor]], speed: _Speed,
-                loop: dict[str, Any]) -> TransferResult:
-    """Stage 4, the run: one group of images through every stage, each starting from the last one's result."""
-    content, total = request.content, sum(s.steps for s in stages)
-    w = request.weights.take(group) if request.per_variant and len(request.groups) > 1 else request.weights
-    parts: list[TransferResult] = []
-    image: torch.Tensor | None = None
-    previous = content  # the photo at the previous stage's size
-    for stage in stages:
-        h, wd = stage.size
-        content_s = content if stage.size == tuple(content.shape[-2:]) else resize_image(content, stage.size)
-        stage_targets = targets.at(content_s)
-        stage_speed = replace(speed, precision=stage.precision)
-        objective = _objective(stage_targets, w, forward, stage_speed, request.per_variant)
-        if image is None:
-            start = torch.cat([_initial_image(request.runs[i]["init"], content_s, stage_targets[2], request.runs[i]["seed"])
-                               for i in group])
-        else:  # coarse to fine: the photo plus the previous stage's change, upsampled (_warm_start)
-            start = _warm_start(image, content_s, previous)
-        done = sum(p.steps_done for p in parts)
-        part = _run(objective, start, request.device, steps=stage.steps, optimizer=loop["optimizer"], lr=loop["lr"],
-                    callback=_offset(loop["callback"], done, total), progress=loop["progress"],
-                    snapshot_every=loop["snapshot_every"], desc="stylize" if len(stages) == 1 else f"stylize {h}x{wd}",
-                    loss_scale=stage_speed.loss_scale)
-        part.settings["stage"] = stage.size
-        parts.append(part)
-        previous = content_s
-        image = part.image
-        if part.interrupted or part.steps_done < stage.steps:  # Ctrl-C, or the callback asked to stop
-            break
-    result = _concat(parts)
-    if tuple(result.image.shape[-2:]) != tuple(content.shape[-2:]):  # stopped during a coarse stage
-        result.image = F.interpolate(result.image, size=tuple(content.shape[-2:]), mode="bilinear",
-                                     align_corners=False).clamp(0.0, 1.0)
-    result.settings["stages"] = [(p.settings["stage"], p.steps_done) for p in parts]
-    return result
+    groups = [list(range(len(runs)))] if how.optimizer == "adam" else [[i] for i in range(len(runs))]
+    return _Request(content.to(device), [s.to(device) for s in styles], content.device, device, goal, runs,
+                    loss_weights, groups)
 
 
 def stylize(
@@ -584,118 +256,94 @@ def stylize(
 
     Returns a :class:`TransferResult` with ``.image`` (on the content's device), ``.history`` and ``.snapshots``.
     """
-    request = _prepare(content, style, weights=weights, arch=arch, device=device, content_layers=content_layers,
-                       style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
-                       tv_weight=tv_weight, style_scale=style_scale, init=init, seed=seed, variants=variants,
-                       optimizer=optimizer)
-    stages = _schedule(request.content, scales, steps, precision, request.device)
-    speed = _speed(request.device, "fp32", channels_last, compile)
-    if check_memory:
-        _check_memory(stages[-1].size, len(request.groups[0]), request.layers, request.arch, optimizer,
-                      stages[-1].precision, request.device)
-    vgg = VGGFeatures(request.arch, request.layers, weights=weights, pooling=pooling, device=request.device,
+    goal = Goal(arch=arch, weights=weights, content_layers=content_layers, style_layers=style_layers,
+                content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight, init=init, seed=seed,
+                pooling=pooling, style_scale=style_scale, style_blend=style_blend, style_masks=style_masks,
+                style_stat=style_stat, variants=None if variants is None else tuple(variants))
+    how = Execution(device=device, steps=steps, scales=scales, optimizer=optimizer, lr=lr, precision=precision,
+                    channels_last=channels_last, compile=compile, check_memory=check_memory, callback=callback,
+                    progress=progress, snapshot_every=snapshot_every)
+
+    # 1. the request: inputs checked, the weights source's defaults filled in, images on the run device
+    request = _prepare(content, style, goal, how)
+    goal = request.goal
+
+    # 2. the plan: sizes coarse to fine, steps and precision per stage, how the network runs; does it fit?
+    stages = plan_stages(request.content, how.scales, how.steps, how.precision, request.device)
+    speed = speed_for(request.device, "fp32", how.channels_last, how.compile)
+    if how.check_memory:
+        check_fits(stages[-1].size, len(request.groups[0]), request.loss_weights.layers, goal.arch, how.optimizer,
+                   stages[-1].precision, request.device)
+
+    # 3. the network and the targets
+    vgg = VGGFeatures(goal.arch, request.loss_weights.layers,
+                      weights=goal.weights, pooling=goal.pooling, device=request.device,
                       channels_last=speed.channels_last)
-    targets = _Targets(vgg, request, style_scale=style_scale, stat=style_stat, blend=style_blend, masks=style_masks)
+    targets = Targets(vgg, request.styles, request.loss_weights, style_scale=goal.style_scale,
+                      stat=goal.style_stat, blend=goal.style_blend, masks=goal.style_masks)
     forward = torch.compile(vgg) if speed.compile else vgg
-    loop = dict(optimizer=optimizer, lr=lr, callback=callback, progress=progress, snapshot_every=snapshot_every)
+
+    # 4. each group of images through every stage (variants one group after another with L-BFGS)
     results: list[TransferResult] = []
     with speed.cudnn():
         for group in request.groups:
-            results.append(_run_stages(group, stages, request, targets, forward, speed, loop))
+            results.append(_run_stages(group, stages, request, targets, forward, speed, how))
             if results[-1].interrupted:
                 break
-    for group in request.groups[len(results):]:  # interrupted: the variants not yet run keep their start image
-        blank = torch.cat([_initial_image(request.runs[i]["init"], request.content, request.styles[0],
-                                          request.runs[i]["seed"]) for i in group])
-        results.append(TransferResult(image=blank, history={}, image_history=[{} for _ in group]))
+    results += [_not_run(group, request) for group in request.groups[len(results):]]
+
+    # 5. the result, back on the content's device
     result = _stack(results)
     result.image = result.image.to(request.home)
-    result.settings.update(
-        arch=request.arch, weights=weights_key(weights), device=str(request.device),
-        content_layers=request.c_weights, style_layers=request.s_weights, content_weight=request.alpha,
-        style_weight=request.beta, tv_weight=request.gamma, init=init if isinstance(init, str) else "tensor",
-        seed=seed, pooling=pooling, style_scale=style_scale, size=tuple(request.content.shape[-2:]),
-        styles=len(request.styles), style_blend=targets.blend, style_stat=style_stat,
-        style_masks=style_masks is not None, scales=[max(s.size) for s in stages],
-        variants=list(variants) if variants is not None else None,
-        precision=_precision_setting(stages), precisions=[s.precision for s in stages],
-        channels_last=speed.channels_last, compile=speed.compile)
+    result.settings.update(request.settings(stages, speed, targets.blend))
     return result
 
 
-def reconstruct(
-    target: ImageInput,
-    layers: Layers,
-    *,
-    mode: str = "content",
-    size: ImageSize | None = None,
-    arch: str | None = None,
-    weights: str | os.PathLike | None = None,
-    device: torch.device | str | None = None,
-    steps: int = 300,
-    optimizer: str = "lbfgs",
-    lr: float | None = None,
-    init: str | torch.Tensor = "noise",
-    seed: int = 0,
-    pooling: str = "max",
-    tv_weight: float = 0.0,
-    style_weight: float | None = None,
-    callback: Callable[[Progress], bool | None] | None = None,
-    progress: bool = True,
-    snapshot_every: int | None = None,
-    channels_last: bool | None = None,
-) -> TransferResult:
-    """Find an image whose features match ``target``'s at ``layers`` only (Gatys et al. 2016, Fig. 1).
+def _run_stages(group: list[int], stages: list[Stage], request: _Request, targets: Targets,
+                forward: Callable[[torch.Tensor], dict[str, torch.Tensor]], speed: Speed,
+                how: Execution) -> TransferResult:
+    """One group of images through every stage, each starting from the last one's result."""
+    content, total = request.content, sum(s.steps for s in stages)
+    weights = request.loss_weights.take(group)
+    parts: list[TransferResult] = []
+    image: torch.Tensor | None = None
+    previous = content  # the photo at the previous stage's size
+    for stage in stages:
+        content_s = content if stage.size == tuple(content.shape[-2:]) else resize_image(content, stage.size)
+        stage_targets = targets.at(content_s)
+        stage_speed = replace(speed, precision=stage.precision)
+        objective = stage_objective(stage_targets, weights, forward, stage_speed)
+        if image is None:
+            start = request.start_images(group, content_s, stage_targets.first_style)
+        else:  # coarse to fine: the photo plus the previous stage's change, upsampled (warm_start)
+            start = warm_start(image, content_s, previous)
+        desc = "stylize" if len(stages) == 1 else f"stylize {stage.size[0]}x{stage.size[1]}"
+        part = how.run_stage(objective, start, request.device, steps=stage.steps, done=sum(p.steps_done for p in parts),
+                             total=total, desc=desc, loss_scale=stage_speed.loss_scale)
+        part.settings["stage"] = stage.size
+        parts.append(part)
+        previous, image = content_s, part.image
+        if part.interrupted or part.steps_done < stage.steps:  # Ctrl-C, or the callback asked to stop
+            break
+    return concat_stages(parts, tuple(content.shape[-2:]))
 
-    * ``mode="content"`` matches the feature maps themselves (Σ_l w_l · mean (F − P)²): lower layers
-      give back the pixels almost exactly, higher layers keep the arrangement but not the details.
-    * ``mode="style"`` matches only their Gram matrices (β Σ_l w_l · mean (Ĝ − Â)², Ĝ = G / (N M)):
-      a texture with the target's statistics but none of its layout. ``size`` may differ from the target's.
-      ``style_weight`` β (default: :func:`stylize`'s for these weights, 5e4 for torchvision's) only sets
-      the scale: with torchvision's weights these Gram losses are ~1e-4, and torch's L-BFGS skips
-      curvature updates below 1e-10, so an unscaled loss barely moves.
 
-    Starts from seeded white noise by default; other arguments as in :func:`stylize` (``channels_last``:
-    the network's memory layout, None = the faster one for the device; the values are the same, the
-    float rounding is not).
-    """
-    if mode not in ("content", "style"):
-        raise InputError(f"mode must be 'content' or 'style', got {mode!r}.")
-    target = _as_image(target, "target")
-    arch = resolve_arch(arch, weights)
-    if style_weight is None:
-        style_weight = weights_source(weights).defaults.style_weight
-    run_device = get_device(device)
-    home = target.device
-    target = target.to(run_device)
-    weights_l = layer_weights(layers)
-    vgg = VGGFeatures(arch, tuple(weights_l), weights=weights, pooling=pooling, device=run_device,
-                      channels_last=_speed(run_device, "fp32", channels_last, False).channels_last)
-    with torch.no_grad():
-        feats = vgg(target)
-        goals = {n: (feats[n] if mode == "content" else gram_matrix(feats[n], normalize="chw")) for n in weights_l}
-    del feats
-    canvas = target if mode == "content" or size is None else resize_image(target, size)
+def _not_run(group: list[int], request: _Request) -> TransferResult:
+    """A group the run did not reach (it was interrupted): its images keep their start."""
+    blank = request.start_images(group, request.content, request.styles[0])
+    return TransferResult(image=blank, history={}, image_history=[{} for _ in group])
 
-    def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
-        now = vgg(image)
-        if mode == "content":
-            terms = {f"content:{n}": w * content_loss(now[n], goals[n], per_image=True) for n, w in weights_l.items()}
-        else:
-            terms = {f"style:{n}": style_weight * w * style_loss(gram_matrix(now[n], normalize="chw"), goals[n],
-                                                                 per_image=True)
-                     for n, w in weights_l.items()}
-        if tv_weight:
-            terms["tv"] = tv_weight * tv_loss(image, p=1, per_image=True)
-        return terms
 
-    start = _initial_image(init, canvas, target, seed)
-    result = _run(objective, start, run_device, steps=steps, optimizer=optimizer, lr=lr, callback=callback,
-                  progress=progress, snapshot_every=snapshot_every, desc=f"reconstruct ({mode})")
-    result.image = result.image.to(home)
-    result.settings.update(mode=mode, layers=weights_l, style_weight=style_weight if mode == "style" else None,
-                           arch=arch, weights=weights_key(weights),
-                           device=str(run_device), init=init if isinstance(init, str) else "tensor", seed=seed,
-                           pooling=pooling, tv_weight=tv_weight, size=tuple(start.shape[-2:]),
-                           channels_last=vgg.channels_last)
-    return result
+def _stack(groups: list[TransferResult]) -> TransferResult:
+    """Variants run one after another (L-BFGS) as one batched result; ``history`` sums them."""
+    if len(groups) == 1:
+        return groups[0]
+    keys = set.intersection(*(set(g.history) for g in groups))
+    length = min(len(g.history.get("total", [])) for g in groups)
+    history = {k: [sum(g.history[k][i] for g in groups) for i in range(length)] for k in keys}
+    return TransferResult(
+        image=torch.cat([g.image for g in groups]), history=history, snapshots={},
+        settings=dict(groups[0].settings), steps_done=max(g.steps_done for g in groups),
+        interrupted=any(g.interrupted for g in groups), seconds=sum(g.seconds for g in groups),
+        recoveries=sum(g.recoveries for g in groups),
+        image_history=[h for g in groups for h in (g.image_history or [g.history])])

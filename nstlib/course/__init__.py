@@ -1,1 +1,9 @@
-"""TODO"""
+"""What the lessons stand on (layer 8, the top): set-up, pictures, live views, widgets, checkers and the gallery.
+
+* :mod:`nstlib.course.lesson` — :func:`~nstlib.course.lesson.lesson_setup`: device, weights and quick mode.
+* :mod:`nstlib.course.plotting` — image grids, feature maps and loss curves.
+* :mod:`nstlib.course.live` — watching a run as it goes, and recording it (:class:`~nstlib.course.live.Trace`).
+* :mod:`nstlib.course.widgets` — the interactive explorers (ipywidgets).
+* :mod:`nstlib.course.check` — the exercise checkers, ``nst.check.<exercise>(answer)``.
+* :mod:`nstlib.course.gallery` — the paper's figures and DeepDream, rendered to ``gallery/``.
+"""

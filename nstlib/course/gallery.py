@@ -29,12 +29,13 @@ from nstlib.errors import OutputError
 from nstlib.images import check_output_path, load_image, resize_image, to_pil, write_atomically
 from nstlib.net.layers import layer_names
 from nstlib.course.lesson import LessonSetup, choose_weights
+from nstlib.course.files import course_folder
 from nstlib.weights.sources import weights_source
-from nstlib.algorithms.transfer import reconstruct, stylize
+from nstlib.algorithms.reconstruct import reconstruct
+from nstlib.algorithms.transfer import stylize
 
 __all__ = ["render_gallery", "GalleryFigure"]
 
-IMAGES = Path(__file__).resolve().parents[2] / "images"
 PHOTO_CREDIT = "Photo: Andreas Praefcke, CC BY 3.0"
 PAINTINGS = (("shipwreck.jpg", "Turner, The Shipwreck of the Minotaur"), ("starry_night.jpg", "van Gogh, The Starry Night"),
              ("the_scream.jpg", "Munch, The Scream"), ("woman-with-hat-matisse.jpg", "Matisse, Woman with a Hat"))
@@ -114,11 +115,17 @@ def _what(setup: LessonSetup, size: int, steps: str, seconds: float) -> str:
             f"{seconds:.0f} s in all on {setup.device} ({platform.processor() or platform.machine()}).")
 
 
-def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> Iterator[GalleryFigure]:
-    """Compute the five figures one after another (the slow part: minutes each on a CPU at 256 px)."""
+def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False,
+            images: Path | None = None) -> Iterator[GalleryFigure]:
+    """Compute the five figures one after another (the slow part: minutes each on a CPU at 256 px).
+
+    ``images``: the folder of the photo and paintings (default: images/ of the course folder,
+    :func:`nstlib.course.files.course_folder`).
+    """
+    images = course_folder() / "images" if images is None else images
     run = dict(weights=setup.weights, arch=setup.arch, device=setup.device, progress=False)
-    photo = load_image(IMAGES / "tubingen.jpg", size=size)
-    starry = load_image(IMAGES / "starry_night.jpg", size=size)
+    photo = load_image(images / "tubingen.jpg", size=size)
+    starry = load_image(images / "starry_night.jpg", size=size)
     source = weights_source(setup.weights)
 
     # Fig. 1, top: content reconstructions. Gatys' 'conv' layers were read after Caffe's in-place ReLU.
@@ -152,13 +159,13 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False) -> I
     # Fig. 2: the photo in the style of the paintings, with stylize's defaults for these weights.
     tiles, total = [(photo, "photo")], 0.0
     for file, label in PAINTINGS:
-        style = load_image(IMAGES / file, size=size)
+        style = load_image(images / file, size=size)
         image, sec = _timed(lambda: stylize(photo, style, steps=int(steps * 1.5), **run).image)
         tiles.append((image, f"{label.split(',')[0]} ({sec:.0f} s)"))
         total += sec
     d = source.defaults
     yield GalleryFigure("fig2_transfer", "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
-                             [tiles, [(torch.ones_like(photo), "")] + [(_fit(load_image(IMAGES / f, size=size), photo),
+                             [tiles, [(torch.ones_like(photo), "")] + [(_fit(load_image(images / f, size=size), photo),
                                                                         l.split(", ")[1]) for f, l in PAINTINGS]],
                              f"nst.stylize with its defaults for these weights: content relu4_2, style relu1_1 … "
                              f"relu5_1, α = {d.content_weight:g}, β = {d.style_weight:g}, γ = {d.tv_weight:g}, start "
@@ -223,13 +230,14 @@ def render_gallery(out: str | Path = "gallery", size: int = 256, steps: int = 20
         check_output_path(folder / f"{name}.jpg", overwrite=overwrite)
     if (folder / "README.md").exists() and not overwrite:
         raise OutputError(f"'{folder / 'README.md'}' already exists; pass overwrite=True (--overwrite) to replace it.")
+    images = course_folder() / "images"  # the photo and paintings: found (or one clear error) before any download
     chosen, arch = choose_weights("vgg19", weights)
     setup = LessonSetup(False, get_device(), chosen, size, steps, 0, arch)
     log(f"gallery: {setup.network} on {setup.device}, {size} px, {steps} steps per reconstruction")
     start = time.perf_counter()
     rendered: list[GalleryFigure] = []
     written: list[Path] = []
-    for figure in figures(setup, size, steps, quick=size < 96):  # each is written as soon as it is done
+    for figure in figures(setup, size, steps, quick=size < 96, images=images):  # each is written as soon as it is done
         rendered.append(figure)
         data = _jpeg(compose(figure, tile or size), quality)
         written.append(write_atomically(folder / f"{figure.name}.jpg", lambda h, d=data: h.write(d), overwrite=True))

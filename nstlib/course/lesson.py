@@ -18,9 +18,12 @@ import torch
 
 from nstlib.device import get_device
 from nstlib.errors import InputError, WeightsError
+from nstlib.net.vgg import VGGFeatures
+from nstlib.version import __version__
 from nstlib.weights.hed import HED_INSTALL, hed_available
-from nstlib.weights.sources import weights_source
-from nstlib.weights.store import _host_reachable, default_weights, fetch_weights, weights_available, weights_path, weights_url
+from nstlib.weights.imagenet import host_reachable, weights_available, weights_path, weights_url
+from nstlib.weights.sources import fetch_weights, weights_source
+from nstlib.weights.spec import default_weights
 
 __all__ = ["LessonSetup", "lesson_setup", "size_mode", "choose_weights", "random_weights_notice", "hed_notice"]
 
@@ -63,8 +66,6 @@ class LessonSetup:
         """Measured here: one forward and backward pass of the lesson's network (to relu5_1) at ``size`` px."""
         size = size or self.size
         if size not in self._rate:
-            from nstlib.net.vgg import VGGFeatures
-
             arch = self.arch if self.arch.startswith("vgg") else "vgg16"  # DeepDream lessons: a VGG of similar cost
             fast = self.device.type in ("cpu", "cuda")  # the layout stylize and reconstruct choose there
             net = VGGFeatures(arch, layers=["relu5_1"], weights=f"random:{self.seed}", device=self.device,
@@ -169,7 +170,7 @@ def choose_weights(preferred: str = "vgg19", weights: str | None = None) -> tupl
         return explicit, preferred
     if weights_available(preferred):
         return "imagenet", preferred
-    if _host_reachable(weights_url(preferred)):
+    if host_reachable(weights_url(preferred)):
         try:
             fetch_weights(preferred)
             return "imagenet", preferred
@@ -208,8 +209,6 @@ def lesson_setup(size: int = 256, steps: int = 300, quick_size: int = 64, quick_
     the returned ``setup.arch`` is the one that runs (``"vgg16"`` on HED's weights): pass both on,
     ``weights=setup.weights, arch=setup.arch``.
     """
-    from nstlib import __version__
-
     device = get_device()
     mode = size_mode(device)
     quick = mode == "quick"

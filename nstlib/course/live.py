@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from PIL import Image
 
 from nstlib.errors import InputError, OutputError
 from nstlib.images import write_atomically
+from nstlib.version import __version__
 
 __all__ = ["LiveView", "Trace", "save_trace", "load_trace", "trace_of"]
 
@@ -158,7 +159,8 @@ class LiveView:
         ax_image, ax_groups, *ax_layers = fig.axes
         if self.last_image is not None:
             picture = self.last_image.detach()[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-            if ax_image.images and ax_image.images[0].get_array().shape == picture.shape:
+            shown = ax_image.images[0].get_array() if ax_image.images else None
+            if shown is not None and shown.shape == picture.shape:
                 ax_image.images[0].set_data(picture)
             else:
                 ax_image.clear()
@@ -209,7 +211,7 @@ class LiveView:
 
     def png(self) -> bytes:
         """The current figure as PNG bytes."""
-        canvas = self.figure().canvas
+        canvas = cast(FigureCanvasAgg, self.figure().canvas)  # _build gave every figure an Agg canvas
         canvas.draw()  # one Agg render, then a fast PNG encode (savefig would render twice as long)
         buffer = io.BytesIO()
         Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1) \
@@ -229,6 +231,7 @@ class LiveView:
         if self.mode == "text":
             print(self._text(), flush=True)
         elif self.mode == "frame":
+            assert self.on_frame is not None  # __init__ sets mode "frame" only with an on_frame
             self.on_frame(self.png())
         elif self.mode == "notebook":
             from IPython.display import Image as PNG, display
@@ -316,8 +319,6 @@ def save_trace(run: Any, path: str | os.PathLike, overwrite: bool = False) -> Pa
     if path.exists() and not overwrite:
         raise OutputError(f"'{path}' already exists; nothing was written. Choose another name or pass overwrite=True.")
     trace = trace_of(run)
-    from nstlib import __version__
-
     document = {"format": TRACE_FORMAT, "version": TRACE_VERSION, "nstlib": __version__,
                 **_jsonable({"created": trace.created, "steps_done": trace.steps_done, "seconds": trace.seconds,
                              "interrupted": trace.interrupted, "recoveries": trace.recoveries,

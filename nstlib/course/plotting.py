@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 
+from nstlib.errors import InputError
 from nstlib.images import check_image
 
 __all__ = ["show_images", "show_feature_maps", "plot_losses"]
@@ -67,10 +68,14 @@ def plot_losses(history: Mapping[str, Sequence[float]], keys: Sequence[str] | No
                 ax: plt.Axes | None = None) -> Figure:
     """Loss curves per component from a ``TransferResult.history`` (default: total, content, style, tv)."""
     keys = list(keys) if keys is not None else [k for k in ("total", "content", "style", "tv") if k in history]
+    fig: Figure | SubFigure
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))
     else:
         fig = ax.figure
+        if not isinstance(fig, Figure):  # a SubFigure, which cannot tight_layout() below
+            raise InputError("plot_losses draws into an Axes of a whole Figure, not of a SubFigure; pass such an ax, "
+                             "or none for a new figure.")
     for key in keys:
         values = history[key]
         ax.plot(range(1, len(values) + 1), values, label=key)

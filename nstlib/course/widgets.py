@@ -18,7 +18,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypedDict, Union
 
 import numpy as np
 import torch
@@ -76,6 +76,21 @@ def _log_slider(value: float, decades_below: int, decades_above: int, label: str
     centre = math.log10(value)
     return W.FloatLogSlider(value=value, base=10, min=centre - decades_below, max=centre + decades_above, step=0.25,
                             description=label, style=_WIDE, readout_format=".3g")
+
+
+class _Job(TypedDict):
+    """One run's arguments for :func:`nstlib.stylize`, read from the controls."""
+    content: torch.Tensor
+    style: torch.Tensor
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    steps: int
+    arch: str
+    weights: str | os.PathLike | None
+    device: torch.device | str | None
 
 
 class StyleExplorer:
@@ -180,16 +195,16 @@ class StyleExplorer:
         return load_image(source, size=size)
 
     # -- running -----------------------------------------------------------------------------
-    def _prepare(self) -> dict[str, Any]:
+    def _prepare(self) -> _Job:
         if self.running:
             raise InputError("A run is already going; press Stop first.")
         content_layers, style_layers = tuple(self.content_layers.value), tuple(self.style_layers.value)
         if not content_layers or not style_layers:
             raise InputError("Choose at least one content layer and one style layer (Ctrl/Cmd-click to select several).")
-        job = dict(content=self.image("content"), style=self.image("style"), content_layers=content_layers,
-                   style_layers=style_layers, content_weight=float(self.content_weight.value),
-                   style_weight=float(self.style_weight.value), tv_weight=float(self.tv_weight.value),
-                   steps=int(self.steps.value), arch=self.arch, weights=self.weights, device=self.device)
+        job: _Job = dict(content=self.image("content"), style=self.image("style"), content_layers=content_layers,
+                         style_layers=style_layers, content_weight=float(self.content_weight.value),
+                         style_weight=float(self.style_weight.value), tv_weight=float(self.tv_weight.value),
+                         steps=int(self.steps.value), arch=self.arch, weights=self.weights, device=self.device)
         self.view = LiveView(interval=self.interval, on_frame=self._show_frame)
         self.error = None
         self.progress.max, self.progress.value = job["steps"], 0
@@ -197,7 +212,7 @@ class StyleExplorer:
         self.status.value = f"Running {job['steps']} steps at {tuple(job['content'].shape[-2:])} px…"
         return job
 
-    def _execute(self, job: dict[str, Any]) -> TransferResult:
+    def _execute(self, job: _Job) -> TransferResult:
         labels = {"content_image": self.content_choice.value, "style_image": self.style_choice.value}
         try:
             result = stylize(**job, callback=self._callback, progress=False)
@@ -213,6 +228,7 @@ class StyleExplorer:
 
     def _callback(self, progress: Progress) -> bool:
         self.progress.value = progress.step
+        assert self.view is not None  # _prepare made one for this run
         return self.view(progress)
 
     def _show_frame(self, png: bytes) -> None:
@@ -305,8 +321,8 @@ class FeatureBrowser:
         self.maps: torch.Tensor = torch.empty(0)
         self.mosaic: np.ndarray = np.zeros((1, 1, 3))
         self._quiet = False  # True while refresh() itself adjusts the channel slider
-        self.layer.observe(lambda _: self._quiet or self.refresh(), names="value")
-        self.first.observe(lambda _: self._quiet or self.refresh(), names="value")
+        self.layer.observe(self._changed, names="value")
+        self.first.observe(self._changed, names="value")
         self.widget = W.VBox([W.HBox([self.layer, self.first]), self.info, self.grid])
         self.refresh()
 
@@ -317,6 +333,11 @@ class FeatureBrowser:
             with torch.no_grad():
                 self._cache[layer] = vgg(self.image.to(vgg.device))[layer][0].float().cpu()
         return self._cache[layer]
+
+    def _changed(self, _: object) -> None:
+        """A slider moved: redraw, unless refresh() itself is adjusting it."""
+        if not self._quiet:
+            self.refresh()
 
     def refresh(self) -> None:
         """Recompute the grid for the current layer and first channel."""

@@ -31,23 +31,17 @@ style target; the guided Gram (F ∘ T)(F ∘ T)ᵀ / (N Σ T²) is the Gram abo
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from nstlib.errors import InputError
-from nstlib.net.vgg import GATYS_STYLE_LAYERS, VGGFeatures
-from nstlib.images import ImageSize, check_image, resize_image
-from nstlib.net.layers import layer_weights
+from nstlib.net.vgg import VGGFeatures
 from nstlib.loss.functional import gram_matrix, style_loss
-from nstlib.optim.loop import Progress, TransferResult, optimize_pixels
-from nstlib.weights.sources import resolve_arch, weights_key, weights_source
 
-__all__ = ["STYLE_STATS", "mean_covariance", "masked_gram_matrix", "sqrtm_psd", "gaussian_w2", "StyleTerms",
-           "synthesize_texture"]
+__all__ = ["STYLE_STATS", "mean_covariance", "masked_gram_matrix", "sqrtm_psd", "gaussian_w2", "StyleTerms"]
 
 StyleStat = Literal["gram", "mean_cov", "w2"]
 STYLE_STATS: tuple[str, ...] = ("gram", "mean_cov", "w2")
@@ -255,46 +249,3 @@ class StyleTerms:
                 total = part if total is None else total + part
             terms[f"style:{n}"] = style_weight * w * total
         return terms
-
-
-def synthesize_texture(
-    style: torch.Tensor,
-    size: ImageSize | None = None,
-    *,
-    stat: StyleStat = "gram",
-    layers: Sequence[str] | Mapping[str, float] | None = None,
-    arch: str | None = None,
-    weights: str | os.PathLike | None = None,
-    pooling: str = "max",
-    style_weight: float | None = None,
-    steps: int = 300,
-    optimizer: str = "lbfgs",
-    lr: float | None = None,
-    seed: int = 0,
-    callback: Callable[[Progress], bool | None] | None = None,
-    progress: bool = True,
-) -> TransferResult:
-    """Texture synthesis (Gatys, Ecker & Bethge 2015) with any of :data:`STYLE_STATS`.
-
-    Starts from seeded white noise of ``size`` (default: the style's) and minimises β Σ_l w_l L_stat,l.
-    With ``stat="gram"`` it is the same computation as ``reconstruct(style, layers, mode="style")``.
-    β only sets the loss's scale (torch's L-BFGS skips curvature updates when they are tiny); ``None``
-    takes :func:`nstlib.stylize`'s default for these weights, and ``layers=None`` relu1_1 … relu5_1 shared
-    as stylize shares them (1/5 each, or ∝ N_l² at Caffe scale). Runs on ``style``'s device.
-    """
-    style = check_image(style, "style")
-    arch = resolve_arch(arch, weights)
-    if style_weight is None:
-        style_weight = weights_source(weights).defaults.style_weight
-    w = (weights_source(weights).defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch) if layers is None
-         else layer_weights(layers))
-    vgg = VGGFeatures(arch, tuple(w), weights=weights, pooling=pooling, device=style.device)
-    terms = StyleTerms.from_images(vgg, [style], w, stat=stat)
-    canvas = style if size is None else resize_image(style, size)
-    start = torch.rand(canvas.shape, generator=torch.Generator().manual_seed(seed)).to(style.device)
-    result = optimize_pixels(start, lambda image: terms(vgg(image), style_weight), steps=steps, optimizer=optimizer,
-                             lr=lr, callback=callback, progress=progress, desc=f"texture ({stat})")
-    result.settings.update(stat=stat, layers=w, arch=arch, weights=weights_key(weights),
-                           pooling=pooling, style_weight=style_weight, seed=seed,
-                           size=tuple(start.shape[-2:]))
-    return result

@@ -38,7 +38,10 @@ from torch import nn
 from nstlib.device import get_device
 from nstlib.errors import ImageTooSmallError, InputError, WeightsError
 from nstlib.images import check_image
-from nstlib.weights.store import default_weights, fetch_weights, read_state_dict_file, weights_path
+from nstlib.weights import cache
+from nstlib.weights.files import read_state_dict_file
+from nstlib.weights.imagenet import fetch_imagenet, weights_path
+from nstlib.weights.spec import WeightsSpec, parse_weights
 
 __all__ = ["InceptionFeatures", "INCEPTION_LAYERS", "KERAS_MIXED", "MIN_INPUT_SIZE", "load_net_state_dict",
            "random_net_state_dict", "net_state_shapes"]
@@ -152,13 +155,12 @@ def _validated(arch: str, state: dict, source: str) -> dict[str, torch.Tensor]:
     return {k: (state[k] if k.endswith("num_batches_tracked") else state[k].detach().float()) for k in trunk}
 
 
-@lru_cache(maxsize=4)
-def _cached(arch: str, key: str, path: str, stamp: tuple) -> dict[str, torch.Tensor]:
-    if key.startswith("random"):
-        return random_net_state_dict(arch, int(key.partition(":")[2] or 0))
-    if key == "imagenet" and not Path(path).is_file():
-        fetch_weights(arch)  # hash-checked download, or one clear WeightsError naming the file when offline
-    return _validated(arch, read_state_dict_file(Path(path)), f"'{path}'")
+def _load(arch: str, spec: WeightsSpec, path: Path | None) -> dict[str, torch.Tensor]:
+    if path is None:  # random weights: no file
+        return random_net_state_dict(arch, spec.seed)
+    if spec.kind == "imagenet" and not path.is_file():
+        fetch_imagenet(arch)  # hash-checked download, or one clear WeightsError naming the file when offline
+    return _validated(arch, read_state_dict_file(path), f"'{path}'")
 
 
 def load_net_state_dict(arch: str, weights: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
@@ -170,17 +172,12 @@ def load_net_state_dict(arch: str, weights: str | os.PathLike | None = None) -> 
     A path: a state dict in torchvision's format. Cached per process: treat the tensors as read-only.
     """
     _check_arch(arch)
-    key = os.fspath(default_weights() if weights is None else weights)
-    if key == "random" or key.startswith("random:"):
-        if key.startswith("random:") and not key[7:].lstrip("-").isdigit():
-            raise WeightsError(f"weights={key!r}: write 'random' or 'random:SEED' with an integer seed.")
-        return _cached(arch, key, "", ())
-    if key == "hed" or key.lower().endswith(".h5"):
-        raise WeightsError(f"weights={key!r} are HED's VGG-16, not {arch} weights: dream on them with "
+    spec = parse_weights(weights)
+    if spec.kind in ("hed", "h5"):
+        raise WeightsError(f"weights={spec.key!r} are HED's VGG-16, not {arch} weights: dream on them with "
                            "model='vgg16' (e.g. nst.deepdream(image, model='vgg16', weights='hed')).")
-    path = weights_path(arch) if key == "imagenet" else Path(key).expanduser()
-    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else ()
-    return _cached(arch, key, str(path), stamp)
+    path = weights_path(arch) if spec.kind == "imagenet" else spec.path
+    return cache.cached_load(("inception", arch, spec.kind, spec.seed, str(path)), path, lambda: _load(arch, spec, path))
 
 
 def _canonical(arch: str, name: str) -> str:

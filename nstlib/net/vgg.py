@@ -22,9 +22,10 @@ from nstlib.device import get_device
 from nstlib.errors import ImageTooSmallError, InputError
 from nstlib.images import check_image
 from nstlib.net.layers import VGG_BLOCKS, layer_index, layer_names
-from nstlib.weights.sources import IMAGENET_CONVENTION, load_vgg_state_dict, resolve_arch, weights_source
+from nstlib.net.conventions import IMAGENET_CONVENTION
+from nstlib.weights.sources import load_vgg_state_dict, resolve_arch, weights_source
 
-__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "GATYS_STYLE_LAYERS", "GATYS_CONTENT_LAYER"]
+__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "GATYS_STYLE_LAYERS", "GATYS_CONTENT_LAYER", "build_features"]
 
 # torchvision's ImageNet statistics (VGG19_Weights.IMAGENET1K_V1.transforms()).
 IMAGENET_MEAN = IMAGENET_CONVENTION.mean
@@ -35,8 +36,11 @@ GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GATYS_CONTENT_LAYER = "relu4_2"
 
 
-def _build(arch: str, last: int, pooling: str) -> nn.Sequential:
-    """torchvision's ``features`` layout (so state-dict keys match) up to index ``last``."""
+def build_features(arch: str, last: int, pooling: str) -> nn.Sequential:
+    """torchvision's ``features`` layout (so state-dict keys match) up to index ``last``, freshly initialised.
+
+    ``pooling`` is ``"max"`` or ``"avg"``; the ReLUs are not in-place. :class:`VGGFeatures` loads weights into it.
+    """
     modules: list[nn.Module] = []
     in_channels = 3
     for widths in VGG_BLOCKS[arch]:
@@ -45,6 +49,8 @@ def _build(arch: str, last: int, pooling: str) -> nn.Sequential:
             in_channels = out_channels
         modules.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
     return nn.Sequential(*modules[: last + 1])
+
+
 
 
 class VGGFeatures(nn.Module):
@@ -85,7 +91,7 @@ class VGGFeatures(nn.Module):
         self.convention = self.source.convention
         self.indices = {name: layer_index(arch, name) for name in names}
         last = max(self.indices.values())
-        self.features = _build(arch, last, pooling)
+        self.features = build_features(arch, last, pooling)
         state = load_vgg_state_dict(arch, weights)
         self.features.load_state_dict(
             {k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= last})
@@ -121,7 +127,7 @@ class VGGFeatures(nn.Module):
                 f"(it sits after {self.min_size.bit_length() - 1} poolings that each halve the size). Use a larger image "
                 "or a shallower layer."
             )
-        # The weights' input convention: ImageNet mean/std, or Caffe's BGR, 0-255, minus the mean (nstlib.weights.sources).
+        # The weights' input convention: ImageNet mean/std, or Caffe's BGR, 0-255, minus the mean (nstlib.net.conventions).
         x = self.convention.apply(image.to(self.device, self.mean.dtype), self.mean, self.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

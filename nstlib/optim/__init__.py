@@ -1,1 +1,6 @@
-"""TODO"""
+"""Optimising pixels (layer 6): the one loop every algorithm runs, and how a run is planned.
+
+* :mod:`nstlib.optim.loop` — :func:`~nstlib.optim.loop.optimize_pixels`, the loop with its progress bar, Ctrl-C,
+  NaN recovery and best image; :class:`~nstlib.optim.loop.Progress` and :class:`~nstlib.optim.loop.TransferResult`.
+* :mod:`nstlib.optim.memory` — what a run needs in memory, and the largest image that fits.
+"""

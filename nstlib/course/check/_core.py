@@ -21,11 +21,15 @@ from pathlib import Path
 
 import torch
 
+from nstlib.course.files import course_folder
+
 __all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close", "mismatch", "as_number",
            "generator", "same", "near", "rounding_floor", "ROUNDING", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
 
 LEVELS = ("one line", "a few lines", "a function", "predict and explain", "design an experiment")
-SOLUTIONS = Path(__file__).resolve().parents[3] / "solutions"
+# The model answers' folder. None (the default): solutions/ of the course folder, looked up each time an answer is
+# needed (never at import time), so that nstlib imports wherever it is installed. A test may point it elsewhere.
+SOLUTIONS: Path | None = None
 _REGISTRY: dict[str, "Exercise"] = {}
 
 
@@ -240,7 +244,7 @@ class Exercise:
         source = model_answer(self.lesson, self.name)
         if source is None:
             return _Text(f"The model answer is `{self.name}` in solutions/lesson{self.lesson:02d}.py of the nst-kit "
-                         f"repository (not found at {SOLUTIONS}).")
+                         f"repository (not found at {_solutions_folder()}).")
         return _Text(source, code=True)
 
     def __repr__(self) -> str:
@@ -248,9 +252,17 @@ class Exercise:
         return f"<exercise {self.number} of lesson {self.lesson:02d}: {self.title} ({self.level}{kind})>"
 
 
+def _solutions_folder() -> Path:
+    return SOLUTIONS if SOLUTIONS is not None else course_folder() / "solutions"
+
+
 def model_answer(lesson: int, name: str) -> str | None:
-    """The source of the top-level definition or assignment ``name`` in ``solutions/lessonNN.py``, comments included."""
-    path = SOLUTIONS / f"lesson{lesson:02d}.py"
+    """The source of the top-level definition or assignment ``name`` in ``solutions/lessonNN.py``, comments included.
+
+    None when that file or name is not there; :class:`~nstlib.errors.InputError` (saying to set ``NSTLIB_COURSE``)
+    when the course folder itself cannot be found (:func:`nstlib.course.files.course_folder`).
+    """
+    path = _solutions_folder() / f"lesson{lesson:02d}.py"
     if not path.is_file():
         return None
     text = path.read_text(encoding="utf-8")

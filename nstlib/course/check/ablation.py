@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from typing import TypedDict
 
 import torch
 
 from nstlib.course.check._core import CheckResult, call_safely, exercise, failed, generator, near, passed
+from nstlib.loss.functional import GramNorm
 from nstlib.net.vgg import GATYS_STYLE_LAYERS
 from nstlib.net.layers import layer_names, receptive_field
 
@@ -110,10 +112,10 @@ def balanced_layer_weights(fn: Callable[[Mapping[str, float]], Mapping[str, floa
             return failed(f"For losses {{{shown}}} every layer contributes equally — good — but the weights add up to "
                           f"{total:.6g}, not 1.", hint="divide every 1/L_l by the sum of all the 1/L_l.")
         if abs(total - 1) <= 1e-6:
-            worst = max(contributions, key=contributions.get)
+            worst = max(contributions, key=lambda k: contributions[k])
             return failed(f"For losses {{{shown}}} the weights add up to 1, but the layers do not contribute equally: "
                           f"w·L is {contributions[worst]:.4g} for {worst} and {min(contributions.values()):.4g} for "
-                          f"{min(contributions, key=contributions.get)}.",
+                          f"{min(contributions, key=lambda k: contributions[k])}.",
                           hint="w_l should be proportional to 1/L_l.")
         return failed(f"For losses {{{shown}}} your weights {weights} neither add up to 1 nor make w_l · L_l equal.",
                       hint="w_l = (1/L_l) / Σ_k (1/L_k).")
@@ -140,7 +142,7 @@ def _features(image: torch.Tensor, arch: str, weights: str) -> dict[str, torch.T
         return _network(arch, weights)(image.detach().cpu())
 
 
-def _distances(f: Mapping[str, torch.Tensor], s: Mapping[str, torch.Tensor], normalize: str | None = "chw"
+def _distances(f: Mapping[str, torch.Tensor], s: Mapping[str, torch.Tensor], normalize: GramNorm = "chw"
                ) -> dict[str, float]:
     from nstlib.loss.functional import gram_matrix, style_loss
 
@@ -148,7 +150,7 @@ def _distances(f: Mapping[str, torch.Tensor], s: Mapping[str, torch.Tensor], nor
 
 
 def _profile(image: torch.Tensor, style: torch.Tensor, reference: torch.Tensor, arch: str, weights: str,
-             normalize: str | None = "chw") -> dict[str, float]:
+             normalize: GramNorm = "chw") -> dict[str, float]:
     fi, fs, fr = (_features(x, arch, weights) for x in (image, style, reference))
     mine, ref = _distances(fi, fs, normalize), _distances(fr, fs, normalize)
     return {l: mine[l] / ref[l] for l in mine}
@@ -235,10 +237,18 @@ def _row_layers(k: int, weights: str, arch: str) -> dict[str, float]:
     return weights_source(weights).defaults.style_layer_weights(GATYS_STYLE_LAYERS[:k], arch)
 
 
-def _row_profile(style: torch.Tensor, k: int, options: Mapping[str, object]) -> dict[str, float]:
-    from nstlib.loss.stats import synthesize_texture
+class _RowOptions(TypedDict):
+    """The options figure3_rows passes to the learner's function (and on to synthesize_texture)."""
+    weights: str
+    arch: str
+    steps: int
+    progress: bool
 
-    arch, weights = str(options["arch"]), str(options["weights"])
+
+def _row_profile(style: torch.Tensor, k: int, options: _RowOptions) -> dict[str, float]:
+    from nstlib.algorithms.texture import synthesize_texture
+
+    arch, weights = options["arch"], options["weights"]
     result = synthesize_texture(style, layers=_row_layers(k, weights, arch), **options)
     noise = torch.rand(style.shape, generator=torch.Generator().manual_seed(0))  # synthesize_texture's start
     return _profile(result.image, style, noise, arch, weights)
@@ -252,17 +262,18 @@ def figure3_rows(fn: Callable[..., Mapping[int, Mapping[str, float]]]) -> CheckR
     """Exercise: ``fn(style, **options)`` returns ``{k: profile}`` for k = 1 … 5, the texture synthesised from the
     first k style layers, profiled against the start noise. Rows 1 and 5 are re-measured here at 32 px."""
     style = torch.rand(1, 3, 32, 40, generator=generator(41))
-    options = dict(weights="random:0", arch="vgg11", steps=3, progress=False)  # the smallest VGG: a fast check
+    options: _RowOptions = dict(weights="random:0", arch="vgg11", steps=3, progress=False)  # the smallest VGG: fast
     got, error = call_safely(fn, style.clone(), **options)
     if error is not None:
         return error
     if not isinstance(got, Mapping) or sorted(got) != [1, 2, 3, 4, 5]:
         keys = sorted(got) if isinstance(got, Mapping) else type(got).__name__
         return failed(f"return a dict with the keys 1, 2, 3, 4, 5 (one row per number of style layers); got {keys}.")
-    rows = {k: _as_floats(v) for k, v in got.items()}
-    if any(v is None for v in rows.values()):
+    profiles = {k: _as_floats(v) for k, v in got.items()}
+    if any(v is None for v in profiles.values()):
         return failed("each row should be a profile: a dict {layer: number} as exercise 3 returns.")
-    relus = set(_relus(str(options["arch"])))
+    rows = {k: v for k, v in profiles.items() if v is not None}  # all of them: every row is a profile
+    relus = set(_relus(options["arch"]))
     for k, row in rows.items():
         if set(row) != relus:
             return failed(f"row {k}'s profile has the layers {sorted(row)}; profile every ReLU layer (exercise 3).")

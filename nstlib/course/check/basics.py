@@ -214,7 +214,7 @@ def _shift_layers() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
             "e": lambda x: F.conv2d(x, one), "f": lambda x: F.conv2d(x, k1, padding=1)}
 
 
-def _letters(answer: object) -> set[str] | None:
+def answer_letters(answer: object) -> set[str] | None:
     """The letters of an answer such as "ae", "a, e", "(a) and (e)" or ["a", "e"]."""
     if isinstance(answer, (list, tuple, set, frozenset)) and all(isinstance(a, str) for a in answer):
         answer = " ".join(answer)
@@ -229,7 +229,7 @@ def _letters(answer: object) -> set[str] | None:
                "computed at all (what does a stride skip?). What happens at the border?")
 def shift_commuters(answer: object) -> CheckResult:
     """Exercise: which of the layers (a)–(f) satisfy ``layer(roll(x, 1)) == roll(layer(x), 1)`` exactly?"""
-    letters = _letters(answer)
+    letters = answer_letters(answer)
     if letters is None or not letters or not letters <= set(_SHIFT_LAYERS):
         return failed(f"answer with the letters of the layers that commute with the shift, e.g. \"bd\" "
                       f"(letters a to f); you gave {answer!r}.")
@@ -303,10 +303,11 @@ def sharing_experiment(fn: Callable[[torch.Tensor, torch.Tensor], dict]) -> Chec
     missing = [k for k in _KEYS if k not in got]
     if missing:
         return failed(f"your dict lacks {', '.join(missing)} (it needs all of {', '.join(_KEYS)}).")
-    values = {k: as_number(got[k]) for k in _KEYS}
-    if any(v is None for v in values.values()):
-        bad = [k for k, v in values.items() if v is None]
+    numbers = {k: as_number(got[k]) for k in _KEYS}
+    bad = [k for k, v in numbers.items() if v is None]
+    if bad:
         return failed(f"{', '.join(bad)} should be numbers.")
+    values = {k: v for k, v in numbers.items() if v is not None}  # all of them: every answer is a number
     n_out = want["unshared_params"] // 9
     if values["shared_params"] != 9:
         return failed(f"the shared layer has one 3x3 kernel (no bias here): 9 parameters, not {values['shared_params']:g}.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import SupportsFloat, SupportsIndex
 
 import torch
 import torch.nn.functional as F
@@ -227,6 +228,7 @@ def _grey_measurements() -> dict[str, object]:
     fx = net(x)["relu1_1"].flatten(2)
     gram = lambda f: f @ f.transpose(1, 2) / f.shape[1] / f.shape[2]  # noqa: E731
     (gram(fx) - gram(target)).square().mean().backward()
+    assert x.grad is not None  # backward() has just filled it
     step = rgb_to_yiq(x.grad)
     return {"luminance_chroma": float(rgb_to_yiq(lum_only)[:, 1:].abs().max()), "covariance_rank": rank,
             "recoloured_style_grey": bool(rgb_to_yiq(recoloured)[:, 1:].abs().max() < 1e-3),
@@ -286,17 +288,20 @@ def _blobs(cells: int, size: int, seed: int) -> torch.Tensor:
     return F.interpolate(small, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-def _measure(fn: Callable[[torch.Tensor], float], image: torch.Tensor) -> tuple[float | None, CheckResult | None]:
+def _measure(fn: Callable[[torch.Tensor], float], image: torch.Tensor) -> float | CheckResult:
+    """The learner's measure of ``image``, or the feedback when it is not a positive, finite number."""
     got, error = call_safely(fn, image.clone())
     if error is not None:
-        return None, error
+        return error
     try:
+        if not isinstance(got, (SupportsFloat, SupportsIndex, str)):
+            raise TypeError  # as float() would; checking first lets mypy see a number below
         value = float(got)
     except (TypeError, ValueError, RuntimeError):
-        return None, failed(f"return one number (a length in pixels); got {type(got).__name__}.")
+        return failed(f"return one number (a length in pixels); got {type(got).__name__}.")
     if not math.isfinite(value) or value <= 0:
-        return None, failed(f"your measure returned {value}; a size is a positive, finite number of pixels.")
-    return value, None
+        return failed(f"your measure returned {value}; a size is a positive, finite number of pixels.")
+    return value
 
 
 @exercise(lesson=8, number=5, title="measure the size of the strokes", level="design an experiment",
@@ -307,12 +312,13 @@ def stroke_size(fn: Callable[[torch.Tensor], float]) -> CheckResult:
     """``fn(image)``: a typical stroke size of a (1, 3, H, W) image in pixels; must double when the strokes do and
     ignore the image size and the contrast."""
     small, large = _blobs(16, 96, 0), _blobs(8, 96, 0)  # blobs about 6 px and 12 px across, same image size
-    values = {}
+    values: dict[str, float] = {}
     for name, image in (("small", small), ("large", large), ("resized", resize_image(small, 192)),
                         ("faint", 0.5 * small + 0.25)):
-        values[name], error = _measure(fn, image)
-        if error is not None:
-            return error
+        measured = _measure(fn, image)
+        if isinstance(measured, CheckResult):
+            return measured
+        values[name] = measured
     grow, resize, faint = (values["large"] / values["small"], values["resized"] / values["small"],
                            values["faint"] / values["small"])
     if 1.5 <= resize <= 2.7 and not 1.5 <= grow <= 2.7 and abs(grow - 1) < 0.1:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.course.check._core import (CheckResult, call_safely, close, exercise, failed, generator, open_exercise, passed,
-                                rounding_floor, same)
+from nstlib.course.check._core import (CheckResult, call_safely, close, exercise, failed, generator, mismatch,
+                                open_exercise, passed, rounding_floor, same)
 from nstlib.loss.functional import content_loss
 
 __all__ = ["mean_gradient", "relu_gradient", "invert_layer", "shifted_photo", "free_pixels"]
@@ -44,7 +44,7 @@ def mean_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> C
         if error is not None:
             return error
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(features.shape):
-            return close(got, want, f"the gradient for features of shape {tuple(features.shape)}")
+            return mismatch(got, want, f"the gradient for features of shape {tuple(features.shape)}")
         _, n, h, w = features.shape
         c = _multiple_of(got, features - target)
         if c is not None and abs(c - 2 / (n * h * w)) > 1e-4 * 2 / (n * h * w):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, SupportsFloat, SupportsIndex, runtime_checkable
 
 import torch
 
@@ -18,6 +19,15 @@ from nstlib.course.check._core import CheckResult, call_safely, exercise, failed
 from nstlib.algorithms.dream import octave_sizes
 
 __all__ = ["channel_objective", "jittered_gradient", "max_octaves", "l2_step_rms", "balanced_weights"]
+
+
+@runtime_checkable
+class _Number(Protocol):
+    """What int() and float() both convert: Python and NumPy numbers, 0-d tensors."""
+
+    def __int__(self) -> int: ...
+
+    def __float__(self) -> float: ...
 
 
 # --- exercise 1: the objective that dreams one channel ----------------------------------------------------
@@ -169,6 +179,8 @@ def max_octaves(fn: Callable[[tuple[int, int], float, int], int]) -> CheckResult
             return error
         where = f"For size={size}, octave_scale={scale}, min_side={min_side},"
         try:
+            if not isinstance(got, (_Number, SupportsIndex, str)):
+                raise TypeError  # int() and float() raise it too; checking first shows mypy a number below
             value = int(got)
         except (TypeError, ValueError, RuntimeError):
             return failed(f"{where} your function returned {got!r}; return a whole number of octaves.")
@@ -233,6 +245,8 @@ def l2_step_rms(fn: Callable[[int, int, float], float]) -> CheckResult:
             return error
         where = f"For a {height}×{width} RGB image and step_size={step},"
         try:
+            if not isinstance(got, (SupportsFloat, SupportsIndex, str)):
+                raise TypeError  # float() raises it too; checking first shows mypy a number below
             value = float(got)
         except (TypeError, ValueError, RuntimeError):
             return failed(f"{where} your function returned {type(got).__name__}; return one number, the predicted RMS.")
@@ -284,13 +298,15 @@ class _TinyVGG(torch.nn.Module):
 
     def __init__(self, widths: Sequence[Sequence[int]], seed: int) -> None:
         super().__init__()
-        gen, layers, names, previous = generator(seed), [], [], 3
+        gen, names, previous = generator(seed), [], 3
+        layers: list[torch.nn.Module] = []
         for block, convs in enumerate(widths, start=1):
             if block > 1:
                 layers.append(torch.nn.MaxPool2d(2))
                 names.append(f"pool{block - 1}")
             for depth, width in enumerate(convs, start=1):
                 conv = torch.nn.Conv2d(previous, width, 3, padding=1)
+                assert conv.bias is not None  # Conv2d has a bias unless built with bias=False
                 with torch.no_grad():
                     conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * math.sqrt(2 / (9 * previous)))
                     conv.bias.copy_(0.05 * torch.randn(width, generator=gen))
@@ -364,7 +380,7 @@ def balanced_weights(fn: Callable[[torch.nn.Module, torch.Tensor, Sequence[str]]
 
         with torch.no_grad():
             feats = net(image)
-        strong = max(layers, key=mean_abs.get)
+        strong = max(layers, key=lambda name: mean_abs[name])
         mistakes = [
             ({n: 1.0 for n in layers}, f"these are the seed's equal weights. On this image {strong} pulls "
              f"{max(mean_abs.values()) / min(mean_abs.values()):.1f}× harder than the weakest layer: measure the pulls "

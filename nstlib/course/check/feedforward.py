@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.course.check._core import (CheckResult, NotAnswered, as_number, call_safely, close,
+from nstlib.algorithms.texnet import ResidualBlock, TransferNet
+from nstlib.course.check._core import (CheckResult, NotAnswered, as_number, call_safely,
                                exercise, failed, generator, mismatch, passed, same)
 
 __all__ = ["residual_params", "cond_instance_norm", "adain", "network_invariances", "pays_off"]
@@ -24,9 +25,7 @@ _EPS = 1e-5
 # ---------------------------------------------------------------- exercise 1: parameters of a residual block
 
 def _block_params(c: int) -> int:
-    from nstlib.algorithms.texnet import _Residual  # the block TransferNet is built from
-
-    return sum(p.numel() for p in _Residual(c).parameters())
+    return sum(p.numel() for p in ResidualBlock(c).parameters())  # the block TransferNet is built from
 
 
 _PARAM_MISTAKES = [  # (formula, diagnosis)
@@ -65,8 +64,6 @@ def residual_params(fn: Callable[[int], int]) -> CheckResult:
             return failed(f"return one number (an int); for C = {c} you returned {type(value).__name__}.")
     want = {c: _block_params(c) for c in channels}
     if all(got[c] == want[c] for c in channels):
-        from nstlib.algorithms.texnet import TransferNet
-
         paper = TransferNet()
         share = 5 * want[128] / sum(p.numel() for p in paper.parameters())
         return passed(f"2·(9C² + C) + 2·2C = 18C² + 6C: {want[128]:,} for C = 128. The paper's five blocks hold "
@@ -208,8 +205,6 @@ _WHY = {
 
 def _measured() -> dict[str, bool]:
     """True where a (random, seeded) transfer network's output is unchanged by the case."""
-    from nstlib.algorithms.texnet import TransferNet
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(3)
         net = TransferNet(width=4, n_residual=1).eval()

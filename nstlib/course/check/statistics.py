@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import SupportsFloat, SupportsIndex
 
 import torch
 
@@ -30,12 +31,14 @@ def _psd(n: int, seed: int) -> torch.Tensor:
     return a @ a.T / n + 0.3 * torch.eye(n, dtype=torch.float64)
 
 
-def _number(got: object) -> tuple[float | None, CheckResult | None]:
+def _number(got: object) -> float | CheckResult:
+    """``got`` as a float, or the feedback when it is not one number."""
     try:
-        value = float(got)
+        if not isinstance(got, (SupportsFloat, SupportsIndex, str)):
+            raise TypeError  # as float() would; checking first lets mypy see a number below
+        return float(got)
     except (TypeError, ValueError, RuntimeError):
-        return None, failed(f"return one number (a float or a 0-d tensor); got {type(got).__name__}.")
-    return value, None
+        return failed(f"return one number (a float or a 0-d tensor); got {type(got).__name__}.")
 
 
 def _near(a: float, b: float, rel: float = 1e-5) -> bool:
@@ -56,9 +59,9 @@ def w2_to_zero(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Chec
         got, error = call_safely(fn, mu.clone(), cov.clone())
         if error is not None:
             return error
-        value, error = _number(got)
-        if error is not None:
-            return error
+        value = _number(got)
+        if isinstance(value, CheckResult):
+            return value
         if _near(value, want):
             continue
         m2, tr = float(mu.square().sum()), float(torch.trace(cov))
@@ -132,7 +135,7 @@ def same_gaussian(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
             return failed("the mean matches but the covariance does not: Q (x − μ) has covariance Q Σ Qᵀ, which "
                           "equals Σ only for special Q.")
         return failed("neither the mean nor the covariance of your feature matrix is F's.")
-    negative = bool((got.detach() < 0).any())
+    negative = bool((g < 0).any())  # in the last case's feature matrix
     return passed("same μ, same Σ — so the same Gram matrix, a mean_cov loss of 0 and W₂ = 0 — yet other feature "
                   "vectors." + (" Some of yours are negative, which no ReLU feature map can produce: the Gaussian "
                                 "model does not know that features are ≥ 0." if negative else ""))
@@ -274,8 +277,8 @@ def which_vanish(predictions: dict) -> CheckResult:
                                 "W₂² = ‖Σ₁^{1/2} − Σ₂^{1/2}‖²_F = (2 − 1)² + (1 − 2)² = 2. A rotation of a cloud that "
                                 "is "
                                 "not round does move it.")):
-        value, error = _number(predictions[key])
-        if error is not None:
+        value = _number(predictions[key])
+        if isinstance(value, CheckResult):
             return failed(f"{key}: give a number; got {predictions[key]!r}.")
         if not _near(value, want, 1e-3):
             wrong.append(f"{key}: you said {value:g}, it is {want:g}: {why}")
@@ -324,7 +327,7 @@ def floor_and_gap(fn: Callable[..., tuple[float, float]]) -> CheckResult:
     style, and between the style's and the other image's (same number of positions); ``feature_fn(image)`` gives
     (1, N, h, w) features."""
     case = _floor_case()
-    results = {}
+    results: dict[str, tuple[float, float]] = {}
     for name in ("tiled", "style"):
         got, error = call_safely(fn, _pointwise_features, case[name].clone(), case["other"].clone())
         if error is not None:
@@ -332,10 +335,11 @@ def floor_and_gap(fn: Callable[..., tuple[float, float]]) -> CheckResult:
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return failed("return two numbers, (floor, gap).")
         pair = [_number(v) for v in got]
-        for _, problem in pair:
-            if problem is not None:
-                return problem
-        results[name] = tuple(v for v, _ in pair)
+        problems = [p for p in pair if isinstance(p, CheckResult)]
+        if problems:
+            return problems[0]
+        first, second = [v for v in pair if not isinstance(v, CheckResult)]  # both numbers now
+        results[name] = (first, second)
     (t_floor, t_gap), (floor, gap) = results["tiled"], results["style"]
     style, other = _halves(case["style"]), _halves(case["other"])
     floors = {"left and right": _w2_images(style["left"], style["right"]),

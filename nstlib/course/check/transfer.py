@@ -8,6 +8,7 @@ network run module by module with copies; tiny optimisations of one fixed object
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import SupportsFloat, SupportsIndex, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +76,7 @@ def _tiny_net(seed: int) -> nn.Sequential:
     with torch.no_grad():
         for module in net:
             if isinstance(module, nn.Conv2d):
+                assert module.bias is not None  # nn.Conv2d has a bias unless built with bias=False
                 module.weight.copy_(torch.randn(module.weight.shape, generator=g) * 0.4)
                 module.bias.copy_(torch.randn(module.bias.shape, generator=g) * 0.1)
     return net.eval().requires_grad_(False)
@@ -165,6 +167,7 @@ def _demo_runs(kind: str, factor: float, steps: int = 15) -> torch.Tensor:
     a = torch.randn(40, 30, generator=g)
     b = torch.randn(40, generator=g)
     x = torch.rand(30, generator=g).requires_grad_(True)
+    opt: torch.optim.LBFGS | torch.optim.Adam | torch.optim.SGD
     if kind == "lbfgs":  # as nstlib runs it: max_iter=1, no tolerances, lr=1
         opt = torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0)
     elif kind == "adam":
@@ -233,6 +236,8 @@ def loss_scale(prediction: Mapping[str, object]) -> CheckResult:
         if said != truth[kind]:
             wrong.append(f"{'gradient descent' if kind == 'sgd' else kind}: {truth[kind]}, not {said} — {_WHY[kind]}")
     try:
+        if not isinstance(answer["factor"], (SupportsFloat, SupportsIndex, str)):
+            raise TypeError  # as float() would; checking first lets mypy see a number below
         factor = float(answer["factor"])
     except (TypeError, ValueError):
         return failed(f"the history factor should be a number, not {answer['factor']!r}.")
@@ -271,6 +276,24 @@ def _test_images() -> tuple[torch.Tensor, torch.Tensor]:
     return content.clamp(0, 1), style
 
 
+class _SeedOptions(TypedDict):
+    """The options seed_experiment passes to the learner's function (and on to stylize)."""
+    weights: str
+    arch: str
+    steps: int
+    content_layers: str
+    style_layers: tuple[str, str]
+    progress: bool
+    device: str
+
+
+class _SeedAnswer(TypedDict):
+    """What seed_experiment asks for: the two final losses, mean |x0 − x1| and the layout similarity."""
+    losses: list[float]
+    gap: float
+    layout: float
+
+
 @exercise(lesson=5, number=4, title="two seeds, one loss", level="design an experiment",
           hint="stylize(..., init='noise', seed=0) and seed=1 with the same options; the loss of the returned image "
                "is min(result.history['total']); compare the two results with each other (not with the photo), "
@@ -283,8 +306,8 @@ def seed_experiment(fn: Callable[..., Mapping[str, object]]) -> CheckResult:
 
     content, style = _test_images()
     # a random VGG-16 cut after relu2_2 keeps the four runs (yours and mine) well under a second
-    options = dict(weights="random:0", arch="vgg16", steps=3, content_layers="relu2_2",
-                   style_layers=("relu1_1", "relu2_1"), progress=False, device="cpu")
+    options: _SeedOptions = dict(weights="random:0", arch="vgg16", steps=3, content_layers="relu2_2",
+                                 style_layers=("relu1_1", "relu2_1"), progress=False, device="cpu")
     got, error = call_safely(fn, content.clone(), style.clone(), **options)
     if error is not None:
         return error
@@ -300,8 +323,8 @@ def seed_experiment(fn: Callable[..., Mapping[str, object]]) -> CheckResult:
         return failed(f"'losses' should hold two numbers, seed 0's and seed 1's; it has {len(losses)}.")
     runs = [stylize(content, style, init="noise", seed=seed, **options) for seed in (0, 1)]
     x0, x1 = runs[0].image, runs[1].image
-    want = {"losses": [min(r.history["total"]) for r in runs], "gap": float((x0 - x1).abs().mean()),
-            "layout": _layout(x0, x1)}
+    want: _SeedAnswer = {"losses": [min(r.history["total"]) for r in runs], "gap": float((x0 - x1).abs().mean()),
+                         "layout": _layout(x0, x1)}
     if gap <= 1e-7 * max(1.0, want["gap"]):
         return failed("your two results are identical (gap 0): both runs started from the same image. White noise "
                       "with seed=0 and with seed=1 (init='noise') are two different starts.")

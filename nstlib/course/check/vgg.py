@@ -7,14 +7,15 @@ small seeded random VGGs measured here. Each checker also recognises the usual w
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import TypedDict
 
 import torch
 
 from nstlib.course.check._core import CheckResult, call_safely, exercise, failed, generator, passed, same
 from nstlib.net.layers import layer_index, layer_names, receptive_field
-from nstlib.weights.sources import CAFFE_CONVENTION, IMAGENET_CONVENTION, InputConvention
+from nstlib.net.conventions import CAFFE_CONVENTION, IMAGENET_CONVENTION, InputConvention
 
 __all__ = ["relu5_1_heights", "fold_convention", "swap_immune", "effective_field"]
 
@@ -37,8 +38,10 @@ def _heights(answer: object) -> set[int] | None:
         return None
     if isinstance(answer, int):
         return {answer}
+    if not isinstance(answer, Iterable):
+        return None
     try:
-        return {int(v) for v in answer}  # type: ignore[union-attr]
+        return {int(v) for v in answer}
     except (TypeError, ValueError):
         return None
 
@@ -84,6 +87,17 @@ def relu5_1_heights(answer: object) -> CheckResult:
 
 
 # ---------------------------------------------------------------------------------------------- exercise 2
+class _Slips(TypedDict, total=False):
+    """The usual slips of a folded convolution, as keyword arguments of :func:`_fold`."""
+    flip: bool
+    scale: bool
+    std_in_weight: bool
+    std_in_bias: bool
+    mean_order: bool
+    bias_sign: float
+    bias_change: bool
+
+
 def _fold(weight: torch.Tensor, bias: torch.Tensor, convention: InputConvention, *, flip: bool = True,
           scale: bool = True, std_in_weight: bool = True, std_in_bias: bool = True, mean_order: bool = True,
           bias_sign: float = -1.0, bias_change: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,7 +161,7 @@ def fold_convention(fn: Callable[[torch.Tensor, torch.Tensor, InputConvention], 
                 return failed(f"{where}: your weights ignore the std: the network sees (…) / std, so each input "
                               "channel's weights are divided by its std.")
             return failed(f"{where} the folded weight differs from what the pre-processing implies.")
-        variants = [
+        variants: list[tuple[_Slips, str]] = [
             (dict(bias_change=False), "the bias is unchanged. Subtracting the mean is a constant input shift; a "
                                       "convolution turns it into a constant it adds to every output, which belongs "
                                       "in the bias: b' = b − Σ W · mean / std."),
@@ -209,9 +223,9 @@ _SWATCH_WHY = {
                "The mean is subtracted after the flip in both cases, so it is not the difference.")
 def swap_immune(answer: object) -> CheckResult:
     """Exercise: for which images (a)–(f) is Caffe's input the same with and without the RGB→BGR flip?"""
-    from nstlib.course.check.basics import _letters
+    from nstlib.course.check.basics import answer_letters
 
-    letters = _letters(answer)
+    letters = answer_letters(answer)
     if letters is None or not letters or not letters <= set(_SWATCHES):
         return failed(f"answer with the letters of the images that come out the same, e.g. \"bd\" (letters a to f); "
                       f"you gave {answer!r}.")
