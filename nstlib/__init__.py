@@ -20,31 +20,55 @@ the layers below it (``tests/test_layering.py`` checks it):
 * :mod:`nstlib.course` — lesson set-up, plots, live views, widgets, the exercise checkers, the gallery.
 * :mod:`nstlib.bench` and :mod:`nstlib.cli` — ``python -m nstlib.bench`` and the ``nstlib`` command.
 """
-from nstlib.version import __version__
-from nstlib.errors import (DeviceError, ImageError, ImageTooSmallError, InputError, NSTError, OutputError,
-                           ResourceError, WeightsError)
-from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
-from nstlib.images import check_image, load_image, resize_image, save_image, to_pil
-from nstlib.net.layers import layer_index, layer_names, receptive_field
+from nstlib.algorithms.colour import (
+                           colour_stats,
+                           combine_luminance,
+                           luminance,
+                           match_colour,
+                           match_luminance,
+                           rgb_to_ycbcr,
+                           rgb_to_yiq,
+                           stylize_luminance,
+                           ycbcr_to_rgb,
+                           yiq_to_rgb,
+)
+from nstlib.algorithms.dream import DreamResult, deepdream
+from nstlib.algorithms.reconstruct import reconstruct
+from nstlib.algorithms.texnet import (
+                           JOHNSON_CONTENT_LAYER,
+                           JOHNSON_STYLE_LAYERS,
+                           TransferNet,
+                           TransferNetResult,
+                           load_transfer_net,
+                           save_transfer_net,
+                           train_transfer_net,
+)
+from nstlib.algorithms.texture import synthesize_texture
+from nstlib.algorithms.transfer import stylize
+from nstlib.course import check
 from nstlib.course.lesson import lesson_setup
 from nstlib.course.live import LiveView, Trace, load_trace, save_trace
-from nstlib.loss.functional import content_loss, gram_matrix, style_loss, tv_loss
-from nstlib.optim.loop import Progress, TransferResult
-from nstlib.course import check
 from nstlib.course.plotting import plot_losses, show_feature_maps, show_images
-from nstlib.algorithms.reconstruct import reconstruct
-from nstlib.algorithms.transfer import stylize
-from nstlib.algorithms.dream import DreamResult, deepdream
-from nstlib.algorithms.colour import (colour_stats, combine_luminance, luminance, match_colour, match_luminance, rgb_to_ycbcr,
-                           rgb_to_yiq, stylize_luminance, ycbcr_to_rgb, yiq_to_rgb)
-from nstlib.loss.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance
-from nstlib.algorithms.texture import synthesize_texture
-from nstlib.algorithms.texnet import (JOHNSON_CONTENT_LAYER, JOHNSON_STYLE_LAYERS, TransferNet, TransferNetResult,
-                           load_transfer_net, save_transfer_net, train_transfer_net)
 from nstlib.device import available_memory, get_device
+from nstlib.errors import (
+                           DeviceError,
+                           ImageError,
+                           ImageTooSmallError,
+                           InputError,
+                           NSTError,
+                           OutputError,
+                           ResourceError,
+                           WeightsError,
+)
+from nstlib.images import check_image, load_image, resize_image, save_image, to_pil
+from nstlib.loss.functional import content_loss, gram_matrix, style_loss, tv_loss
+from nstlib.loss.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance
+from nstlib.net.layers import layer_index, layer_names, receptive_field
+from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
+from nstlib.optim.loop import Progress, TransferResult
 from nstlib.optim.memory import MemoryEstimate, estimate_memory, largest_size
+from nstlib.version import __version__
 from nstlib.weights import fetch_weights, weights_available, weights_path
-
 
 __all__ = [
     "__version__",

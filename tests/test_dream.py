@@ -3,16 +3,30 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 import torch
 import torchvision.models as tvm
+from oracle import assert_near
 
 import nstlib as nst
-import pytest
-from nstlib.algorithms.dream import DEFAULT_DREAM_LAYERS, Tiling, _gradient, _tiles, dream_loss, dream_network, octave_sizes
-from nstlib.net.inception import (INCEPTION_LAYERS, KERAS_MIXED, MIN_INPUT_SIZE, InceptionFeatures, load_net_state_dict,
-                              random_net_state_dict)
+from nstlib.algorithms.dream import (
+    DEFAULT_DREAM_LAYERS,
+    Tiling,
+    _gradient,
+    _tiles,
+    dream_loss,
+    dream_network,
+    octave_sizes,
+)
+from nstlib.net.inception import (
+    INCEPTION_LAYERS,
+    KERAS_MIXED,
+    MIN_INPUT_SIZE,
+    InceptionFeatures,
+    load_net_state_dict,
+    random_net_state_dict,
+)
 from nstlib.weights.imagenet import weights_path
-from oracle import assert_near
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

@@ -175,8 +175,9 @@ def test_model_answer_shows_the_comments_above_it(tmp_path: Path, monkeypatch: p
 
 
 def test_mismatch_keeps_closes_diagnosis() -> None:
-    from nstlib.course.check._core import mismatch
     import torch
+
+    from nstlib.course.check._core import mismatch
 
     want = torch.ones(2, 3)
     assert "shape (3, 2)" in mismatch(torch.ones(3, 2), want, "the result").message

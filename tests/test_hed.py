@@ -8,22 +8,20 @@ square.
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import h5py
 import numpy as np
+import oracle
 import pytest
 import torch
 import torch.nn.functional as F
 
 import nstlib as nst
-from nstlib.weights import cache as weights_cache
-from nstlib.weights import hed
 from nstlib.net.conventions import CAFFE_CONVENTION
-from nstlib.weights import sources
 from nstlib.net.layers import VGG_BLOCKS
-import oracle
+from nstlib.weights import cache as weights_cache
+from nstlib.weights import hed, sources
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 CAFFE_MEAN_BGR = np.array(oracle.CAFFE_MEAN_BGR)  # ../shared/ENVIRONMENT.md, the issue

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib.weights import hed
 from nstlib.course import lesson
+from nstlib.weights import hed
 
 
 @pytest.fixture

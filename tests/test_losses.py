@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 import nstlib as nst
 
+
 @pytest.fixture(autouse=True)
 def _double_precision():
     """Oracles are compared in double precision; set per test (never at import, which would leak into the

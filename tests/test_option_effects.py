@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from oracle import Features, gram, noise, transfer_terms, tv
 
 import nstlib as nst
-from nstlib.loss import stats
 from nstlib.algorithms import transfer
 from nstlib.loss import objective as loss_objective
+from nstlib.loss import stats
 from nstlib.optim import schedule
-from oracle import Features, gram, noise, transfer_terms, tv
 
 CPU = dict(device="cpu", progress=False)
 

@@ -9,9 +9,8 @@ import torch
 import torchvision
 
 import nstlib as nst
-from nstlib.optim import memory
 from nstlib.algorithms import transfer
-from nstlib.optim import schedule
+from nstlib.optim import memory, schedule
 from nstlib.optim.loop import optimize_pixels
 from nstlib.weights.sources import load_vgg_state_dict
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib.net import vgg as features
 from nstlib.loss import objective as loss_objective
+from nstlib.net import vgg as features
 from nstlib.optim import schedule
-from nstlib.optim.memory import estimate_memory
 from nstlib.optim.loop import optimize_pixels
+from nstlib.optim.memory import estimate_memory
 
 QUICK = dict(weights="random", device="cpu", progress=False)
 SHALLOW = dict(content_layers=("relu2_2",), style_layers=("relu1_1", "relu2_1"))  # where depth does not matter

@@ -14,10 +14,9 @@ import pytest
 import torch
 
 import nstlib as nst
-from nstlib.weights import sources
 from nstlib import weights
-from nstlib.weights import cache, imagenet
 from nstlib.net.layers import conv_shapes
+from nstlib.weights import cache, imagenet, sources
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from oracle import assert_near
 
 import nstlib as nst
 from nstlib.net.conventions import CAFFE_CONVENTION, IMAGENET_CONVENTION
 from nstlib.weights import sources
-from oracle import assert_near
 
 
 def test_conventions_are_the_published_formulas_and_undo_inverts_them() -> None:

@@ -5,10 +5,10 @@ import math
 
 import pytest
 import torch
+from oracle import assert_near
 
 import nstlib as nst
 from nstlib.loss.stats import StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance, sqrtm_psd
-from oracle import assert_near
 
 
 def _spd(n: int, seed: int) -> torch.Tensor:

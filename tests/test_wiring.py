@@ -13,8 +13,8 @@ import torch
 
 import nstlib as nst
 from nstlib import cli
-from nstlib.course import gallery
 from nstlib.algorithms import transfer
+from nstlib.course import gallery
 
 ROOT = Path(__file__).resolve().parents[1]
 CHELSEA, WAVES = str(ROOT / "images" / "chelsea.jpg"), str(ROOT / "images" / "style_waves.jpg")

@@ -32,25 +32,24 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from nstlib.algorithms.reconstruct import ImageInput
 from nstlib.device import get_device
 from nstlib.errors import ImageTooSmallError, InputError, ResourceError, is_out_of_memory
-from nstlib.net.vgg import VGGFeatures
 from nstlib.images import check_image, load_image, resize_image
 from nstlib.net.inception import INCEPTION_LAYERS, KERAS_MIXED, InceptionFeatures
-from nstlib.net.layers import VGG_BLOCKS
+from nstlib.net.layers import VGG_BLOCKS, Layers
+from nstlib.net.vgg import VGGFeatures
 from nstlib.optim.loop import Gradient, Progress, optimize_pixels
 from nstlib.weights.sources import weights_key
 
 __all__ = ["deepdream", "DreamResult", "DEFAULT_DREAM_LAYERS", "dream_network", "dream_loss", "octave_sizes"]
 
-ImageInput = Union[torch.Tensor, str, os.PathLike]
-Layers = Union[str, Sequence[str], Mapping[str, float]]
 
 # Seed 004 dreams on Keras' mixed3 and mixed5 of Inception v3 = torchvision's Mixed_6a and Mixed_6c
 # (the 4th and 6th of the eleven mixed blocks). GoogLeNet: inception4c, the default of Google's

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Union
 
 import torch
 
@@ -24,7 +23,7 @@ from nstlib.weights.sources import resolve_arch, weights_key, weights_source
 
 __all__ = ["reconstruct", "ImageInput", "as_image"]
 
-ImageInput = Union[torch.Tensor, str, os.PathLike]
+ImageInput = torch.Tensor | str | os.PathLike
 
 
 def as_image(value: ImageInput, name: str) -> torch.Tensor:

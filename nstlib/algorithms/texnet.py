@@ -37,12 +37,12 @@ from tqdm.auto import tqdm
 
 from nstlib.device import get_device
 from nstlib.errors import ImageTooSmallError, InputError, OutputError, WeightsError
-from nstlib.net.vgg import VGGFeatures
 from nstlib.images import check_image, load_image, resize_image
 from nstlib.loss.functional import content_loss, tv_loss
+from nstlib.loss.stats import StyleTerms
+from nstlib.net.vgg import VGGFeatures
 from nstlib.optim.loop import Progress
 from nstlib.weights.sources import weights_key, weights_source
-from nstlib.loss.stats import StyleTerms
 
 __all__ = ["TransferNet", "TransferNetResult", "train_transfer_net", "save_transfer_net", "load_transfer_net",
            "JOHNSON_CONTENT_LAYER", "JOHNSON_STYLE_LAYERS", "ConvLayer", "ResidualBlock"]

@@ -25,9 +25,20 @@ from nstlib.loss.objective import LossWeights, Targets, stage_objective
 from nstlib.net.layers import Layers, layer_weights
 from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.optim.loop import Objective, Progress, TransferResult
-from nstlib.optim.schedule import (Speed, Stage, check_fits, concat_stages, guarded_optimize, initial_image,
-                                   native_bf16, offset_callback, plan_stages, precision_setting, speed_for,
-                                   warm_start)
+from nstlib.optim.schedule import (
+    Speed,
+    Stage,
+    check_fits,
+    concat_stages,
+    guarded_optimize,
+    initial_image,
+    native_bf16,
+    offset_callback,
+    plan_stages,
+    precision_setting,
+    speed_for,
+    warm_start,
+)
 from nstlib.weights.sources import resolve_arch, weights_key, weights_source
 
 __all__ = ["stylize", "layer_weights", "native_bf16"]  # native_bf16: nstlib.bench imports it from here
@@ -55,7 +66,7 @@ class Goal:
     style_stat: str  # "gram", "mean_cov" or "w2"
     variants: tuple[Mapping[str, Any], ...] | None  # several goals at once, each changing some of the above
 
-    def with_defaults(self) -> "Goal":
+    def with_defaults(self) -> Goal:
         """This goal with the weights source's defaults filled in: arch, α, β, γ and the style layers."""
         arch = resolve_arch(self.arch, self.weights)
         defaults = weights_source(self.weights).defaults
@@ -71,7 +82,7 @@ class Goal:
         return LossWeights(self.content_weight, self.style_weight, self.tv_weight, layer_weights(self.content_layers),
                            layer_weights(self.style_layers))
 
-    def runs(self) -> tuple["Goal", ...]:
+    def runs(self) -> tuple[Goal, ...]:
         """One goal per image of the batch: this one, or each variant's changes on top of it."""
         if self.variants is None:
             return (self,)

@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures, build_features
-from nstlib.images import load_image, resize_image
-from nstlib.net.layers import layer_names
-from nstlib.loss.functional import tv_loss
 from nstlib.algorithms.transfer import stylize
-from nstlib.weights.sources import load_vgg_state_dict, weights_source
 from nstlib.course.files import course_folder
+from nstlib.images import load_image, resize_image
+from nstlib.loss.functional import tv_loss
+from nstlib.net.layers import layer_names
+from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures, build_features
+from nstlib.weights.sources import load_vgg_state_dict, weights_source
 
 __all__ = ["OBJECTIVE", "SEED_HED", "bench_images", "TutorialBaseline", "run_baseline", "per_eval_seconds",
            "network_seconds"]

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from nstlib.loss.functional import gram_matrix
 from nstlib.algorithms.transfer import stylize
 from nstlib.bench.baseline import bench_images, per_eval_seconds
+from nstlib.loss.functional import gram_matrix
 
 __all__ = ["batch_gain", "layout_and_gram"]
 

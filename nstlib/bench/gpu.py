@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from nstlib.optim.memory import estimate_memory
 from nstlib.algorithms.transfer import stylize
 from nstlib.bench.baseline import OBJECTIVE, per_eval_seconds
+from nstlib.optim.memory import estimate_memory
 
 __all__ = ["gpu_suite"]
 

@@ -28,10 +28,10 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.images import check_image, resize_image
-from nstlib.net.layers import layer_names
 from nstlib.loss.functional import gram_matrix
+from nstlib.net.layers import layer_names
+from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.weights.sources import resolve_arch
 
 __all__ = ["held_out_layers", "held_out_style", "edge_agreement", "colour_distance", "judge", "at_least_as_good"]

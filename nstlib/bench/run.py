@@ -21,16 +21,16 @@ from typing import Any
 
 import torch
 
-from nstlib.optim.memory import estimate_memory
 from nstlib.algorithms.transfer import native_bf16
-from nstlib.course.files import course_folder
-from nstlib.bench.limits import CONV_SHAPES, conv_rate, sgemm_rate, vgg_flops
 from nstlib.bench.baseline import bench_images, network_seconds, per_eval_seconds, run_baseline
-from nstlib.bench.time_to_quality import TOLERANCE, time_to_quality
 from nstlib.bench.choices import batch_gain, layout_and_gram
-from nstlib.bench.memory import measured_peak_cpu
 from nstlib.bench.gpu import gpu_suite
+from nstlib.bench.limits import CONV_SHAPES, conv_rate, sgemm_rate, vgg_flops
+from nstlib.bench.memory import measured_peak_cpu
 from nstlib.bench.notebooks import run_notebooks
+from nstlib.bench.time_to_quality import TOLERANCE, time_to_quality
+from nstlib.course.files import course_folder
+from nstlib.optim.memory import estimate_memory
 
 __all__ = ["RATIOS", "run", "main"]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from nstlib.net.vgg import VGGFeatures
-from nstlib.images import load_image
 from nstlib.algorithms.transfer import stylize
-from nstlib.course.files import course_folder
 from nstlib.bench.baseline import SEED_HED, run_baseline
 from nstlib.bench.quality import at_least_as_good, held_out_layers, judge
+from nstlib.course.files import course_folder
+from nstlib.images import load_image
+from nstlib.net.vgg import VGGFeatures
 
 __all__ = ["MATCHED", "TOLERANCE", "time_to_quality"]
 

@@ -22,17 +22,17 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from nstlib.device import get_device
 from nstlib.algorithms.dream import deepdream
-from nstlib.net.vgg import GATYS_STYLE_LAYERS
+from nstlib.algorithms.reconstruct import reconstruct
+from nstlib.algorithms.transfer import stylize
+from nstlib.course.files import course_folder
+from nstlib.course.lesson import LessonSetup, choose_weights
+from nstlib.device import get_device
 from nstlib.errors import OutputError
 from nstlib.images import check_output_path, load_image, resize_image, to_pil, write_atomically
 from nstlib.net.layers import layer_names
-from nstlib.course.lesson import LessonSetup, choose_weights
-from nstlib.course.files import course_folder
+from nstlib.net.vgg import GATYS_STYLE_LAYERS
 from nstlib.weights.sources import weights_source
-from nstlib.algorithms.reconstruct import reconstruct
-from nstlib.algorithms.transfer import stylize
 
 __all__ = ["render_gallery", "GalleryFigure"]
 
@@ -137,9 +137,9 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False,
         total += sec
     yield GalleryFigure("fig1_content", "Content reconstructions: what one layer keeps of the photo (Gatys et al. "
                              "2016, Fig. 1)", [tiles],
-                             f"From white noise, L-BFGS matches the photo's features at one layer. Low layers give the "
-                             f"pixels back; high layers keep the arrangement, not the details. Average pooling, as in "
-                             f"the paper; relu layers, which Caffe's in-place ReLU made the paper's 'conv' layers. "
+                             "From white noise, L-BFGS matches the photo's features at one layer. Low layers give the "
+                             "pixels back; high layers keep the arrangement, not the details. Average pooling, as in "
+                             "the paper; relu layers, which Caffe's in-place ReLU made the paper's 'conv' layers. "
                              + _what(setup, size, f"{steps} steps each", total) + f" {PHOTO_CREDIT}.", total)
 
     # Fig. 1, bottom: style reconstructions from relu1_1, relu1_1 + relu2_1, …
@@ -244,7 +244,7 @@ def render_gallery(out: str | Path = "gallery", size: int = 256, steps: int = 20
         log(f"  {figure.name}.jpg: {figure.seconds:.0f} s, {len(data) // 1024} KiB")
     total = time.perf_counter() - start
     today = _dt.date.today().isoformat()
-    lines = [f"# Gallery\n", f"Rendered on {today} by `python -m nstlib gallery --size {size} --steps {steps}` in "
+    lines = ["# Gallery\n", f"Rendered on {today} by `python -m nstlib gallery --size {size} --steps {steps}` in "
              f"{total / 60:.1f} min on {setup.device} ({platform.processor() or platform.machine()}, "
              f"{torch.get_num_threads()} threads), with {setup.network} (weights={setup.weights!r}). Each caption "
              f"says what ran and how long it took.\n"]

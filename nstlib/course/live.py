@@ -234,7 +234,8 @@ class LiveView:
             assert self.on_frame is not None  # __init__ sets mode "frame" only with an on_frame
             self.on_frame(self.png())
         elif self.mode == "notebook":
-            from IPython.display import Image as PNG, display
+            from IPython.display import Image as PNG
+            from IPython.display import display
 
             frame = PNG(data=self.png(), format="png")
             if self._handle is None:

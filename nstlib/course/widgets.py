@@ -18,7 +18,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, TypedDict, Union
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -29,18 +29,18 @@ try:
 except ImportError as exc:  # pragma: no cover - ipywidgets is in the lab and test extras
     raise ImportError("nstlib.course.widgets needs ipywidgets: `pip install ipywidgets` (it is in nst-kit's lab extra).") from exc
 
+from nstlib.algorithms.transfer import stylize
+from nstlib.course.live import LiveView
 from nstlib.errors import InputError, NSTError
-from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.images import check_image, load_image, resize_image, to_pil
 from nstlib.net.layers import layer_names
-from nstlib.course.live import LiveView
+from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.optim.loop import Progress, TransferResult
 from nstlib.weights.sources import resolve_arch, weights_source
-from nstlib.algorithms.transfer import stylize
 
 __all__ = ["StyleExplorer", "FeatureBrowser", "style_explorer", "feature_browser"]
 
-ImageSource = Union[str, os.PathLike, torch.Tensor, bytes]
+ImageSource = str | os.PathLike | torch.Tensor | bytes
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _WIDE = {"description_width": "110px"}
 

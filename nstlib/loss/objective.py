@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol
 
 import torch
 
@@ -33,7 +33,7 @@ __all__ = ["Objective", "LossWeights", "Targets", "StageTargets", "stage_objecti
 # nstlib.optim.loop.Objective, restated here because the losses sit below the loop.
 Objective = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
-Weight = Union[float, torch.Tensor]  # one value, or one per image of the batch: shape (B,)
+Weight = float | torch.Tensor  # one value, or one per image of the batch: shape (B,)
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,14 @@ class LossWeights:
         """The w_l that differ per image: the objective applies them to StyleTerms' terms (none for one run)."""
         return {n: v for n, v in self.style.items() if isinstance(v, torch.Tensor)}
 
-    def take(self, index: list[int]) -> "LossWeights":
+    def take(self, index: list[int]) -> LossWeights:
         """The weights of the images ``index`` of the batch (floats stay as they are)."""
         pick = (lambda v: v[index] if isinstance(v, torch.Tensor) else v)
         return LossWeights(pick(self.alpha), pick(self.beta), pick(self.gamma),
                            {n: pick(v) for n, v in self.content.items()}, {n: pick(v) for n, v in self.style.items()})
 
     @staticmethod
-    def stack(rows: Sequence["LossWeights"], device: torch.device | None = None) -> "LossWeights":
+    def stack(rows: Sequence[LossWeights], device: torch.device | None = None) -> LossWeights:
         """One batch of weights from one row of floats per image: α, β, γ and each layer's weight become
         tensors of shape (B,), 0 for a layer a row does not use."""
         vec = (lambda pick: torch.tensor([float(pick(r)) for r in rows], device=device))

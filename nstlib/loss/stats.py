@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from nstlib.errors import InputError
-from nstlib.net.vgg import VGGFeatures
 from nstlib.loss.functional import gram_matrix, style_loss
+from nstlib.net.vgg import VGGFeatures
 
 __all__ = ["STYLE_STATS", "mean_covariance", "masked_gram_matrix", "sqrtm_psd", "gaussian_w2", "StyleTerms"]
 
@@ -191,7 +191,7 @@ class StyleTerms:
 
     @classmethod
     def from_images(cls, vgg: VGGFeatures, styles: Sequence[torch.Tensor], layer_weights: Mapping[str, float],
-                    **options: object) -> "StyleTerms":
+                    **options: object) -> StyleTerms:
         """Run ``vgg`` on each style image (no gradients) and build the targets."""
         with torch.no_grad():
             feats = [vgg(s) for s in styles]

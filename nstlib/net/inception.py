@@ -25,11 +25,11 @@ directly; for an image x in [0, 1] that is the same input to the first convoluti
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import OrderedDict
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -96,7 +96,7 @@ def _skeleton(arch: str) -> nn.Module:
         return build(weights=None, aux_logits=True, transform_input=False, init_weights=False)
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def net_state_shapes(arch: str) -> dict[str, tuple[int, ...]]:
     """Every key of torchvision's weight file for ``arch`` and its shape (aux heads and fc included)."""
     return {k: tuple(v.shape) for k, v in _skeleton(_check_arch(arch)).state_dict().items()}
@@ -226,7 +226,7 @@ class InceptionFeatures(nn.Module):
     def device(self) -> torch.device:
         return next(self.trunk.parameters()).device
 
-    def train(self, mode: bool = True) -> "InceptionFeatures":  # batch norm always uses its running statistics
+    def train(self, mode: bool = True) -> InceptionFeatures:  # batch norm always uses its running statistics
         return super().train(False)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:

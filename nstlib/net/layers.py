@@ -7,14 +7,13 @@ positions in that sequence, so nothing else in nstlib ever uses a raw index.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from typing import Union
+from functools import cache
 
 from nstlib.errors import InputError
 
 __all__ = ["VGG_BLOCKS", "layer_names", "layer_index", "receptive_field", "conv_shapes", "layer_weights"]
 
-Layers = Union[str, Sequence[str], Mapping[str, float]]
+Layers = str | Sequence[str] | Mapping[str, float]
 
 # Output channels of each 3x3 convolution, block by block (Simonyan & Zisserman 2015, Table 1:
 # A = vgg11, B = vgg13, D = vgg16, E = vgg19). Each block ends with a 2x2 pool of stride 2.
@@ -32,7 +31,7 @@ def _check_arch(arch: str) -> str:
     return arch
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table(arch: str) -> dict[str, int]:
     table: dict[str, int] = {}
     index = 0

@@ -21,8 +21,8 @@ from torch import nn
 from nstlib.device import get_device
 from nstlib.errors import ImageTooSmallError, InputError
 from nstlib.images import check_image
-from nstlib.net.layers import VGG_BLOCKS, layer_index, layer_names
 from nstlib.net.conventions import IMAGENET_CONVENTION
+from nstlib.net.layers import VGG_BLOCKS, layer_index, layer_names
 from nstlib.weights.sources import load_vgg_state_dict, resolve_arch, weights_source
 
 __all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "GATYS_STYLE_LAYERS", "GATYS_CONTENT_LAYER", "build_features"]
@@ -114,7 +114,7 @@ class VGGFeatures(nn.Module):
     def device(self) -> torch.device:
         return self.mean.device
 
-    def train(self, mode: bool = True) -> "VGGFeatures":  # always frozen: no dropout/batch-norm anyway
+    def train(self, mode: bool = True) -> VGGFeatures:  # always frozen: no dropout/batch-norm anyway
         return super().train(False)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:

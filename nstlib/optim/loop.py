@@ -78,7 +78,7 @@ class TransferResult:
     recoveries: int = 0  # how many times a NaN/Inf loss was undone
     image_history: list[dict[str, list[float]]] = field(default_factory=list)  # one ``history`` per image of the batch
 
-    def split(self) -> list["TransferResult"]:
+    def split(self) -> list[TransferResult]:
         """One result per image of the batch, each with its own image (1, 3, H, W) and history.
 
         >>> [r.history["total"][-1] for r in result.split()]   # doctest: +SKIP

@@ -22,8 +22,17 @@ from nstlib.weights.files import read_state_dict_file
 from nstlib.weights.hed import HED_INSTALL, convert_hed_h5, hed_available, hed_cache_path, hed_file, load_hed_state_dict
 from nstlib.weights.imagenet import WEIGHT_ENUMS, weights_available, weights_path, weights_url
 from nstlib.weights.seeded import random_state_dict
-from nstlib.weights.sources import (SOURCES, LossDefaults, WeightsSource, fetch_weights, layer_channels,
-                                    load_vgg_state_dict, resolve_arch, weights_key, weights_source)
+from nstlib.weights.sources import (
+                                    SOURCES,
+                                    LossDefaults,
+                                    WeightsSource,
+                                    fetch_weights,
+                                    layer_channels,
+                                    load_vgg_state_dict,
+                                    resolve_arch,
+                                    weights_key,
+                                    weights_source,
+)
 from nstlib.weights.spec import WeightsSpec, default_weights, parse_weights
 
 __all__ = [

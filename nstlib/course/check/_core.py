@@ -30,7 +30,7 @@ LEVELS = ("one line", "a few lines", "a function", "predict and explain", "desig
 # The model answers' folder. None (the default): solutions/ of the course folder, looked up each time an answer is
 # needed (never at import time), so that nstlib imports wherever it is installed. A test may point it elsewhere.
 SOLUTIONS: Path | None = None
-_REGISTRY: dict[str, "Exercise"] = {}
+_REGISTRY: dict[str, Exercise] = {}
 
 
 class NotAnswered(BaseException):

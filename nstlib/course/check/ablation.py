@@ -15,8 +15,8 @@ import torch
 
 from nstlib.course.check._core import CheckResult, call_safely, exercise, failed, generator, near, passed
 from nstlib.loss.functional import GramNorm
-from nstlib.net.vgg import GATYS_STYLE_LAYERS
 from nstlib.net.layers import layer_names, receptive_field
+from nstlib.net.vgg import GATYS_STYLE_LAYERS
 
 __all__ = ["style_scale_for", "balanced_layer_weights", "style_profile", "figure3_rows"]
 

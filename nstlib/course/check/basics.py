@@ -14,8 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nstlib.course.check._core import (CheckResult, as_number, call_safely, close, exercise,
-                               failed, generator, mismatch, passed, same)
+from nstlib.course.check._core import (
+    CheckResult,
+    as_number,
+    call_safely,
+    close,
+    exercise,
+    failed,
+    generator,
+    mismatch,
+    passed,
+    same,
+)
 
 __all__ = ["fc_params", "max_pool_by_hand", "recover_kernel", "shift_commuters", "sharing_experiment"]
 

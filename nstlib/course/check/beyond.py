@@ -15,8 +15,18 @@ from typing import SupportsFloat, SupportsIndex
 import torch
 import torch.nn.functional as F
 
-from nstlib.course.check._core import CheckResult, NotAnswered, call_safely, exercise, failed, generator, mismatch, passed, same
 from nstlib.algorithms.colour import colour_stats, combine_luminance, match_colour, rgb_to_yiq, yiq_to_rgb
+from nstlib.course.check._core import (
+    CheckResult,
+    NotAnswered,
+    call_safely,
+    exercise,
+    failed,
+    generator,
+    mismatch,
+    passed,
+    same,
+)
 from nstlib.images import resize_image
 
 __all__ = ["keep_colours", "colour_transfer_sym", "soft_region_gram", "grey_photo", "stroke_size"]

@@ -10,8 +10,19 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.course.check._core import (CheckResult, call_safely, close, exercise, failed, generator, mismatch,
-                                open_exercise, passed, rounding_floor, same)
+from nstlib.course.check._core import (
+    CheckResult,
+    call_safely,
+    close,
+    exercise,
+    failed,
+    generator,
+    mismatch,
+    open_exercise,
+    passed,
+    rounding_floor,
+    same,
+)
 from nstlib.loss.functional import content_loss
 
 __all__ = ["mean_gradient", "relu_gradient", "invert_layer", "shifted_photo", "free_pixels"]

@@ -15,8 +15,8 @@ from typing import Protocol, SupportsFloat, SupportsIndex, runtime_checkable
 
 import torch
 
-from nstlib.course.check._core import CheckResult, call_safely, exercise, failed, generator, mismatch, passed, same
 from nstlib.algorithms.dream import octave_sizes
+from nstlib.course.check._core import CheckResult, call_safely, exercise, failed, generator, mismatch, passed, same
 
 __all__ = ["channel_objective", "jittered_gradient", "max_octaves", "l2_step_rms", "balanced_weights"]
 

@@ -14,8 +14,18 @@ from collections.abc import Callable
 import torch
 
 from nstlib.algorithms.texnet import ResidualBlock, TransferNet
-from nstlib.course.check._core import (CheckResult, NotAnswered, as_number, call_safely,
-                               exercise, failed, generator, mismatch, passed, same)
+from nstlib.course.check._core import (
+    CheckResult,
+    NotAnswered,
+    as_number,
+    call_safely,
+    exercise,
+    failed,
+    generator,
+    mismatch,
+    passed,
+    same,
+)
 
 __all__ = ["residual_params", "cond_instance_norm", "adain", "network_invariances", "pays_off"]
 
@@ -283,7 +293,7 @@ def pays_off(fn: Callable[..., dict]) -> CheckResult:
     (first 1-based step of the optimisation whose loss ≤ net_loss), "opt_seconds" (elapsed then), "speedup"
     (opt_seconds / net_seconds) and "break_even" (smallest whole N with train + N·t_net ≤ N·t_opt; math.inf if
     never)."""
-    for k, case in enumerate(_PAY_CASES):
+    for case in _PAY_CASES:
         net_s, net_loss, times, losses, train = case["args"]
         got, error = call_safely(fn, net_s, net_loss, list(times), list(losses), train)
         if error is not None:

@@ -156,7 +156,7 @@ _MAP_CASES = [  # (μ₁, Σ₁, μ₂, Σ₂): covariances that do not commute,
 def w2_map(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
     """``fn(mu1, cov1, mu2, cov2)`` returns (A, b): x ↦ A x + b maps N(μ₁, Σ₁) onto N(μ₂, Σ₂) and moves the mass by
     E‖A x + b − x‖² = W₂², the least any map can."""
-    for k, (m1, s1, m2, s2) in enumerate(_MAP_CASES):
+    for m1, s1, m2, s2 in _MAP_CASES:
         m1, s1, m2, s2 = (t.double() for t in (m1, s1, m2, s2))
         n = len(m1)
         got, error = call_safely(fn, m1.clone(), s1.clone(), m2.clone(), s2.clone())

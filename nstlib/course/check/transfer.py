@@ -14,8 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nstlib.course.check._core import (CheckResult, NotAnswered, call_safely, exercise, failed, generator, near, passed,
-                                same)
+from nstlib.course.check._core import (
+    CheckResult,
+    NotAnswered,
+    call_safely,
+    exercise,
+    failed,
+    generator,
+    near,
+    passed,
+    same,
+)
 
 __all__ = ["gatys_ratio_at", "hooked_features", "loss_scale", "seed_experiment"]
 

@@ -14,8 +14,8 @@ from typing import TypedDict
 import torch
 
 from nstlib.course.check._core import CheckResult, call_safely, exercise, failed, generator, passed, same
-from nstlib.net.layers import layer_index, layer_names, receptive_field
 from nstlib.net.conventions import CAFFE_CONVENTION, IMAGENET_CONVENTION, InputConvention
+from nstlib.net.layers import layer_index, layer_names, receptive_field
 
 __all__ = ["relu5_1_heights", "fold_convention", "swap_immune", "effective_field"]
 
@@ -331,7 +331,7 @@ def effective_field(fn: Callable[[str, str, str, int], int]) -> CheckResult:
         return failed(f"for {what} you seem to have weighed the pixels by the SQUARED gradient ({got:g} px); "
                       "the exercise sums |gradient|.")
     if all(abs(a - _effective_with_max_pooling(*case)) <= 1 for a, case in zip(answers, cases)):
-        return failed(f"your numbers are what max pooling gives; the exercise uses pooling='avg', as section 6 did "
+        return failed("your numbers are what max pooling gives; the exercise uses pooling='avg', as section 6 did "
                       "(max pooling sends gradient through one input per window).")
     k = next(i for i, (a, o, t) in enumerate(zip(answers, oracles, tolerance)) if abs(a - o["half"]) > t)
     arch, weights, layer, size = cases[k]
