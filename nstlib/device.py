@@ -1,4 +1,5 @@
 """Choosing where tensors live (CUDA, then Apple MPS, then the CPU), and how much memory is free there."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 All derive from :class:`NSTError`, so ``except nst.NSTError`` catches anything nstlib raises on
 purpose; the command line prints such errors as one line and exits non-zero.
 """
+
 from __future__ import annotations
 
 __all__ = [

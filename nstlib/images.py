@@ -2,6 +2,7 @@
 
 At every public boundary an image is a float32 tensor of shape (B, 3, H, W) with values in [0, 1].
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from nstlib.device import available_memory
 from nstlib.errors import ImageError, InputError, OutputError
 
-__all__ = ["load_image", "save_image", "check_image", "resize_image", "to_pil", "ImageSize", "check_output_path",
-           "write_atomically"]
+__all__ = [
+    "load_image",
+    "save_image",
+    "check_image",
+    "resize_image",
+    "to_pil",
+    "ImageSize",
+    "check_output_path",
+    "write_atomically",
+]
 
 ImageSize = int | tuple[int, int]  # long side, or (H, W)
 PathLike = str | os.PathLike
@@ -30,8 +39,15 @@ _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # (JPEG's DCT scaling, as Image.thumbnail does); smaller files are always decoded in full.
 _DRAFT_MIN_PIXELS = 4_000_000
 # First bytes of the formats people actually hand us, to tell "truncated PNG" from "not an image".
-_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
-               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"RIFF", "WEBP"))
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"RIFF", "WEBP"),
+)
 
 
 def _sniff(head: bytes) -> str | None:
@@ -88,8 +104,10 @@ def _open(path: Path, size: ImageSize | None = None) -> Image.Image:
     if not path.is_file():
         raise ImageError(f"'{path}' is not a regular file (a device or a pipe?). Pass the path of a PNG or JPEG file.")
     if path.stat().st_size == 0:
-        raise ImageError(f"'{path}' is empty (0 bytes): it was probably not saved or downloaded completely. "
-                         "Save or download it again.")
+        raise ImageError(
+            f"'{path}' is empty (0 bytes): it was probably not saved or downloaded completely. "
+            "Save or download it again."
+        )
     try:
         with open(path, "rb") as handle, warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat both as a bomb.
@@ -126,9 +144,7 @@ def _open(path: Path, size: ImageSize | None = None) -> Image.Image:
         ) from None
     except Exception as exc:  # OSError "image file is truncated", broken data streams, bad chunks
         detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise ImageError(
-            f"'{path}' is truncated or corrupt ({detail}). Re-save or re-download the image."
-        ) from None
+        raise ImageError(f"'{path}' is truncated or corrupt ({detail}). Re-save or re-download the image.") from None
     return image
 
 
@@ -191,8 +207,10 @@ def load_image(path: PathLike, size: ImageSize | None = None, device: torch.devi
     try:
         image = _to_rgb(image)
     except (ValueError, OSError) as exc:  # a mode Pillow cannot convert
-        raise ImageError(f"'{path}' uses the colour mode {image.mode!r}, which cannot be converted to RGB ({exc}). "
-                         "Re-save it as an RGB PNG or JPEG.") from None
+        raise ImageError(
+            f"'{path}' uses the colour mode {image.mode!r}, which cannot be converted to RGB ({exc}). "
+            "Re-save it as an RGB PNG or JPEG."
+        ) from None
     if size is not None:
         h, w = _target_size(image.width, image.height, size)
         if (w, h) != image.size:
@@ -292,8 +310,9 @@ def check_output_path(path: PathLike, overwrite: bool = False) -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputError(f"Cannot create the folder '{folder}': '{existing}' is a file, not a folder. "
-                          "Choose another location.")
+        raise OutputError(
+            f"Cannot create the folder '{folder}': '{existing}' is a file, not a folder. Choose another location."
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"Cannot write into '{existing}': permission denied. Choose a folder you can write to.")
     return path
@@ -311,8 +330,9 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object], overwrite:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:
-        raise OutputError(f"Cannot write into '{path.parent}': {exc.strerror or exc}. "
-                          "Choose a folder you can write to.") from None
+        raise OutputError(
+            f"Cannot write into '{path.parent}': {exc.strerror or exc}. Choose a folder you can write to."
+        ) from None
     placed = False
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -326,8 +346,10 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object], overwrite:
     except FileExistsError:
         raise OutputError(_exists_message(path)) from None
     except OSError as exc:
-        raise OutputError(f"Could not write '{path}': {exc.strerror or exc}. Nothing was written; check the free "
-                          "disk space and the folder's permissions.") from None
+        raise OutputError(
+            f"Could not write '{path}': {exc.strerror or exc}. Nothing was written; check the free "
+            "disk space and the folder's permissions."
+        ) from None
     finally:
         if not placed and os.path.lexists(tmp):
             os.unlink(tmp)

@@ -1,4 +1,5 @@
 """Shared fixtures. Tests run on seeded random weights, chosen explicitly, never by fallback."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Nothing here calls nstlib's network, losses or layer table, so a test that compa
 fails when nstlib ignores an option or wires it wrong. The weights themselves come from nstlib (they are
 the input to both sides, not what is tested): seeded random ones, or HED's converted file.
 """
+
 from __future__ import annotations
 
 import functools
@@ -89,15 +90,24 @@ def tv(image: torch.Tensor) -> torch.Tensor:
     return (0.5 * (dy + dx)).sum()
 
 
-def transfer_terms(x: torch.Tensor, content: torch.Tensor, style: torch.Tensor, features: Features, alpha: float,
-                   beta: float, gamma: float, content_layers: dict[str, float], style_layers: dict[str, float]
-                   ) -> dict[str, float]:
+def transfer_terms(
+    x: torch.Tensor,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    features: Features,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    content_layers: dict[str, float],
+    style_layers: dict[str, float],
+) -> dict[str, float]:
     """Gatys' objective at image ``x``, term by term, as stylize's history names them."""
     layers = list(dict.fromkeys([*content_layers, *style_layers]))
     fx, fc, fs = features(x, layers), features(content, layers), features(style, layers)
     terms = {f"content:{n}": alpha * c * float(((fx[n] - fc[n]) ** 2).mean()) for n, c in content_layers.items()}
-    terms.update({f"style:{n}": beta * w * float(((gram(fx[n]) - gram(fs[n])) ** 2).mean())
-                  for n, w in style_layers.items()})
+    terms.update(
+        {f"style:{n}": beta * w * float(((gram(fx[n]) - gram(fs[n])) ** 2).mean()) for n, w in style_layers.items()}
+    )
     if gamma:
         terms["tv"] = gamma * float(tv(x))
     return terms
@@ -108,8 +118,9 @@ def noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     return torch.rand(shape, generator=torch.Generator().manual_seed(seed))
 
 
-def assert_near(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-5, atol: float = 0.0, msg: str | None = None
-                ) -> None:
+def assert_near(
+    got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-5, atol: float = 0.0, msg: str | None = None
+) -> None:
     """``got`` and ``want`` are two computations of one tensor by different kernels, layouts or summation orders.
 
     MKL and oneDNN round differently on AMD AVX2, AMD AVX-512 and Intel AMX, and the error of a sum scales with its

@@ -1,4 +1,5 @@
 """The benchmark machinery (nstlib.bench: python -m nstlib.bench) in a tiny smoke configuration. No timing is asserted."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def test_vgg_flops_counts_every_convolution() -> None:
     flops = []
     for module in features:
         if isinstance(module, torch.nn.Conv2d):
-            module.register_forward_hook(lambda m, i, o: flops.append(2 * 9 * m.in_channels * o.shape[1] * o.shape[2] * o.shape[3]))
+            module.register_forward_hook(
+                lambda m, i, o: flops.append(2 * 9 * m.in_channels * o.shape[1] * o.shape[2] * o.shape[3])
+            )
     features(torch.empty(1, 3, 256, 256, device="meta"))
     assert limits.vgg_flops((256, 256), backward=False) == sum(flops)
     assert limits.vgg_flops((256, 256)) == 2 * sum(flops)
@@ -47,15 +50,17 @@ def test_conv_rate_counts_the_flops_of_the_convolutions_it_times(dtype: torch.dt
 def test_seed_design_on_hed_is_seed_000_with_jcjohnsons_weights() -> None:
     assert baseline.SEED_HED == dict(weights="hed", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0)
     c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 48, 48)
-    tutorial = baseline.TutorialBaseline(c, s, weights="random", arch="vgg16", content_weight=5.0, style_weight=100.0,
-                                      tv_weight=0.0)
+    tutorial = baseline.TutorialBaseline(
+        c, s, weights="random", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0
+    )
     assert [m.weight for m in tutorial.style_losses] == [100.0] * 5 and tutorial.content_losses[0].weight == 5.0
     _, losses = tutorial.run(2)
     assert len(losses) == 2
 
 
-def test_baseline_is_seed_000_and_minimises_the_same_objective(content_image: torch.Tensor,
-                                                               style_image: torch.Tensor) -> None:
+def test_baseline_is_seed_000_and_minimises_the_same_objective(
+    content_image: torch.Tensor, style_image: torch.Tensor
+) -> None:
     c, s = nst.resize_image(content_image, (32, 32)), nst.resize_image(style_image, (32, 32))
     tutorial = baseline.TutorialBaseline(c, s)
     names = [name for name, _ in tutorial.model.named_children()]
@@ -71,9 +76,14 @@ def test_baseline_is_seed_000_and_minimises_the_same_objective(content_image: to
 
 
 def test_notebooks_are_discovered_and_run_in_quick_mode(tmp_path: Path) -> None:
-    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import os, nstlib\nassert os.environ['NSTLIB_QUICK'] == '1' and os.path.basename(os.getcwd()) == "
-        f"{tmp_path.name!r}")])
+    good = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import os, nstlib\nassert os.environ['NSTLIB_QUICK'] == '1' and os.path.basename(os.getcwd()) == "
+                f"{tmp_path.name!r}"
+            )
+        ]
+    )
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('broken lesson')")])
     for name, nb in (("01_good.ipynb", good), ("02_bad.ipynb", bad)):
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -86,8 +96,9 @@ def test_notebooks_are_discovered_and_run_in_quick_mode(tmp_path: Path) -> None:
 
 def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    report = run.main(["--quick", "--sizes", "32", "--steps", "3", "--evals", "4", "--skip-notebooks",
-                         "--json", str(out)])
+    report = run.main(
+        ["--quick", "--sizes", "32", "--steps", "3", "--evals", "4", "--skip-notebooks", "--json", str(out)]
+    )
     text = capsys.readouterr().out
     block = text.split("RATIOS", 1)[1]
     for name in run.RATIOS:
@@ -107,16 +118,33 @@ def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureF
     assert "at least as good" in text or "NOT as good" in text
 
 
-FLAGS = ("--quick", "--sizes", "--steps", "--repeats", "--evals", "--quality-sizes", "--skip-notebooks",
-         "--notebooks-mode", "--notebooks", "--device", "--json")
+FLAGS = (
+    "--quick",
+    "--sizes",
+    "--steps",
+    "--repeats",
+    "--evals",
+    "--quality-sizes",
+    "--skip-notebooks",
+    "--notebooks-mode",
+    "--notebooks",
+    "--device",
+    "--json",
+)
 
 
 def test_python_m_nstlib_bench_takes_the_same_flags_anywhere(tmp_path: Path) -> None:
     """``python -m nstlib.bench --help`` from a folder outside the course: the flags, and no course folder needed."""
     env = {k: v for k, v in os.environ.items() if k != "NSTLIB_COURSE"}
     env["PYTHONPATH"] = str(Path(nst.__file__).resolve().parents[1])  # this nstlib, wherever the test runs
-    done = subprocess.run([sys.executable, "-m", "nstlib.bench", "--help"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "nstlib.bench", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: python -m nstlib.bench ")
     assert set(re.findall(r"--[a-z][a-z-]*", done.stdout)) == {"--help", *FLAGS}

@@ -8,6 +8,7 @@ screenshot goes to ``$NSTLIB_ARTIFACTS/browser_explorer.png`` (default ``test-ar
 Skips only when Chromium or playwright is missing (``make test`` installs Chromium first).
 ``NSTLIB_BROWSER_NOTEBOOK=path`` points it at another notebook with the same two cells.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "05_style_transfer.ipynb"
 ARTIFACTS = Path(os.environ.get("NSTLIB_ARTIFACTS", ROOT / "test-artifacts"))
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                  "--disable-dev-shm-usage", "--disable-gpu"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -105,20 +112,40 @@ def lab(tmp_path: Path) -> Iterator[dict[str, str]]:
         (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel draws inline
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               NSTLIB_QUICK="1", NSTLIB_WEIGHTS="random", NSTLIB_OFFLINE="1",
-               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        NSTLIB_QUICK="1",
+        NSTLIB_WEIGHTS="random",
+        NSTLIB_OFFLINE="1",
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
     jupyter = Path(sys.executable).with_name("jupyter")  # the test environment's own JupyterLab
     if not jupyter.exists():
         jupyter = Path(shutil.which("jupyter") or "jupyter")
     log = open(tmp_path / "lab.log", "w")
     server = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--LabApp.news_url=", "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=",
+            "--LabApp.extension_manager=readonly",
+            "--ServerApp.terminals_enabled=False",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -170,13 +197,16 @@ def _run_cell(page, cell) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"cell did not finish: prompt {prompt.inner_text()!r}")
         page.wait_for_timeout(250)
-    assert cell.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0, \
-        cell.locator(".jp-OutputArea").inner_text()
+    assert cell.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0, cell.locator(
+        ".jp-OutputArea"
+    ).inner_text()
 
 
 def _slider(page, output, label: str):
     """The slider whose description is exactly ``label``."""
-    return output.locator(".widget-slider", has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(label)}$")))
+    return output.locator(
+        ".widget-slider", has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(label)}$"))
+    )
 
 
 def test_style_explorer_in_jupyterlab(chromium_path: str, lab: dict[str, str]) -> None:
@@ -211,11 +241,15 @@ def test_style_explorer_in_jupyterlab(chromium_path: str, lab: dict[str, str]) -
             for _ in range(3):
                 page.keyboard.press("ArrowRight")  # ... and three steps up: 4
             for slider, value in ((size, "32"), (steps, "4")):
-                page.wait_for_function("([el, v]) => el.textContent.trim() === v",
-                                       arg=[slider.locator(".widget-readout").element_handle(), value])
+                page.wait_for_function(
+                    "([el, v]) => el.textContent.trim() === v",
+                    arg=[slider.locator(".widget-readout").element_handle(), value],
+                )
 
             beta = _slider(page, output, "β (style)")
-            assert beta.locator(".widget-readout").inner_text().strip() == "5.00e+4"  # the default survives the snap to the grid
+            assert (
+                beta.locator(".widget-readout").inner_text().strip() == "5.00e+4"
+            )  # the default survives the snap to the grid
 
             run_button.click()
             status = output.locator(".widget-html", has_text=re.compile(r"done|stopped|Could not run"))

@@ -1,5 +1,6 @@
 """The lesson-06 checkers accept the model answers and name the usual wrong ones (WRONG_ANSWERS, run by
 tests/test_exercises.py); a few extra properties of the model answers."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,7 +11,8 @@ import torch
 import nstlib as nst
 
 _SPEC = importlib.util.spec_from_file_location(
-    "lesson06_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson06.py")
+    "lesson06_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson06.py"
+)
 lesson06 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson06)
 
@@ -21,6 +23,7 @@ def _proportional(losses):
 
 
 # --- wrong answers to exercise 3 (style profile) ---
+
 
 def _profile_upside_down(image, style, reference, arch, weights):
     return {l: 1 / v for l, v in lesson06.style_profile(image, style, reference, arch, weights).items()}
@@ -39,8 +42,13 @@ def _profile_unnormalised(image, style, reference, arch, weights):
     vgg = nst.VGGFeatures(arch, layers=relus, weights=weights, device="cpu")
     with torch.no_grad():
         fi, fs, fr = vgg(image), vgg(style), vgg(reference)
-    e = {l: (nst.style_loss(nst.gram_matrix(fi[l]), nst.gram_matrix(fs[l])) /
-             nst.style_loss(nst.gram_matrix(fr[l]), nst.gram_matrix(fs[l]))).item() for l in relus}
+    e = {
+        l: (
+            nst.style_loss(nst.gram_matrix(fi[l]), nst.gram_matrix(fs[l]))
+            / nst.style_loss(nst.gram_matrix(fr[l]), nst.gram_matrix(fs[l]))
+        ).item()
+        for l in relus
+    }
     return e
 
 
@@ -54,6 +62,7 @@ def _profile_swapped(image, style, reference, arch, weights):
 
 
 # --- wrong answers to exercise 4 (Figure 3 rows) ---
+
 
 def _rows_reversed(style, **options):
     rows = lesson06.figure3_rows(style, **options)
@@ -83,8 +92,10 @@ WRONG_ANSWERS = {
         (lambda layer, fraction, side, arch: nst.receptive_field(arch, layer)[1] / (fraction * side), "stride"),
         (lambda layer, fraction, side, arch: nst.receptive_field(arch, layer)[0] / side, "divide by the fraction"),
         (lambda layer, fraction, side, arch: nst.receptive_field(arch, layer)[0] * fraction / side, "denominator"),
-        (lambda layer, fraction, side, arch: nst.receptive_field("vgg19", layer)[0] / (fraction * side),
-         "that is vgg19's receptive field"),
+        (
+            lambda layer, fraction, side, arch: nst.receptive_field("vgg19", layer)[0] / (fraction * side),
+            "that is vgg19's receptive field",
+        ),
         (lambda layer, fraction, side, arch: "bigger", "return a number"),
     ],
     "balanced_layer_weights": [
@@ -105,8 +116,10 @@ WRONG_ANSWERS = {
     "figure3_rows": [
         (lambda style, **options: {0: {}, 1: {}}, "the keys 1, 2, 3, 4, 5"),
         (lambda style, **options: {k: "profile" for k in range(1, 6)}, "each row should be a profile"),
-        (lambda style, **options: {k: {l: 1.0 for l in nst.GATYS_STYLE_LAYERS} for k in range(1, 6)},
-         "profile every ReLU layer"),
+        (
+            lambda style, **options: {k: {l: 1.0 for l in nst.GATYS_STYLE_LAYERS} for k in range(1, 6)},
+            "profile every ReLU layer",
+        ),
         (_rows_all_the_same, "all five rows are the same"),
         (_rows_reversed, "your rows run the wrong way"),
         (_rows_against_other_noise, "white noise from seed 0"),

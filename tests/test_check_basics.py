@@ -1,4 +1,5 @@
 """The lesson 01 checkers: the model answers pass (tests/test_exercises.py), and each usual mistake is named."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -59,6 +60,7 @@ def _sharing_with(**changes):
         result = SOL.sharing_experiment(train, test)
         result.update({k: (v(train, test) if callable(v) else v) for k, v in changes.items()})
         return result
+
     return experiment
 
 

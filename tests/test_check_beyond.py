@@ -3,6 +3,7 @@
 ``WRONG_ANSWERS`` is read by tests/test_exercises.py (each answer must fail with the phrase in its feedback);
 the tests below cover what that table cannot: answers that are right in another way, and speed.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -32,17 +33,19 @@ def _yiq_mix(y_from, iq_from):
 
 def _power(cov, p):
     values, vectors = torch.linalg.eigh(cov)
-    return vectors @ torch.diag(values ** p) @ vectors.T
+    return vectors @ torch.diag(values**p) @ vectors.T
 
 
 def _recolour(make_a, unbiased=False, shift=True):
     """A colour transfer x' = A(x − μ_S) + μ_T with A = make_a(Σ_S, Σ_T)."""
+
     def answer(source, target):
         xs, xt = source[0].flatten(1).double(), target[0].flatten(1).double()
         ms, mt = xs.mean(1, keepdim=True), xt.mean(1, keepdim=True)
         cs = (xs - ms) @ (xs - ms).T / (xs.shape[1] - unbiased)
         ct = (xt - mt) @ (xt - mt).T / (xt.shape[1] - unbiased)
         return (make_a(cs, ct) @ (xs - ms) + (mt if shift else ms)).float().reshape(source.shape)
+
     return answer
 
 
@@ -60,6 +63,7 @@ def _gram_with(resize=None, square=False, mass="T", divide_n=True):
         right = f * w if square else f
         norm = {"T": w.sum(), "T2": w.square().sum(), "M": torch.tensor(float(w.numel()))}[mass]
         return left @ right.transpose(1, 2) / ((feats.shape[1] if divide_n else 1) * norm)
+
     return answer
 
 
@@ -75,15 +79,18 @@ def _grey(**changes):
     return {**SOL.grey_photo, **changes}
 
 
-
 WRONG_ANSWERS = {
     "keep_colours": [
         (lambda result, content: _yiq_mix(content, result), "the other way round"),
-        (lambda result, content: torch.cat([nst.rgb_to_yiq(result)[:, :1], nst.rgb_to_yiq(content)[:, 1:]], 1),
-         "still in YIQ"),
+        (
+            lambda result, content: torch.cat([nst.rgb_to_yiq(result)[:, :1], nst.rgb_to_yiq(content)[:, 1:]], 1),
+            "still in YIQ",
+        ),
         (lambda result, content: result, "stylised result unchanged"),
-        (lambda result, content: content + result.mean(1, keepdim=True) - content.mean(1, keepdim=True),
-         "mean of R, G, B"),
+        (
+            lambda result, content: content + result.mean(1, keepdim=True) - content.mean(1, keepdim=True),
+            "mean of R, G, B",
+        ),
     ],
     "colour_transfer_sym": [
         (lambda s, t: nst.match_colour(s, t, "cholesky", eps=0.0, clamp=False), "Cholesky map of the lesson"),
@@ -93,13 +100,19 @@ WRONG_ANSWERS = {
         (_recolour(lambda cs, ct: _power(ct, 0.5) @ _power(cs, -0.5), shift=False), "mean colour does not"),
         (_per_channel, "scaling the channels one by one"),
         (_recolour(lambda cs, ct: ct.sqrt() @ torch.linalg.inv(cs.sqrt())), "NaN"),
-        (_recolour(lambda cs, ct: _power(cs, -0.5) @ _power(_power(cs, 0.5) @ ct @ _power(cs, 0.5), 0.5)
-                   @ _power(cs, -0.5)), "the cheapest one"),
+        (
+            _recolour(
+                lambda cs, ct: _power(cs, -0.5) @ _power(_power(cs, 0.5) @ ct @ _power(cs, 0.5), 0.5) @ _power(cs, -0.5)
+            ),
+            "the cheapest one",
+        ),
     ],
     "soft_region_gram": [
         (_gram_with(square=True, mass="T2"), "lesson's guided Gram"),
-        (lambda feats, mask: nst.masked_gram_matrix(feats, F.interpolate(mask, size=feats.shape[-2:], mode="area")),
-         "lesson's guided Gram"),
+        (
+            lambda feats, mask: nst.masked_gram_matrix(feats, F.interpolate(mask, size=feats.shape[-2:], mode="area")),
+            "lesson's guided Gram",
+        ),
         (_gram_with(square=True, mass="T"), "both factors"),
         (_gram_with(mass="M"), "N·M"),
         (_gram_with(resize=_nearest), "mode='nearest'"),

@@ -1,4 +1,5 @@
 """The lesson 03 checkers accept the model answers and name the usual mistakes (see WRONG_ANSWERS)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,6 +29,7 @@ def _n_m(F: torch.Tensor) -> int:
 
 def _gradient_descent(steps: int, lr: float):
     """A plain gradient-descent inversion that stops far too early (or walks uphill for lr < 0)."""
+
     def invert(layer, target, shape):
         x = torch.zeros(shape, requires_grad=True)
         for _ in range(steps):
@@ -35,6 +37,7 @@ def _gradient_descent(steps: int, lr: float):
             with torch.no_grad():
                 x -= lr * grad
         return x.detach()
+
     return invert
 
 

@@ -3,6 +3,7 @@
 ``WRONG_ANSWERS`` (read by tests/test_exercises.py) lists, for every exercise, wrong answers and the phrase the
 feedback must contain; the tests below check the oracles against nstlib's own DeepDream code.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,7 +19,8 @@ from nstlib.algorithms.dream import Tiling, _gradient, dream_loss, octave_sizes
 from nstlib.errors import ImageTooSmallError
 
 _SPEC = importlib.util.spec_from_file_location(
-    "lesson07_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson07.py")
+    "lesson07_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson07.py"
+)
 lesson07 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson07)
 
@@ -40,7 +42,7 @@ def _plain_grad(loss_fn, image, shift):
 
 def _octaves_int(size, s, m):
     n = 0
-    while int(min(size) / s ** n) >= m:
+    while int(min(size) / s**n) >= m:
         n += 1
     return n
 
@@ -51,6 +53,7 @@ def _octaves_log(size, s, m):
 
 def _pull_weights(power: float, measure: str = "grad"):
     """Weights ∝ pull^power (power −1 is right, +1 the inverse mistake), or from loss values / layer sizes."""
+
     def weights(net, image, layers):
         x = image.detach().clone().requires_grad_(True)
         feats = net(x)
@@ -59,7 +62,8 @@ def _pull_weights(power: float, measure: str = "grad"):
         if measure == "size":
             return {n: 1.0 / feats[n][0].numel() for n in layers}
         pull = {n: float(torch.autograd.grad(feats[n].mean(), x, retain_graph=True)[0].abs().mean()) for n in layers}
-        return {n: p ** power for n, p in pull.items()}
+        return {n: p**power for n, p in pull.items()}
+
     return weights
 
 
@@ -97,7 +101,7 @@ WRONG_ANSWERS = {
         (lambda h, w, eta: eta / math.sqrt(h * w), "3 colour channels"),
         (lambda h, w, eta: eta / (3 * h * w), "not its square root"),
         (lambda h, w, eta: eta * math.sqrt(3 * h * w), "shrinks"),
-        (lambda h, w, eta: eta ** 2 / (3 * h * w), "mean square"),
+        (lambda h, w, eta: eta**2 / (3 * h * w), "mean square"),
         (lambda h, w, eta: "small", "one number"),
     ],
     "balanced_weights": [
@@ -105,11 +109,15 @@ WRONG_ANSWERS = {
         (_pull_weights(1.0), "proportional to its pull"),
         (_pull_weights(-1.0, "loss"), "loss values"),
         (_pull_weights(-1.0, "size"), "1 / (C·H·W)"),
-        (lambda net, image, layers: {n: -w for n, w in lesson07.balanced_weights(net, image, layers).items()},
-         "positive"),
+        (
+            lambda net, image, layers: {n: -w for n, w in lesson07.balanced_weights(net, image, layers).items()},
+            "positive",
+        ),
         (lambda net, image, layers: {layers[0]: 1.0}, "one weight per layer"),
-        (lambda net, image, layers: lesson07.balanced_weights(net, torch.rand_like(image), layers),  # on noise
-         "Measure each layer"),
+        (
+            lambda net, image, layers: lesson07.balanced_weights(net, torch.rand_like(image), layers),  # on noise
+            "Measure each layer",
+        ),
     ],
 }
 
@@ -139,8 +147,9 @@ def test_max_octaves_matches_what_deepdream_accepts() -> None:
     assert lesson07.max_octaves((60, 90), 1.4, 16) == 5
     nst.deepdream(image, "vgg16", layers="relu5_1", octaves=5, steps_per_octave=0, weights="random:0", progress=False)
     with pytest.raises(ImageTooSmallError, match="octaves=5"):
-        nst.deepdream(image, "vgg16", layers="relu5_1", octaves=6, steps_per_octave=0, weights="random:0",
-                      progress=False)
+        nst.deepdream(
+            image, "vgg16", layers="relu5_1", octaves=6, steps_per_octave=0, weights="random:0", progress=False
+        )
     del net
 
 

@@ -1,4 +1,5 @@
 """The lesson 10 checkers accept the model answers and reject typical wrong answers, saying why."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -41,14 +42,17 @@ def _adain_with(dims=(2, 3), unbiased=False, power=1.0, scale=True, shift=True):
         mu_s, sd_s = _stats(s, dims, unbiased)
         out = (c - mu_c) * ((sd_s / sd_c) ** power if scale else 1.0)
         return out + mu_s if shift else out
+
     return answer
 
 
 def _pays_off_with(**change):
     """The model answer with one value of its dict replaced by change[key](args, right_dict)."""
+
     def answer(*args):
         right = MODEL.pays_off(*args)
         return {**right, **{k: f(args, right) for k, f in change.items()}}
+
     return answer
 
 
@@ -135,5 +139,6 @@ def test_invariances_hold_on_the_notebook_kind_of_network() -> None:
 def test_partial_predictions_are_not_a_stub() -> None:
     result = nst.check.network_invariances({"lower contrast": ..., "inverted": ..., "tinted": ..., "mirrored": ...})
     assert "not answered yet" in str(result)
-    assert "yet" in str(nst.check.network_invariances({"lower contrast": "same", "inverted": ..., "tinted": ...,
-                                                       "mirrored": ...}))
+    assert "yet" in str(
+        nst.check.network_invariances({"lower contrast": "same", "inverted": ..., "tinted": ..., "mirrored": ...})
+    )

@@ -3,6 +3,7 @@
 ``WRONG_ANSWERS`` is read by tests/test_exercises.py (each answer must fail with the phrase in its feedback);
 the tests below cover what that table cannot: other right answers, the facts the checkers rely on, and speed.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,13 +29,14 @@ SOL = _load()
 
 def _power(s, p):
     values, vectors = torch.linalg.eigh(s.double())
-    return vectors @ torch.diag(values ** p) @ vectors.T
+    return vectors @ torch.diag(values**p) @ vectors.T
 
 
 def _map_with(make_a):
     def answer(m1, s1, m2, s2):
         a = make_a(s1.double(), s2.double())
         return a, m2.double() - a @ m1.double()
+
     return answer
 
 
@@ -53,19 +55,22 @@ def _floor_with(split="lr", gap_whole=False, root=False, itself=False, pieces="h
         def gaussian(image):
             mu, cov = nst.mean_covariance(feature_fn(image))
             return mu[0], cov[0]
+
         h, w = style.shape[-2:]
         if itself:
             a = b = style
         elif pieces == "corners":
-            a, b = style[..., : h // 2, : w // 2], style[..., h // 2:, w // 2:]
+            a, b = style[..., : h // 2, : w // 2], style[..., h // 2 :, w // 2 :]
         elif split == "lr":
-            a, b = style[..., : w // 2], style[..., w // 2:]
+            a, b = style[..., : w // 2], style[..., w // 2 :]
         else:
-            a, b = style[..., : h // 2, :], style[..., h // 2:, :]
+            a, b = style[..., : h // 2, :], style[..., h // 2 :, :]
         floor = nst.gaussian_w2(*gaussian(a), *gaussian(b), squared=not root)
-        gap = nst.gaussian_w2(*gaussian(style if gap_whole else a),
-                              *gaussian(other if gap_whole else other[..., : other.shape[-1] // 2]))
+        gap = nst.gaussian_w2(
+            *gaussian(style if gap_whole else a), *gaussian(other if gap_whole else other[..., : other.shape[-1] // 2])
+        )
         return float(floor), float(gap)
+
     return answer
 
 
@@ -91,12 +96,15 @@ WRONG_ANSWERS = {
         (lambda f: f.T, "rows (channels)"),
     ],
     "w2_map": [
-        (_map_with(lambda s1, s2: torch.linalg.cholesky(s2) @ torch.linalg.inv(torch.linalg.cholesky(s1))),
-         "Cholesky"),
+        (_map_with(lambda s1, s2: torch.linalg.cholesky(s2) @ torch.linalg.inv(torch.linalg.cholesky(s1))), "Cholesky"),
         (_map_with(lambda s1, s2: _power(s2, 0.5) @ _power(s1, -0.5)), "symmetric-root map"),
         (_map_with(lambda s1, s2: torch.diag((s2.diagonal() / s1.diagonal()).sqrt())), "each coordinate on its own"),
-        (_map_with(lambda s1, s2: _power(s1, -0.5) @ _power(_power(s1, 0.5) @ s2 @ _power(s1, 0.5), 0.5)
-                   @ _power(s1, 0.5)), "does not produce"),
+        (
+            _map_with(
+                lambda s1, s2: _power(s1, -0.5) @ _power(_power(s1, 0.5) @ s2 @ _power(s1, 0.5), 0.5) @ _power(s1, 0.5)
+            ),
+            "does not produce",
+        ),
         (lambda m1, s1, m2, s2: (SOL.w2_map(m1, s1, m2, s2)[0], m2 - m1), "b = μ₂ − A μ₁"),
         (lambda m1, s1, m2, s2: SOL.w2_map(m1, s1, m2, s2)[0], "two things"),
     ],
@@ -143,12 +151,23 @@ def test_the_facts_the_checkers_teach() -> None:
     assert math.isclose(float(SOL.w2_to_zero(mu[0], cov[0])), 4 * float(torch.trace(nst.gram_matrix(f, "chw")[0])))
     m1, s1, m2, s2 = torch.zeros(2), torch.tensor([[2.0, 0.9], [0.9, 1.0]]), torch.ones(2), torch.eye(2) * 3
     a, b = SOL.w2_map(m1, s1, m2, s2)
-    cost = (a @ m1.double() + b - m1.double()).square().sum() + torch.trace((a - torch.eye(2)) @ s1.double() @
-                                                                            (a - torch.eye(2)).T)
+    cost = (a @ m1.double() + b - m1.double()).square().sum() + torch.trace(
+        (a - torch.eye(2)) @ s1.double() @ (a - torch.eye(2)).T
+    )
     w2 = nst.gaussian_w2(m1.double(), s1.double(), m2.double(), s2.double())
     assert math.isclose(float(cost), float(w2), rel_tol=1e-9)
-    assert math.isclose(float(nst.gaussian_w2(torch.zeros(2), torch.diag(torch.tensor([4.0, 1.0])),
-                                              torch.zeros(2), torch.diag(torch.tensor([1.0, 4.0])))), 2.0, rel_tol=1e-6)
+    assert math.isclose(
+        float(
+            nst.gaussian_w2(
+                torch.zeros(2),
+                torch.diag(torch.tensor([4.0, 1.0])),
+                torch.zeros(2),
+                torch.diag(torch.tensor([1.0, 4.0])),
+            )
+        ),
+        2.0,
+        rel_tol=1e-6,
+    )
 
 
 def test_the_untouched_prediction_cell_is_not_yet_answered() -> None:

@@ -1,4 +1,5 @@
 """The lesson 04 checkers accept the model answers and name the usual mistakes (see WRONG_ANSWERS)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +12,8 @@ from oracle import assert_near
 import nstlib as nst
 
 _SPEC = importlib.util.spec_from_file_location(
-    "lesson04_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson04.py")
+    "lesson04_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson04.py"
+)
 lesson04 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson04)
 
@@ -76,7 +78,7 @@ def _e(f, s):
 
 
 def _crops(net, image, other, layer, s):
-    return (net(image[..., :s, :s])[layer], net(image[..., :s, s:2 * s])[layer], net(other[..., :s, :s])[layer])
+    return (net(image[..., :s, :s])[layer], net(image[..., :s, s : 2 * s])[layer], net(other[..., :s, :s])[layer])
 
 
 def _same_crop(net, image, other, layer, sizes):
@@ -92,14 +94,21 @@ def _no_yardstick(net, image, other, layer, sizes):
 
 
 def _content(net, image, other, layer, sizes):
-    return {s: float(nst.content_loss(a, b) / nst.content_loss(a, c)) for s in sizes
-            for a, b, c in [_crops(net, image, other, layer, s)]}
+    return {
+        s: float(nst.content_loss(a, b) / nst.content_loss(a, c))
+        for s in sizes
+        for a, b, c in [_crops(net, image, other, layer, s)]
+    }
 
 
 def _below(net, image, other, layer, sizes):  # b under a instead of beside it: another piece, another number
-    return {s: float(_e(net(image[..., :s, :s])[layer], net(image[..., s:2 * s, :s])[layer]) /
-                     _e(net(image[..., :s, :s])[layer], net(other[..., :s, :s])[layer])) for s in sizes[:1]} | \
-        {s: 0.5 for s in sizes[1:]}
+    return {
+        s: float(
+            _e(net(image[..., :s, :s])[layer], net(image[..., s : 2 * s, :s])[layer])
+            / _e(net(image[..., :s, :s])[layer], net(other[..., :s, :s])[layer])
+        )
+        for s in sizes[:1]
+    } | {s: 0.5 for s in sizes[1:]}
 
 
 WRONG_ANSWERS = {
@@ -178,8 +187,9 @@ def test_loss_without_gram_oracle_is_the_seed_formula() -> None:
     gf, gs = nst.gram_matrix(f), nst.gram_matrix(s)
     cancelling = float((gf.square().sum() + 2 * (gf * gs).sum() + gs.square().sum()) / (4 * 6**2 * 20**2))
     assert_near(lesson04.loss_without_gram(f, s), seed, atol=1e-6 * cancelling)
-    assert torch.allclose(nst.style_loss(nst.gram_matrix(f, "gatys"), nst.gram_matrix(s, "gatys"), reduction="gatys"),
-                          seed, rtol=1e-4)
+    assert torch.allclose(
+        nst.style_loss(nst.gram_matrix(f, "gatys"), nst.gram_matrix(s, "gatys"), reduction="gatys"), seed, rtol=1e-4
+    )
 
 
 def test_same_gram_accepts_a_cholesky_factor() -> None:

@@ -1,5 +1,6 @@
 """The lesson-05 checkers accept the model answers and name the usual wrong ones (WRONG_ANSWERS, run by
 tests/test_exercises.py); a few extra properties of the checkers' own oracles."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,12 +14,14 @@ from torch import nn
 import nstlib as nst
 
 _SPEC = importlib.util.spec_from_file_location(
-    "lesson05_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson05.py")
+    "lesson05_solutions", Path(__file__).resolve().parents[1] / "solutions" / "lesson05.py"
+)
 lesson05 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson05)
 
 
 # --- wrong answers to exercise 2 (features by hooks) ---
+
 
 def _hooks_without_copy(model, taps, image):
     out, handles = {}, []
@@ -33,8 +36,9 @@ def _hooks_without_copy(model, taps, image):
 def _hooks_detached(model, taps, image):
     out, handles = {}, []
     for name, index in taps.items():
-        handles.append(model[index].register_forward_hook(
-            lambda m, i, o, name=name: out.__setitem__(name, o.detach().clone())))
+        handles.append(
+            model[index].register_forward_hook(lambda m, i, o, name=name: out.__setitem__(name, o.detach().clone()))
+        )
     model(image)
     for handle in handles:
         handle.remove()
@@ -68,6 +72,7 @@ def _loop_without_copy(model, taps, image):
 
 # --- wrong answers to exercise 4 (two seeds) ---
 
+
 def _layout(a, b):
     a, b = (F.adaptive_avg_pool2d(nst.luminance(x)[:, :1], 4).flatten() for x in (a, b))
     a, b = a - a.mean(), b - b.mean()
@@ -76,8 +81,11 @@ def _layout(a, b):
 
 def _same_seed(content, style, **options):
     runs = [nst.stylize(content, style, init="noise", seed=0, **options) for _ in range(2)]
-    return {"losses": [min(r.history["total"]) for r in runs], "gap": float((runs[0].image - runs[1].image).abs().mean()),
-            "layout": _layout(runs[0].image, runs[1].image)}
+    return {
+        "losses": [min(r.history["total"]) for r in runs],
+        "gap": float((runs[0].image - runs[1].image).abs().mean()),
+        "layout": _layout(runs[0].image, runs[1].image),
+    }
 
 
 def _start_losses(content, style, **options):
@@ -116,14 +124,22 @@ WRONG_ANSWERS = {
         (lambda model, taps, image: {"relu1_1": model[:2](image)}, "it should have exactly"),
     ],
     "loss_scale": [
-        ({"lbfgs": "different", "adam": "same", "gradient descent": "different", "history factor": 4},
-         "lbfgs: same, not different"),
-        ({"lbfgs": "same", "adam": "different", "gradient descent": "different", "history factor": 4},
-         "adam: same, not different"),
-        ({"lbfgs": "same", "adam": "same", "gradient descent": "same", "history factor": 1},
-         "history records the weighted terms"),
-        ({"lbfgs": "same", "adam": "same", "gradient descent": "same", "history factor": 4},
-         "four times the loss, four times every step"),
+        (
+            {"lbfgs": "different", "adam": "same", "gradient descent": "different", "history factor": 4},
+            "lbfgs: same, not different",
+        ),
+        (
+            {"lbfgs": "same", "adam": "different", "gradient descent": "different", "history factor": 4},
+            "adam: same, not different",
+        ),
+        (
+            {"lbfgs": "same", "adam": "same", "gradient descent": "same", "history factor": 1},
+            "history records the weighted terms",
+        ),
+        (
+            {"lbfgs": "same", "adam": "same", "gradient descent": "same", "history factor": 4},
+            "four times the loss, four times every step",
+        ),
         ({"lbfgs": "same", "adam": "same", "history factor": 4}, "leaves out 'gradient descent'"),
         ({"lbfgs": "yes", "adam": "same", "gradient descent": "different", "history factor": 4}, "say 'same' or"),
         ("same", "answer with a dict"),
@@ -150,8 +166,13 @@ def test_hooked_features_reads_pre_activations_like_vggfeatures() -> None:
     from nstlib.weights.sources import load_vgg_state_dict
 
     cnn = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])[:9]  # vgg16().features, no classifier
-    cnn.load_state_dict({k.removeprefix("features."): v for k, v in load_vgg_state_dict("vgg16", "random:0").items()
-                         if int(k.split(".")[1]) < 9})
+    cnn.load_state_dict(
+        {
+            k.removeprefix("features."): v
+            for k, v in load_vgg_state_dict("vgg16", "random:0").items()
+            if int(k.split(".")[1]) < 9
+        }
+    )
     cnn.eval().requires_grad_(False)
     assert any(isinstance(m, nn.ReLU) and m.inplace for m in cnn)
     image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -176,6 +197,15 @@ def test_loss_scale_truth_is_measured_not_assumed() -> None:
 def test_seed_experiment_model_answer_sees_two_different_results() -> None:
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     style = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
-    out = lesson05.seed_experiment(content, style, weights="random:0", arch="vgg16", steps=2, progress=False,
-                                   content_layers="relu1_2", style_layers="relu1_1", device="cpu")
+    out = lesson05.seed_experiment(
+        content,
+        style,
+        weights="random:0",
+        arch="vgg16",
+        steps=2,
+        progress=False,
+        content_layers="relu1_2",
+        style_layers="relu1_1",
+        device="cpu",
+    )
     assert out["gap"] > 0 and len(out["losses"]) == 2 and -1 <= out["layout"] <= 1

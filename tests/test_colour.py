@@ -1,4 +1,5 @@
 """Colour control (Gatys et al. 2017): colour spaces against Pillow, chroma kept, moments matched."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,9 @@ def test_match_luminance_moments(content_image: torch.Tensor, style_image: torch
 
 
 @pytest.mark.parametrize("method", ["cholesky", "eigen"])
-def test_match_colour_gives_the_target_mean_and_covariance(content_image: torch.Tensor, style_image: torch.Tensor,
-                                                           method: str) -> None:
+def test_match_colour_gives_the_target_mean_and_covariance(
+    content_image: torch.Tensor, style_image: torch.Tensor, method: str
+) -> None:
     out = nst.match_colour(style_image, content_image, method=method, clamp=False)
     assert out.shape == style_image.shape
     (mu, cov), (mu_t, cov_t) = nst.colour_stats(out), nst.colour_stats(content_image)
@@ -87,10 +89,18 @@ def test_match_colour_handles_a_grey_source_and_explains_bad_method(content_imag
         nst.luminance(content_image, space="lab")  # type: ignore[arg-type]
 
 
-def test_luminance_only_transfer_keeps_the_contents_chroma(content_image: torch.Tensor,
-                                                           style_image: torch.Tensor) -> None:
-    result = nst.stylize_luminance(content_image, style_image, steps=4, weights="random", device="cpu",
-                                   progress=False, style_layers=("relu1_1", "relu2_1"))
+def test_luminance_only_transfer_keeps_the_contents_chroma(
+    content_image: torch.Tensor, style_image: torch.Tensor
+) -> None:
+    result = nst.stylize_luminance(
+        content_image,
+        style_image,
+        steps=4,
+        weights="random",
+        device="cpu",
+        progress=False,
+        style_layers=("relu1_1", "relu2_1"),
+    )
     out = result.image
     assert out.shape == content_image.shape
     inside = ((out > 1e-4) & (out < 1 - 1e-4)).all(dim=1)
@@ -110,8 +120,9 @@ def test_yiq_against_colorsys() -> None:
 
     rgb = torch.rand(1, 3, 6, 7, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     mine = nst.rgb_to_yiq(rgb)[0].permute(1, 2, 0).reshape(-1, 3)
-    theirs = torch.tensor([colorsys.rgb_to_yiq(*p) for p in rgb[0].permute(1, 2, 0).reshape(-1, 3).tolist()],
-                          dtype=torch.float64)
+    theirs = torch.tensor(
+        [colorsys.rgb_to_yiq(*p) for p in rgb[0].permute(1, 2, 0).reshape(-1, 3).tolist()], dtype=torch.float64
+    )
     assert (mine - theirs).abs().max() < 0.01
     assert (theirs[:, 1:].abs().max(0).values > 0.1).all()  # the chroma rows are really exercised
     back = nst.yiq_to_rgb(theirs.T.reshape(1, 3, 6, 7))[0].permute(1, 2, 0).reshape(-1, 3)

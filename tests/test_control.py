@@ -1,4 +1,5 @@
 """stylize with several styles, blend weights, masks and other statistics (Gatys et al. 2017)."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,7 @@ def test_blend_weights_weigh_each_styles_loss(content_image: torch.Tensor, style
 def _left_right_change(result: torch.Tensor, content: torch.Tensor) -> tuple[float, float]:
     w = content.shape[-1]
     diff = (result - content).abs()
-    return float(diff[..., : int(0.4 * w)].mean()), float(diff[..., int(0.6 * w):].mean())
+    return float(diff[..., : int(0.4 * w)].mean()), float(diff[..., int(0.6 * w) :].mean())
 
 
 def test_a_mask_confines_the_style_to_its_region(content_image: torch.Tensor, style_image: torch.Tensor) -> None:
@@ -51,8 +52,9 @@ def test_a_mask_confines_the_style_to_its_region(content_image: torch.Tensor, st
     left = torch.zeros(h, w)
     left[:, : w // 2] = 1.0
     # tv_weight=0: outside the mask only the content loss acts, and it is zero at the start (init = content)
-    masked = nst.stylize(content_image, style_image, style_masks=[left], style_layers=SHALLOW, steps=12,
-                         tv_weight=0.0, **SMALL)
+    masked = nst.stylize(
+        content_image, style_image, style_masks=[left], style_layers=SHALLOW, steps=12, tv_weight=0.0, **SMALL
+    )
     inside, outside = _left_right_change(masked.image, content_image)
     assert inside > 10 * outside  # the style went where the mask is, the rest stays close to the content
     free = nst.stylize(content_image, style_image, style_layers=SHALLOW, steps=12, tv_weight=0.0, **SMALL)
@@ -63,13 +65,14 @@ def test_two_styles_in_two_regions_any_mask_resolution(content_image: torch.Tens
     red, blue = _flat_style((0.9, 0.2, 0.1), 0), _flat_style((0.1, 0.2, 0.9), 1)
     left = torch.zeros(16, 16)
     left[:, :8] = 1.0  # a coarse mask: it is resized to the image and to every layer
-    result = nst.stylize(content_image, [red, blue], style_masks=[left, 1 - left], style_layers=SHALLOW,
-                         steps=15, **SMALL).image
+    result = nst.stylize(
+        content_image, [red, blue], style_masks=[left, 1 - left], style_layers=SHALLOW, steps=15, **SMALL
+    ).image
     w = result.shape[-1]
-    l_img, r_img = result[..., : int(0.4 * w)], result[..., int(0.6 * w):]
+    l_img, r_img = result[..., : int(0.4 * w)], result[..., int(0.6 * w) :]
     redness = lambda x: float((x[:, 0] - x[:, 2]).mean())  # noqa: E731
     assert redness(l_img) > redness(content_image[..., : int(0.4 * w)]) + 0.05
-    assert redness(r_img) < redness(content_image[..., int(0.6 * w):]) - 0.05
+    assert redness(r_img) < redness(content_image[..., int(0.6 * w) :]) - 0.05
 
 
 def test_masks_follow_a_coarse_to_fine_run(content_image: torch.Tensor, style_image: torch.Tensor) -> None:

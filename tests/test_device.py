@@ -1,4 +1,5 @@
 """Device choice: CUDA, then MPS, then CPU; an explicit request is honoured or refused, never ignored."""
+
 from __future__ import annotations
 
 import pytest

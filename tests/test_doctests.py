@@ -3,6 +3,7 @@
 The examples run in a scratch folder that holds the course's images/ (as a link), so that an example may
 load ``images/chelsea.jpg`` and write ``outputs/result.png`` without touching the checkout.
 """
+
 from __future__ import annotations
 
 import doctest
@@ -14,9 +15,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted(
-    ".".join(p.relative_to(ROOT).with_suffix("").parts[:-1] if p.name == "__init__.py" else
-             p.relative_to(ROOT).with_suffix("").parts)
-    for p in (ROOT / "nstlib").rglob("*.py") if p.name != "__main__.py")
+    ".".join(
+        p.relative_to(ROOT).with_suffix("").parts[:-1]
+        if p.name == "__init__.py"
+        else p.relative_to(ROOT).with_suffix("").parts
+    )
+    for p in (ROOT / "nstlib").rglob("*.py")
+    if p.name != "__main__.py"
+)
 FINDER = doctest.DocTestFinder(exclude_empty=True)
 
 

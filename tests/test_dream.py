@@ -1,4 +1,5 @@
 """DeepDream and its Inception/GoogLeNet feature extractors, checked against torchvision and the seed's formulas."""
+
 from __future__ import annotations
 
 import functools
@@ -59,7 +60,8 @@ def _means(model: str, layers, image: torch.Tensor) -> dict[str, float]:
 def test_layer_table_is_torchvision_forward_order(arch):
     with torch.device("meta"):
         model = (tvm.inception_v3 if arch == "inception_v3" else tvm.googlenet)(
-            weights=None, aux_logits=True, init_weights=False)
+            weights=None, aux_logits=True, init_weights=False
+        )
     heads = ("AuxLogits", "aux1", "aux2", "avgpool", "dropout", "fc")
     children = [n for n, _ in model.named_children() if n not in heads]
     assert list(INCEPTION_LAYERS[arch]) == children
@@ -69,7 +71,8 @@ def test_layer_table_is_torchvision_forward_order(arch):
 def test_min_input_sizes_rederived_on_meta_device(arch):
     with torch.device("meta"):
         model = (tvm.inception_v3 if arch == "inception_v3" else tvm.googlenet)(
-            weights=None, aux_logits=True, init_weights=False).eval()
+            weights=None, aux_logits=True, init_weights=False
+        ).eval()
     names = INCEPTION_LAYERS[arch]
 
     @functools.cache
@@ -87,8 +90,9 @@ def test_min_input_sizes_rederived_on_meta_device(arch):
         assert reach(size) > i and (size == 1 or reach(size - 1) <= i), layer
 
 
-@pytest.mark.parametrize("arch,layers", [("inception_v3", ("Mixed_5b", "Mixed_6a")),
-                                         ("googlenet", ("inception3b", "inception4a"))])
+@pytest.mark.parametrize(
+    "arch,layers", [("inception_v3", ("Mixed_5b", "Mixed_6a")), ("googlenet", ("inception3b", "inception4a"))]
+)
 def test_features_equal_torchvision_pretrained_pipeline(arch, layers):
     """Oracle: torchvision's model with transform_input=True on ImageNet-normalised input, read by hooks."""
     state = random_net_state_dict(arch, seed=3)
@@ -117,7 +121,8 @@ def test_random_weights_in_torchvision_format(arch):
     state = random_net_state_dict(arch, 7)
     with torch.device("meta"):
         model = (tvm.inception_v3 if arch == "inception_v3" else tvm.googlenet)(
-            weights=None, aux_logits=True, init_weights=False)
+            weights=None, aux_logits=True, init_weights=False
+        )
     model.load_state_dict(state, assign=True)  # strict: the same keys and shapes as torchvision's files
     assert list(state) == list(model.state_dict())
 
@@ -164,9 +169,14 @@ def test_weights_for_another_network_are_refused(tmp_path):
         load_net_state_dict("googlenet", "random:abc")
 
 
-@pytest.mark.parametrize("model,bad,valid", [("inception_v3", "Mixed_9z", "Mixed_6c"),
-                                             ("googlenet", "inception4z", "inception4c"),
-                                             ("vgg19", "relu9_9", "conv4_2")])
+@pytest.mark.parametrize(
+    "model,bad,valid",
+    [
+        ("inception_v3", "Mixed_9z", "Mixed_6c"),
+        ("googlenet", "inception4z", "inception4c"),
+        ("vgg19", "relu9_9", "conv4_2"),
+    ],
+)
 def test_layer_names_validated_with_the_valid_names(model, bad, valid):
     with pytest.raises(nst.InputError, match=f"no layer '{bad}'.*{valid}"):
         nst.deepdream(_image(), model, layers=(bad,), weights="random", progress=False, device="cpu")
@@ -210,13 +220,19 @@ def test_guided_loss_matches_brute_force():
 # --- the dream -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model,layers,size", [("vgg19", ("relu2_1", "relu3_1"), (64, 64)),
-                                                ("googlenet", ("inception3b",), (64, 80)),
-                                                ("inception_v3", ("Mixed_5b", "mixed3"), (64, 64))])
+@pytest.mark.parametrize(
+    "model,layers,size",
+    [
+        ("vgg19", ("relu2_1", "relu3_1"), (64, 64)),
+        ("googlenet", ("inception3b",), (64, 80)),
+        ("inception_v3", ("Mixed_5b", "mixed3"), (64, 64)),
+    ],
+)
 def test_dream_raises_chosen_activations_keeps_size_and_range(model, layers, size):
     image = _image(*size)
-    result = nst.deepdream(image, model, layers=layers, octaves=1, steps_per_octave=5, weights="random",
-                           progress=False, device="cpu")
+    result = nst.deepdream(
+        image, model, layers=layers, octaves=1, steps_per_octave=5, weights="random", progress=False, device="cpu"
+    )
     assert isinstance(result, nst.DreamResult) and result.image.shape == image.shape
     assert 0.0 <= float(result.image.min()) and float(result.image.max()) <= 1.0
     names = result.settings["layers"]
@@ -228,14 +244,24 @@ def test_dream_raises_chosen_activations_keeps_size_and_range(model, layers, siz
 def test_octave_pyramid_sizes_and_detail_carried():
     assert octave_sizes((85, 128), 3, 1.4) == [(43, 65), (61, 91), (85, 128)]  # round(H / 1.4^k)
     image = _image(60, 90)
-    result = nst.deepdream(image, "vgg19", layers="relu2_1", octaves=3, octave_scale=1.5, steps_per_octave=2,
-                           weights="random", progress=False, device="cpu")
+    result = nst.deepdream(
+        image,
+        "vgg19",
+        layers="relu2_1",
+        octaves=3,
+        octave_scale=1.5,
+        steps_per_octave=2,
+        weights="random",
+        progress=False,
+        device="cpu",
+    )
     assert result.octave_sizes == [(27, 40), (40, 60), (60, 90)]
     assert [tuple(t.shape[-2:]) for t in result.octave_images] == result.octave_sizes
     assert result.image.shape == image.shape and len(result.history["total"]) == 6
     assert torch.equal(result.image, result.octave_images[-1])
-    unchanged = nst.deepdream(image, "vgg19", layers="relu2_1", octaves=3, steps_per_octave=0, weights="random",
-                              progress=False, device="cpu")
+    unchanged = nst.deepdream(
+        image, "vgg19", layers="relu2_1", octaves=3, steps_per_octave=0, weights="random", progress=False, device="cpu"
+    )
     torch.testing.assert_close(unchanged.image, image)
 
 
@@ -259,8 +285,19 @@ def test_matches_a_hand_written_octave_loop():
         detail = x - base
     # One layer: with several, autograd may add the paths in another order and rounding differences of
     # 1e-7 can flip a ReLU near zero, after which the two runs drift apart (chaotic, not wrong).
-    result = nst.deepdream(image, "vgg19", layers="relu3_1", octaves=2, octave_scale=2.0,
-                           steps_per_octave=3, step_size=eta, jitter=0, weights="random", progress=False, device="cpu")
+    result = nst.deepdream(
+        image,
+        "vgg19",
+        layers="relu3_1",
+        octaves=2,
+        octave_scale=2.0,
+        steps_per_octave=3,
+        step_size=eta,
+        jitter=0,
+        weights="random",
+        progress=False,
+        device="cpu",
+    )
     torch.testing.assert_close(result.image, x, rtol=1e-4, atol=1e-5)
 
 
@@ -274,8 +311,9 @@ def test_seeded_and_reproducible():
 
 def test_one_tile_covering_the_image_is_identical_to_untiled():
     image = _image(64, 80)
-    kw = dict(layers=("inception3a",), octaves=2, steps_per_octave=3, weights="random", progress=False,
-              device="cpu", seed=2)
+    kw = dict(
+        layers=("inception3a",), octaves=2, steps_per_octave=3, weights="random", progress=False, device="cpu", seed=2
+    )
     plain = nst.deepdream(image, "googlenet", **kw)
     tiled = nst.deepdream(image, "googlenet", tile_size=80, **kw)
     assert torch.equal(plain.image, tiled.image)  # like with like: the one window is the whole image
@@ -335,8 +373,17 @@ def test_guided_dream_raises_the_guide_objective():
 def test_callback_stops_early_and_errors_are_clear():
     image = _image()
     seen = []
-    result = nst.deepdream(image, "vgg19", layers="relu2_1", octaves=2, steps_per_octave=5, weights="random",
-                           progress=False, device="cpu", callback=lambda p: seen.append(p.step) or p.step >= 3)
+    result = nst.deepdream(
+        image,
+        "vgg19",
+        layers="relu2_1",
+        octaves=2,
+        steps_per_octave=5,
+        weights="random",
+        progress=False,
+        device="cpu",
+        callback=lambda p: seen.append(p.step) or p.step >= 3,
+    )
     assert seen == [1, 2, 3] and result.steps_done == 3 and result.image.shape == image.shape
     kw = dict(weights="random", progress=False, device="cpu")
     with pytest.raises(nst.ImageTooSmallError, match="octaves=1 or fewer"):
@@ -356,8 +403,17 @@ def test_interrupt_in_a_small_octave_returns_a_full_size_dream():
             raise KeyboardInterrupt
 
     with pytest.warns(RuntimeWarning, match="Interrupted after 2 of 6"):
-        result = nst.deepdream(image, "vgg19", layers="relu2_1", octaves=2, steps_per_octave=3, weights="random",
-                               progress=False, device="cpu", callback=stop)
+        result = nst.deepdream(
+            image,
+            "vgg19",
+            layers="relu2_1",
+            octaves=2,
+            steps_per_octave=3,
+            weights="random",
+            progress=False,
+            device="cpu",
+            callback=stop,
+        )
     assert result.interrupted and result.image.shape == image.shape and result.octave_images == []
     assert not torch.equal(result.image, image)  # the detail of the small octave was carried up
 
@@ -370,16 +426,33 @@ def test_default_layers_exist_in_every_network():
             assert all(nst.layer_index(model, name) >= 0 for name in names)
 
 
-@pytest.mark.parametrize("error", [
-    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
-    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
-                 "allocate 17592186044416 bytes. Error code 12 (Cannot allocate memory)"),
-    MemoryError(),
-], ids=["cuda", "cpu", "python"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 17592186044416 bytes. Error code 12 (Cannot allocate memory)"
+        ),
+        MemoryError(),
+    ],
+    ids=["cuda", "cpu", "python"],
+)
 def test_out_of_memory_suggests_tiles(error):
     def exhausted(progress):
         raise error
 
-    with pytest.raises(nst.ResourceError, match=r"Out of memory on cpu while dreaming at \(64, 64\) px\. Pass tile_size"):
-        nst.deepdream(_image(64, 64), "vgg19", layers="relu2_1", octaves=1, steps_per_octave=2, weights="random",
-                      progress=False, device="cpu", callback=exhausted)
+    with pytest.raises(
+        nst.ResourceError, match=r"Out of memory on cpu while dreaming at \(64, 64\) px\. Pass tile_size"
+    ):
+        nst.deepdream(
+            _image(64, 64),
+            "vgg19",
+            layers="relu2_1",
+            octaves=1,
+            steps_per_octave=2,
+            weights="random",
+            progress=False,
+            device="cpu",
+            callback=exhausted,
+        )

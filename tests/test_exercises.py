@@ -4,6 +4,7 @@ answer, says "Not yet" and the hint to a stub, and names the mistake in at least
 The wrong answers live beside each lesson's other checker tests, as ``WRONG_ANSWERS = {name: [(answer, phrase), …]}``
 in ``tests/test_check_*.py``; this file makes sure every checked exercise has some.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,7 +29,9 @@ HEADING = re.compile(r"^### Exercise (\d+) — (.+) \(([^()]+)\)$", re.M)
 
 
 def _solutions(lesson: int):
-    spec = importlib.util.spec_from_file_location(f"lesson{lesson:02d}_model", ROOT / "solutions" / f"lesson{lesson:02d}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"lesson{lesson:02d}_model", ROOT / "solutions" / f"lesson{lesson:02d}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,13 +56,17 @@ def _load_test_module(path: Path):
 def _stubs(answer: object) -> list[object]:
     """What a learner's untouched cell hands to the checker: the stub function (or class), or a placeholder value."""
     if inspect.isfunction(answer):
+
         def stub(*args, **kwargs):
             raise NotImplementedError  # your code here
+
         return [stub]
     if inspect.isclass(answer):
+
         class Stub(answer.__mro__[-2] if len(answer.__mro__) > 1 else object):  # the learner's class, body not written
             def __init__(self, *args, **kwargs):
                 raise NotImplementedError
+
         return [Stub]
     return [..., None, ""]
 
@@ -118,15 +125,18 @@ def test_notebook_exercises_match_the_registry(path: Path) -> None:
     lesson = int(path.name[:2])
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     texts = ["".join(cell["source"]) for cell in cells]
-    headings = [(i, m) for i, text in enumerate(texts) if cells[i]["cell_type"] == "markdown"
-                for m in HEADING.finditer(text)]
+    headings = [
+        (i, m) for i, text in enumerate(texts) if cells[i]["cell_type"] == "markdown" for m in HEADING.finditer(text)
+    ]
     found = nst.check.exercises(lesson)
     assert [(int(m[1]), m[2], m[3]) for _, m in headings] == [(ex.number, ex.title, ex.level) for ex in found]
     for (i, _), ex, following in zip(headings, found, [h[0] for h in headings[1:]] + [len(cells)]):
-        body = "\n".join(texts[i + 1:following])
+        body = "\n".join(texts[i + 1 : following])
         assert f"nst.check.{ex.name}(" in body, f"exercise {ex.number}'s cells never call nst.check.{ex.name}"
     for i, text in enumerate(texts):
-        assert not ("### Exercise" in text and "## Summary" in text), f"cell {i}: an exercise and the summary share a cell"
+        assert not ("### Exercise" in text and "## Summary" in text), (
+            f"cell {i}: an exercise and the summary share a cell"
+        )
 
 
 def test_a_stub_is_not_yet_even_inside_a_checkers_own_try(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,8 +149,15 @@ def test_a_stub_is_not_yet_even_inside_a_checkers_own_try(tmp_path: Path, monkey
             return _core.failed(f"raised {type(exc).__name__}")
         return _core.passed("fine")
 
-    ex = _core.Exercise(greedy_checker, name="demo", lesson=99, number=1, title="demo", level="one line",
-                        hint="add one to x, then return it.")
+    ex = _core.Exercise(
+        greedy_checker,
+        name="demo",
+        lesson=99,
+        number=1,
+        title="demo",
+        level="one line",
+        hint="add one to x, then return it.",
+    )
 
     def stub(x):
         raise NotImplementedError
@@ -150,22 +167,39 @@ def test_a_stub_is_not_yet_even_inside_a_checkers_own_try(tmp_path: Path, monkey
             raise NotImplementedError
 
     assert "not answered yet" in str(ex(stub)) and "add one" in str(ex(stub))
-    assert "not answered yet" in str(_core.Exercise(lambda net: _core.call_safely(net, 1)[1], name="demo2",
-                                                    lesson=99, number=2, title="t", level="one line",
-                                                    hint="h" * 50)(StubNet()))
+    assert "not answered yet" in str(
+        _core.Exercise(
+            lambda net: _core.call_safely(net, 1)[1],
+            name="demo2",
+            lesson=99,
+            number=2,
+            title="t",
+            level="one line",
+            hint="h" * 50,
+        )(StubNet())
+    )
     assert "raised ValueError" in str(ex(lambda x: int("x")))  # a real error is still reported as one
     assert ex(lambda x: x + 1).ok
-    wrong = _core.Exercise(lambda fn: _core.failed("wrong"), name="demo3", lesson=99, number=3, title="t",
-                           level="one line", hint="the exercise's own hint")(lambda x: x)
+    wrong = _core.Exercise(
+        lambda fn: _core.failed("wrong"),
+        name="demo3",
+        lesson=99,
+        number=3,
+        title="t",
+        level="one line",
+        hint="the exercise's own hint",
+    )(lambda x: x)
     assert "Hint: the exercise's own hint" in str(wrong)  # a failure without its own hint gets the exercise's
 
 
 def test_model_answer_shows_the_comments_above_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nstlib.course.check import _core
 
-    (tmp_path / "lesson99.py").write_text("import torch\n\n\n# why: the ½ cancels the 2\n# (eq. 2)\n"
-                                          "def grad(F, P):\n    return F - P\n\n\nanswer = 'relu1_2'  # before pooling\n",
-                                          encoding="utf-8")
+    (tmp_path / "lesson99.py").write_text(
+        "import torch\n\n\n# why: the ½ cancels the 2\n# (eq. 2)\n"
+        "def grad(F, P):\n    return F - P\n\n\nanswer = 'relu1_2'  # before pooling\n",
+        encoding="utf-8",
+    )
     monkeypatch.setattr(_core, "SOLUTIONS", tmp_path)
     assert _core.model_answer(99, "grad") == "# why: the ½ cancels the 2\n# (eq. 2)\ndef grad(F, P):\n    return F - P"
     assert _core.model_answer(99, "answer") == "answer = 'relu1_2'  # before pooling"
@@ -222,9 +256,11 @@ def _jittered(answer: object, seed: int) -> object:
     """The answer, with every number it gives perturbed by rounding: a function's results, or the value itself."""
     rng = torch.Generator().manual_seed(seed)
     if inspect.isfunction(answer):
+
         @functools.wraps(answer)
         def perturbed(*args, **kwargs):
             return _jitter(answer(*args, **kwargs), rng)
+
         return perturbed
     return _jitter(answer, rng)
 

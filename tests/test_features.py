@@ -1,4 +1,5 @@
 """VGGFeatures against torchvision's own VGG carrying the same weights, at every named layer."""
+
 from __future__ import annotations
 
 import pytest

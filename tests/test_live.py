@@ -1,4 +1,5 @@
 """LiveView (throttled live display as a progress callback) and run traces saved as JSON."""
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,9 @@ from nstlib.optim.loop import Progress
 def _progress(step: int, steps: int = 10, image: torch.Tensor | None = None, **losses: float) -> Progress:
     losses = losses or {"content": 1.0 / step, "style": 2.0 / step, "style:relu1_1": 2.0 / step, "tv": 0.1}
     total = sum(v for k, v in losses.items() if ":" not in k)
-    return Progress(step, steps, total, {"total": total, **losses},
-                    torch.rand(1, 3, 20, 30) if image is None else image, 0.0)
+    return Progress(
+        step, steps, total, {"total": total, **losses}, torch.rand(1, 3, 20, 30) if image is None else image, 0.0
+    )
 
 
 class FakeClock:
@@ -94,8 +96,15 @@ def test_any_progress_like_object_works_and_late_components_are_padded():
     view = LiveView(every=1, on_frame=frames.append)
     # deepdream-like: no "total" in .losses, components that appear later, image sizes that change (octaves)
     view(SimpleNamespace(step=1, steps=3, loss=0.5, losses={"dream:relu3_3": 0.5}, image=torch.rand(1, 3, 16, 16)))
-    view(SimpleNamespace(step=2, steps=3, loss=0.9, losses={"dream:relu3_3": 0.6, "dream:relu4_2": 0.3},
-                         image=torch.rand(1, 3, 24, 24)))
+    view(
+        SimpleNamespace(
+            step=2,
+            steps=3,
+            loss=0.9,
+            losses={"dream:relu3_3": 0.6, "dream:relu4_2": 0.3},
+            image=torch.rand(1, 3, 24, 24),
+        )
+    )
     view(SimpleNamespace(step=3, steps=3, loss=-0.2, losses={"dream:relu3_3": -0.2}, image=torch.rand(2, 3, 24, 24)))
     assert view.history["total"] == [0.5, 0.9, -0.2]
     assert math.isnan(view.history["dream:relu4_2"][0]) and view.history["dream:relu4_2"][1] == 0.3
@@ -190,7 +199,9 @@ def test_trace_keeps_existing_files_unless_asked(tmp_path):
 def test_trace_of_a_live_view_with_gaps(tmp_path):
     view = LiveView(mode="none")
     view(SimpleNamespace(step=1, steps=2, loss=1.0, losses={"a": 1.0}, image=torch.rand(1, 3, 8, 8)))
-    view(SimpleNamespace(step=2, steps=2, loss=float("inf"), losses={"a": 0.5, "b": 0.25}, image=torch.rand(1, 3, 8, 8)))
+    view(
+        SimpleNamespace(step=2, steps=2, loss=float("inf"), losses={"a": 0.5, "b": 0.25}, image=torch.rand(1, 3, 8, 8))
+    )
     path = save_trace(view, tmp_path / "view.json")
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text  # strict JSON: non-finite values are null

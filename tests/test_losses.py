@@ -1,4 +1,5 @@
 """Losses against independent computations: einsum, the seeds' formulas, autograd, analytic cases."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,7 @@ def test_gram_is_f_f_transpose_per_image() -> None:
     assert torch.allclose(nst.gram_matrix(x), want)
     # never mixes the images of a batch
     for i in range(x.shape[0]):
-        assert torch.allclose(nst.gram_matrix(x[i:i + 1])[0], want[i])
+        assert torch.allclose(nst.gram_matrix(x[i : i + 1])[0], want[i])
 
 
 def test_gram_worked_example_by_hand() -> None:
@@ -39,8 +40,9 @@ def test_gram_worked_example_by_hand() -> None:
     assert torch.equal(g, g.T)
 
 
-@pytest.mark.parametrize("norm, divisor", [("gatys", lambda n, m: 2 * n * m), ("chw", lambda n, m: n * m),
-                                           ("hw", lambda n, m: m)])
+@pytest.mark.parametrize(
+    "norm, divisor", [("gatys", lambda n, m: 2 * n * m), ("chw", lambda n, m: n * m), ("hw", lambda n, m: m)]
+)
 def test_gram_normalisations(norm, divisor) -> None:
     x = feats()
     n, m = x.shape[1], x.shape[2] * x.shape[3]

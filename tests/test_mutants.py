@@ -1,5 +1,6 @@
 """The planted-bug list of tools/mutants.py stays in step with the code and the tests (running the mutants
 themselves takes minutes: `python tools/mutants.py`)."""
+
 from __future__ import annotations
 
 import importlib.util

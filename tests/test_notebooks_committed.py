@@ -1,5 +1,6 @@
 """The lessons as committed: outputs stripped, quick mode and the random-weights notice through
 nst.lesson_setup, exercises checked by nstlib.course.check, and a README row for every lesson."""
+
 from __future__ import annotations
 
 import json

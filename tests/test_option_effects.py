@@ -4,6 +4,7 @@ Each test would fail if the option were ignored or wired to the wrong place. The
 of nstlib's network and losses (tests/oracle.py: torchvision's VGG, the formulas written out), and the
 starts are not the content image, where the content term is zero whatever α is.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -31,18 +32,33 @@ def style(style_image: torch.Tensor) -> torch.Tensor:
 
 # -- stylize: the first step's terms, from noise ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("arch,weights,pooling", [("vgg19", "random", "max"), ("vgg16", "random:7", "avg")])
 def test_first_step_from_noise_applies_every_weight(content, style, arch, weights, pooling) -> None:
     """α, β, γ, per-layer c_l and w_l, arch, weights, pooling, init="noise" and seed, all at once:
     step 1 evaluates the noise start, so its terms follow from the formulas by hand."""
     alpha, beta, gamma, seed = 3.0, 2e4, 7.0, 5
     c_layers, s_layers = {"relu3_1": 0.4, "relu4_2": 0.6}, {"relu1_1": 0.7, "relu2_1": 0.2, "relu4_1": 0.1}
-    result = nst.stylize(content, style, steps=1, arch=arch, weights=weights, pooling=pooling, init="noise",
-                         seed=seed, content_weight=alpha, style_weight=beta, tv_weight=gamma,
-                         content_layers=c_layers, style_layers=s_layers, **CPU)
+    result = nst.stylize(
+        content,
+        style,
+        steps=1,
+        arch=arch,
+        weights=weights,
+        pooling=pooling,
+        init="noise",
+        seed=seed,
+        content_weight=alpha,
+        style_weight=beta,
+        tv_weight=gamma,
+        content_layers=c_layers,
+        style_layers=s_layers,
+        **CPU,
+    )
     start = noise(content.shape, seed)
-    want = transfer_terms(start, content, style, Features(arch, weights, pooling), alpha, beta, gamma,
-                          c_layers, s_layers)
+    want = transfer_terms(
+        start, content, style, Features(arch, weights, pooling), alpha, beta, gamma, c_layers, s_layers
+    )
     got = {k: v[0] for k, v in result.history.items() if ":" in k or k == "tv"}
     assert set(got) == set(want)
     for key, value in want.items():
@@ -50,20 +66,39 @@ def test_first_step_from_noise_applies_every_weight(content, style, arch, weight
 
 
 def test_default_weights_are_the_sources_and_a_sequence_shares_them_equally(content, style) -> None:
-    result = nst.stylize(content, style, steps=1, weights="random", init="noise", style_layers=("relu1_1", "relu2_1"),
-                         **CPU)
-    want = transfer_terms(noise(content.shape, 0), content, style, Features(), 1.0, 5e4, 10.0, {"relu4_2": 1.0},
-                          {"relu1_1": 0.5, "relu2_1": 0.5})
+    result = nst.stylize(
+        content, style, steps=1, weights="random", init="noise", style_layers=("relu1_1", "relu2_1"), **CPU
+    )
+    want = transfer_terms(
+        noise(content.shape, 0),
+        content,
+        style,
+        Features(),
+        1.0,
+        5e4,
+        10.0,
+        {"relu4_2": 1.0},
+        {"relu1_1": 0.5, "relu2_1": 0.5},
+    )
     for key, value in want.items():
         assert result.history[key][0] == pytest.approx(value, rel=2e-4), key
 
 
 # -- the start image -------------------------------------------------------------------------------------
 
+
 def _start(content: torch.Tensor, style: torch.Tensor, **options) -> torch.Tensor:
     """With steps=0 nothing is optimised: the result is the start image itself."""
-    return nst.stylize(content, style, steps=0, weights="random", style_layers=("relu1_1",),
-                       content_layers=("relu1_1",), **options, **CPU).image
+    return nst.stylize(
+        content,
+        style,
+        steps=0,
+        weights="random",
+        style_layers=("relu1_1",),
+        content_layers=("relu1_1",),
+        **options,
+        **CPU,
+    ).image
 
 
 def test_init_gives_the_documented_start(content, style) -> None:
@@ -86,13 +121,17 @@ def test_variants_start_from_their_own_init_and_seed(content, style) -> None:
 
 # -- the optimiser's first update -------------------------------------------------------------------------
 
+
 def _gradient_at(x: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """∂/∂x of the oracle objective (one content and one style layer, default α, β, γ of random weights)."""
     feats = Features()
     x = x.clone().requires_grad_(True)
     fx, fc, fs = feats(x, ["relu2_1", "relu1_1"]), feats(content, ["relu2_1"]), feats(style, ["relu1_1"])
-    loss = (1.0 * ((fx["relu2_1"] - fc["relu2_1"]) ** 2).mean()
-            + 5e4 * ((gram(fx["relu1_1"]) - gram(fs["relu1_1"])) ** 2).mean() + 10.0 * tv(x))
+    loss = (
+        1.0 * ((fx["relu2_1"] - fc["relu2_1"]) ** 2).mean()
+        + 5e4 * ((gram(fx["relu1_1"]) - gram(fs["relu1_1"])) ** 2).mean()
+        + 10.0 * tv(x)
+    )
     (g,) = torch.autograd.grad(loss, x)
     return g
 
@@ -102,8 +141,19 @@ def test_optimizer_and_lr_give_the_documented_first_update(content, style, optim
     """Adam's first step is lr · g / (|g| + ε) (bias-corrected moments of one gradient); torch's L-BFGS takes
     lr · min(1, 1 / ‖g‖₁) · g along −g. Step 2 evaluates that image: it is snapshots[2]."""
     x0 = noise(content.shape, 0)
-    result = nst.stylize(content, style, steps=2, weights="random", init="noise", optimizer=optimizer, lr=lr,
-                         content_layers=("relu2_1",), style_layers=("relu1_1",), snapshot_every=1, **CPU)
+    result = nst.stylize(
+        content,
+        style,
+        steps=2,
+        weights="random",
+        init="noise",
+        optimizer=optimizer,
+        lr=lr,
+        content_layers=("relu2_1",),
+        style_layers=("relu1_1",),
+        snapshot_every=1,
+        **CPU,
+    )
     g = _gradient_at(x0, content, style)
     if optimizer == "adam":
         rate = 0.02 if lr is None else lr
@@ -119,6 +169,7 @@ def test_optimizer_and_lr_give_the_documented_first_update(content, style, optim
 
 
 # -- which style image, at which size, at each stage -------------------------------------------------------
+
 
 @pytest.fixture
 def style_targets(monkeypatch: pytest.MonkeyPatch) -> list[list[torch.Tensor]]:
@@ -136,16 +187,33 @@ def style_targets(monkeypatch: pytest.MonkeyPatch) -> list[list[torch.Tensor]]:
 
 @pytest.mark.parametrize("style_scale,long_side", [(1.0, 48), (0.5, 24), (1.5, 72)])
 def test_style_scale_sets_the_style_targets_size(content, style, style_targets, style_scale, long_side) -> None:
-    nst.stylize(content, style, steps=1, weights="random", style_scale=style_scale, style_layers=("relu1_1",),
-                content_layers=("relu1_1",), **CPU)
+    nst.stylize(
+        content,
+        style,
+        steps=1,
+        weights="random",
+        style_scale=style_scale,
+        style_layers=("relu1_1",),
+        content_layers=("relu1_1",),
+        **CPU,
+    )
     (images,) = style_targets
     assert max(images[0].shape[-2:]) == long_side  # the style is square
     torch.testing.assert_close(images[0], nst.resize_image(style, long_side))
 
 
 def test_scales_rebuild_the_targets_from_the_original_style_at_each_stage(content, style, style_targets) -> None:
-    result = nst.stylize(content, style, steps=(2, 1), scales=(24,), style_scale=0.5, weights="random",
-                         style_layers=("relu1_1",), content_layers=("relu1_1",), **CPU)
+    result = nst.stylize(
+        content,
+        style,
+        steps=(2, 1),
+        scales=(24,),
+        style_scale=0.5,
+        weights="random",
+        style_layers=("relu1_1",),
+        content_layers=("relu1_1",),
+        **CPU,
+    )
     assert result.settings["stages"] == [((16, 24), 2), ((32, 48), 1)]
     assert [max(s[0].shape[-2:]) for s in style_targets] == [12, 24]
     for images, side in zip(style_targets, (12, 24)):  # each from the original, not from the previous stage's
@@ -154,8 +222,9 @@ def test_scales_rebuild_the_targets_from_the_original_style_at_each_stage(conten
 
 def test_a_later_stage_starts_from_the_photo_plus_the_previous_change_upsampled(content, style) -> None:
     """Oracle: the finer stage's start is photo + upsample(coarse result − photo at the coarse size), clamped."""
-    options = dict(weights="random", style_layers=("relu1_1",), content_layers=("relu2_1",), init="noise",
-                   precision="fp32", **CPU)  # "auto" would run the coarse stage in bf16 where that is native
+    options = dict(
+        weights="random", style_layers=("relu1_1",), content_layers=("relu2_1",), init="noise", precision="fp32", **CPU
+    )  # "auto" would run the coarse stage in bf16 where that is native
     small = nst.resize_image(content, 24)
     coarse = nst.stylize(small, style, steps=3, **options)
     both = nst.stylize(content, style, steps=(3, 0), scales=(24,), **options)
@@ -168,8 +237,15 @@ def test_a_later_stage_starts_from_the_photo_plus_the_previous_change_upsampled(
 def test_several_styles_blend_and_masks_reach_the_style_term(content, style, style_image) -> None:
     """Σ_i b_i mean(Ĝ − Â_i)² at step 1, and with masks each style only sees its region (recomputed by hand)."""
     other = nst.resize_image(torch.flip(style_image, dims=(-1,)) * 0.5, 48)
-    options = dict(weights="random", init="noise", style_layers=("relu1_1",), content_layers=("relu1_1",),
-                   style_weight=1.0, steps=1, **CPU)
+    options = dict(
+        weights="random",
+        init="noise",
+        style_layers=("relu1_1",),
+        content_layers=("relu1_1",),
+        style_weight=1.0,
+        steps=1,
+        **CPU,
+    )
     feats = Features()
     fx = feats(noise(content.shape, 0), ["relu1_1"])["relu1_1"]
     targets = [gram(feats(s, ["relu1_1"])["relu1_1"]) for s in (style, other)]
@@ -186,22 +262,38 @@ def test_several_styles_blend_and_masks_reach_the_style_term(content, style, sty
 
 @pytest.mark.parametrize("stat", ["mean_cov", "w2"])
 def test_style_stat_reaches_the_style_term(content, style, stat) -> None:
-    result = nst.stylize(content, style, steps=1, weights="random", init="noise", style_stat=stat,
-                         style_layers=("relu2_1",), content_layers=("relu1_1",), style_weight=1.0, **CPU)
+    result = nst.stylize(
+        content,
+        style,
+        steps=1,
+        weights="random",
+        init="noise",
+        style_stat=stat,
+        style_layers=("relu2_1",),
+        content_layers=("relu1_1",),
+        style_weight=1.0,
+        **CPU,
+    )
     feats = Features()
     target = nst.StyleTerms([feats(style, ["relu2_1"])], {"relu2_1": 1.0}, stat=stat)
     want = float(target(feats(noise(content.shape, 0), ["relu2_1"]))["style:relu2_1"])
-    gram_value = float(((gram(feats(noise(content.shape, 0), ["relu2_1"])["relu2_1"])
-                         - gram(feats(style, ["relu2_1"])["relu2_1"])) ** 2).mean())
+    gram_value = float(
+        (
+            (gram(feats(noise(content.shape, 0), ["relu2_1"])["relu2_1"]) - gram(feats(style, ["relu2_1"])["relu2_1"]))
+            ** 2
+        ).mean()
+    )
     assert result.history["style:relu2_1"][0] == pytest.approx(want, rel=2e-4)
     assert abs(want - gram_value) > 1e-3 * gram_value  # the statistics differ here, so the test can tell
 
 
 # -- precision, layout, compile, memory guard -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("precision,dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
-def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(content, style, monkeypatch, precision,
-                                                                   dtype) -> None:
+def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(
+    content, style, monkeypatch, precision, dtype
+) -> None:
     """Oracle: what reaches gram_matrix and content_loss, and whether autocast is on at that moment."""
     seen: dict[str, list] = {"gram": [], "content": [], "network": []}
     real_gram, real_content = stats.gram_matrix, loss_objective.content_loss
@@ -223,8 +315,17 @@ def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(content, styl
     monkeypatch.setattr(stats, "gram_matrix", gram_spy)
     monkeypatch.setattr(loss_objective, "content_loss", content_spy)
     monkeypatch.setattr(transfer, "VGGFeatures", Recording)
-    result = nst.stylize(content, style, steps=2, weights="random", precision=precision, init="noise",
-                         style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",), **CPU)
+    result = nst.stylize(
+        content,
+        style,
+        steps=2,
+        weights="random",
+        precision=precision,
+        init="noise",
+        style_layers=("relu1_1", "relu2_1"),
+        content_layers=("relu2_1",),
+        **CPU,
+    )
     assert result.settings["precision"] == precision
     assert {dtype} in seen["network"]  # autocast reached the network
     assert seen["gram"] and all(d == torch.float32 and not on for d, on in seen["gram"])
@@ -244,8 +345,16 @@ def test_channels_last_sets_the_networks_layout(content, style, monkeypatch, cha
             self.features[0].register_forward_hook(record)
 
     monkeypatch.setattr(transfer, "VGGFeatures", Recording)
-    result = nst.stylize(content, style, steps=1, weights="random", channels_last=channels_last,
-                         style_layers=("relu1_1",), content_layers=("relu1_1",), **CPU)
+    result = nst.stylize(
+        content,
+        style,
+        steps=1,
+        weights="random",
+        channels_last=channels_last,
+        style_layers=("relu1_1",),
+        content_layers=("relu1_1",),
+        **CPU,
+    )
     assert result.settings["channels_last"] is channels_last
     assert layouts and all(v is channels_last for v in layouts)
 
@@ -258,11 +367,20 @@ def test_compile_runs_the_network_through_torch_compile(content, style, monkeypa
         return module
 
     monkeypatch.setattr(torch, "compile", fake_compile)
-    nst.stylize(content, style, steps=1, weights="random", compile=True, style_layers=("relu1_1",),
-                content_layers=("relu1_1",), **CPU)
+    nst.stylize(
+        content,
+        style,
+        steps=1,
+        weights="random",
+        compile=True,
+        style_layers=("relu1_1",),
+        content_layers=("relu1_1",),
+        **CPU,
+    )
     assert len(compiled) == 1 and isinstance(compiled[0], nst.VGGFeatures)
-    nst.stylize(content, style, steps=1, weights="random", style_layers=("relu1_1",), content_layers=("relu1_1",),
-                **CPU)
+    nst.stylize(
+        content, style, steps=1, weights="random", style_layers=("relu1_1",), content_layers=("relu1_1",), **CPU
+    )
     assert len(compiled) == 1
 
 
@@ -276,22 +394,35 @@ def test_check_memory_refuses_and_can_be_switched_off(content, style, monkeypatc
 
 # -- reconstruct -----------------------------------------------------------------------------------------
 
+
 def test_content_reconstruction_first_step(content) -> None:
     layers, gamma = {"relu1_2": 0.3, "relu3_1": 0.7}, 2.0
-    result = nst.reconstruct(content, layers, steps=1, weights="random:3", pooling="avg", seed=4, tv_weight=gamma,
-                             **CPU)
+    result = nst.reconstruct(
+        content, layers, steps=1, weights="random:3", pooling="avg", seed=4, tv_weight=gamma, **CPU
+    )
     feats = Features("vgg19", "random:3", "avg")
     x = noise(content.shape, 4)
     fx, fc = feats(x, layers), feats(content, layers)
     for name, w in layers.items():
-        assert result.history[f"content:{name}"][0] == pytest.approx(w * float(((fx[name] - fc[name]) ** 2).mean()),
-                                                                     rel=2e-4), name
+        assert result.history[f"content:{name}"][0] == pytest.approx(
+            w * float(((fx[name] - fc[name]) ** 2).mean()), rel=2e-4
+        ), name
     assert result.history["tv"][0] == pytest.approx(gamma * float(tv(x)), rel=1e-5)
 
 
 def test_style_reconstruction_first_step_size_and_weight(style) -> None:
-    result = nst.reconstruct(style, ["relu1_1", "relu2_1"], mode="style", size=(24, 36), style_weight=300.0,
-                             arch="vgg16", steps=1, seed=2, weights="random", **CPU)
+    result = nst.reconstruct(
+        style,
+        ["relu1_1", "relu2_1"],
+        mode="style",
+        size=(24, 36),
+        style_weight=300.0,
+        arch="vgg16",
+        steps=1,
+        seed=2,
+        weights="random",
+        **CPU,
+    )
     assert result.image.shape == (1, 3, 24, 36)
     feats = Features("vgg16", "random")
     fx, fs = feats(noise((1, 3, 24, 36), 2), ["relu1_1", "relu2_1"]), feats(style, ["relu1_1", "relu2_1"])
@@ -313,15 +444,29 @@ def test_reconstruct_init_and_default_style_weight(content) -> None:
 
 # -- train_transfer_net ------------------------------------------------------------------------------------
 
+
 def test_transfer_net_first_step_is_the_perceptual_loss(style, images_dir) -> None:
     """One photo of exactly size x size: every crop is the photo, so x is known; Progress.image is f(x)."""
     photo = nst.load_image(images_dir / "astronaut.jpg", size=(24, 24))
     seen: list[torch.Tensor] = []
     alpha, beta, gamma = 2.0, 3e3, 4.0
-    result = nst.train_transfer_net(style, [photo], size=24, steps=1, batch_size=2, width=4, n_residual=1,
-                                    content_layers=("relu3_3",), style_layers=("relu1_2", "relu2_2"),
-                                    content_weight=alpha, style_weight=beta, tv_weight=gamma, weights="random",
-                                    callback=lambda p: seen.append(p.image.clone()), **CPU)
+    result = nst.train_transfer_net(
+        style,
+        [photo],
+        size=24,
+        steps=1,
+        batch_size=2,
+        width=4,
+        n_residual=1,
+        content_layers=("relu3_3",),
+        style_layers=("relu1_2", "relu2_2"),
+        content_weight=alpha,
+        style_weight=beta,
+        tv_weight=gamma,
+        weights="random",
+        callback=lambda p: seen.append(p.image.clone()),
+        **CPU,
+    )
     (y,) = seen
     x = photo.expand(2, -1, -1, -1)
     feats = Features("vgg16", "random")
@@ -339,16 +484,30 @@ def test_transfer_net_first_step_is_the_perceptual_loss(style, images_dir) -> No
 def test_transfer_net_lr_seed_and_given_net(style, images_dir) -> None:
     """Adam's first update moves each parameter by lr · g / (|g| + ε): |Δp| = lr wherever g is not tiny."""
     photo = nst.load_image(images_dir / "astronaut.jpg", size=(16, 16))
-    options = dict(size=16, steps=1, batch_size=1, width=4, n_residual=0, weights="random",
-                   style_layers=("relu1_2",), content_layers=("relu1_2",), **CPU)
+    options = dict(
+        size=16,
+        steps=1,
+        batch_size=1,
+        width=4,
+        n_residual=0,
+        weights="random",
+        style_layers=("relu1_2",),
+        content_layers=("relu1_2",),
+        **CPU,
+    )
     with torch.random.fork_rng():
         torch.manual_seed(0)
         net = nst.TransferNet(width=4, n_residual=0)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     result = nst.train_transfer_net(style, [photo], net=net, lr=3e-3, **options)
     assert result.net is net
-    steps = torch.cat([(p - before[k]).abs().flatten() for k, p in net.state_dict().items()
-                       if k.endswith("weight") and p.dtype.is_floating_point])
+    steps = torch.cat(
+        [
+            (p - before[k]).abs().flatten()
+            for k, p in net.state_dict().items()
+            if k.endswith("weight") and p.dtype.is_floating_point
+        ]
+    )
     moved = steps[steps > 1e-6]
     assert moved.numel() > 0.5 * steps.numel()
     assert float(moved.median()) == pytest.approx(3e-3, rel=0.05)
@@ -357,12 +516,20 @@ def test_transfer_net_lr_seed_and_given_net(style, images_dir) -> None:
     assert a.history["total"] != b.history["total"]  # the seed picks the network's initial weights
 
 
-
 # -- snapshots, progress bars, texture synthesis, dreams ------------------------------------------------
 
+
 def test_snapshot_every_keeps_exactly_those_steps(content, style) -> None:
-    result = nst.stylize(content, style, steps=7, snapshot_every=3, weights="random", style_layers=("relu1_1",),
-                         content_layers=("relu1_1",), **CPU)
+    result = nst.stylize(
+        content,
+        style,
+        steps=7,
+        snapshot_every=3,
+        weights="random",
+        style_layers=("relu1_1",),
+        content_layers=("relu1_1",),
+        **CPU,
+    )
     assert sorted(result.snapshots) == [3, 6]
 
 
@@ -378,8 +545,18 @@ def test_progress_shows_a_bar_only_when_asked(content, style, capsys) -> None:
 def test_texture_synthesis_first_step(style, stat) -> None:
     """From seeded noise of the asked size: β Σ_l w_l L_stat,l with that statistic, on the oracle's features."""
     layers = {"relu1_1": 0.25, "relu2_1": 0.75}
-    result = nst.synthesize_texture(style, size=(24, 40), stat=stat, layers=layers, style_weight=7.0, seed=3,
-                                    weights="random", pooling="avg", steps=1, progress=False)
+    result = nst.synthesize_texture(
+        style,
+        size=(24, 40),
+        stat=stat,
+        layers=layers,
+        style_weight=7.0,
+        seed=3,
+        weights="random",
+        pooling="avg",
+        steps=1,
+        progress=False,
+    )
     assert result.image.shape == (1, 3, 24, 40)
     feats = Features("vgg19", "random", "avg")
     terms = nst.StyleTerms([feats(style, layers)], layers, stat=stat)(feats(noise((1, 3, 24, 40), 3), layers), 7.0)
@@ -403,7 +580,18 @@ def test_deepdream_passes_its_tiling_and_guide_to_each_gradient(monkeypatch) -> 
 
     monkeypatch.setattr(dream, "_gradient", spy)
     image = noise((1, 3, 64, 64), 1)
-    nst.deepdream(image, "vgg19", layers="relu2_1", octaves=1, steps_per_octave=2, tile_size=40, tile_margin=12,
-                  jitter=3, guide=noise((1, 3, 32, 32), 2), weights="random", **CPU)
+    nst.deepdream(
+        image,
+        "vgg19",
+        layers="relu2_1",
+        octaves=1,
+        steps_per_octave=2,
+        tile_size=40,
+        tile_margin=12,
+        jitter=3,
+        guide=noise((1, 3, 32, 32), 2),
+        weights="random",
+        **CPU,
+    )
     assert [t[:2] for t in seen] == [(dream.Tiling(40, 12, 2), True)] * 2
     assert all(abs(s) <= 3 + 40 for t in seen for s in t[2])  # jitter plus the random roll of the tile grid

@@ -1,5 +1,6 @@
 """The speed paths keep the maths: channels_last, autocast with float32 Gram matrices, batched
 variants, coarse-to-fine, and the memory estimate stylize checks against."""
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,9 @@ def test_channels_last_features_equal_torchvision() -> None:
     with torch.device("meta"):
         reference = torchvision.models.vgg19(weights=None).features
     reference = reference.to_empty(device="cpu")
-    reference.load_state_dict({k.removeprefix("features."): v for k, v in load_vgg_state_dict("vgg19", "random:3").items()})
+    reference.load_state_dict(
+        {k.removeprefix("features."): v for k, v in load_vgg_state_dict("vgg19", "random:3").items()}
+    )
     mean, std = torch.tensor(nst.IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(nst.IMAGENET_STD).view(1, 3, 1, 1)
     got, same = fast(image), plain(image)
     with torch.no_grad():
@@ -98,8 +101,9 @@ def test_autocast_runs_and_stays_close(content_image: torch.Tensor, style_image:
 @pytest.mark.gpu
 def test_gpu_fast_paths(content_image: torch.Tensor, style_image: torch.Tensor) -> None:
     for options in ({}, {"precision": "bf16"}, {"precision": "fp16"}, {"channels_last": False}):
-        result = nst.stylize(content_image, style_image, steps=5, weights="random", device="cuda", progress=False,
-                             **options)
+        result = nst.stylize(
+            content_image, style_image, steps=5, weights="random", device="cuda", progress=False, **options
+        )
         assert result.history["total"][-1] < result.history["total"][0], options
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
@@ -109,8 +113,9 @@ def test_gpu_fast_paths(content_image: torch.Tensor, style_image: torch.Tensor) 
 
 
 # ------------------------------------------------------------------------------------------- coarse to fine
-def test_multiscale_ends_at_content_size_and_lowers_the_loss(content_image: torch.Tensor,
-                                                            style_image: torch.Tensor) -> None:
+def test_multiscale_ends_at_content_size_and_lowers_the_loss(
+    content_image: torch.Tensor, style_image: torch.Tensor
+) -> None:
     single = nst.stylize(content_image, style_image, steps=4, **FAST)
     multi = nst.stylize(content_image, style_image, scales=(32,), steps=(8, 4), **FAST)
     assert multi.image.shape == content_image.shape
@@ -137,8 +142,11 @@ def test_multiscale_bad_options(content_image: torch.Tensor, style_image: torch.
 
 
 # ---------------------------------------------------------------------------------------------- variants
-VARIANTS = [{"style_weight": 1e3}, {"style_weight": 1e5, "style_layers": ("relu1_1", "relu2_1")},
-            {"content_weight": 0.0, "tv_weight": 0.0, "init": "noise", "seed": 3}]
+VARIANTS = [
+    {"style_weight": 1e3},
+    {"style_weight": 1e5, "style_layers": ("relu1_1", "relu2_1")},
+    {"content_weight": 0.0, "tv_weight": 0.0, "init": "noise", "seed": 3},
+]
 
 
 def _single(content: torch.Tensor, style: torch.Tensor, optimizer: str, **v) -> nst.TransferResult:
@@ -182,8 +190,9 @@ def test_per_image_best_is_kept_separately() -> None:
     assert torch.allclose(result.image[0], start[0])  # its first evaluation was its best
     first, last = result.image_history[1]["total"][0], result.image_history[1]["total"][-1]
     assert last < first and len(result.image_history) == 2
-    assert [a + b for a, b in zip(result.image_history[0]["total"], result.image_history[1]["total"])] == \
-        pytest.approx(result.history["total"])
+    assert [a + b for a, b in zip(result.image_history[0]["total"], result.image_history[1]["total"])] == pytest.approx(
+        result.history["total"]
+    )
 
 
 def test_loss_scale_leaves_the_run_unchanged(content_image: torch.Tensor) -> None:
@@ -238,8 +247,9 @@ def test_largest_size_fits_its_budget() -> None:
     assert nst.largest_size(1) == 0
 
 
-def test_stylize_refuses_what_does_not_fit(content_image: torch.Tensor, style_image: torch.Tensor,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stylize_refuses_what_does_not_fit(
+    content_image: torch.Tensor, style_image: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     budget = nst.estimate_memory(48).total  # the 43x64 content needs more than a 48x48 image
     monkeypatch.setattr(schedule, "available_memory", lambda device=None: budget)
     with pytest.raises(nst.ResourceError, match=r"largest that fits is about \d+ px") as info:
@@ -271,7 +281,7 @@ def _mem_available() -> int:
 def test_available_memory_is_the_kernels_mem_available() -> None:
     before, free, after = _mem_available(), memory.available_memory("cpu"), _mem_available()
     assert isinstance(free, int)  # None would switch both memory guards off
-    assert min(before, after) - 2 ** 28 <= free <= max(before, after) + 2 ** 28
+    assert min(before, after) - 2**28 <= free <= max(before, after) + 2**28
 
 
 def test_available_memory_without_proc_uses_sysconf(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,6 +306,7 @@ def test_available_memory_and_bad_input() -> None:
 
 # -- precision="auto" and the default schedule ---------------------------------------------------------------
 
+
 def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
     if flags:  # the flags the kernel reports are the ones torch's probe sees
@@ -307,8 +318,9 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(content_image, style_image, monkeypatch,
-                                                                      native: bool) -> None:
+def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(
+    content_image, style_image, monkeypatch, native: bool
+) -> None:
     seen: list[bool] = []
     monkeypatch.setattr(schedule, "native_bf16", lambda device: native)
     real = transfer.stage_objective
@@ -319,8 +331,9 @@ def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(content_ima
 
     monkeypatch.setattr(transfer, "stage_objective", spy)
     c, s = nst.resize_image(content_image, 64), nst.resize_image(style_image, 64)
-    result = nst.stylize(c, s, steps=(1, 1, 1), scales=(16, 32), style_layers=("relu1_1",), content_layers=("relu2_1",),
-                         **FAST)
+    result = nst.stylize(
+        c, s, steps=(1, 1, 1), scales=(16, 32), style_layers=("relu1_1",), content_layers=("relu2_1",), **FAST
+    )
     assert seen == (["bf16", "bf16", "fp32"] if native else ["fp32"] * 3)
     assert result.settings["precisions"] == seen
     assert result.settings["precision"] == ("bf16+fp32" if native else "fp32")
@@ -330,12 +343,15 @@ def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(content_ima
         nst.stylize(c, s, steps=1, precision="half", **FAST)
 
 
-@pytest.mark.parametrize("shape,scales,steps", [
-    ((192, 256), (64, 128), (60, 40, 10)),
-    ((384, 512), (128, 256), (60, 40, 10)),
-    ((96, 128), (64,), (100, 10)),   # the quarter (32 px) is skipped: its steps go to 64 px
-    ((48, 64), (), (110,)),          # nothing coarser fits: all at the full size
-])
+@pytest.mark.parametrize(
+    "shape,scales,steps",
+    [
+        ((192, 256), (64, 128), (60, 40, 10)),
+        ((384, 512), (128, 256), (60, 40, 10)),
+        ((96, 128), (64,), (100, 10)),  # the quarter (32 px) is skipped: its steps go to 64 px
+        ((48, 64), (), (110,)),  # nothing coarser fits: all at the full size
+    ],
+)
 def test_the_default_schedule_is_a_quarter_half_full_pyramid(shape, scales, steps) -> None:
     assert schedule.auto_schedule(torch.zeros(1, 3, *shape)) == (scales, steps)
     stages = schedule.plan_stages(torch.zeros(1, 3, *shape), None, None, "fp32", torch.device("cpu"))

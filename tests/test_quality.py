@@ -1,4 +1,5 @@
 """nstlib.bench.quality: the measures that judge a picture without the loss, on analytic cases."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,7 @@ def test_held_out_style_is_zero_for_the_painting_and_a_relative_frobenius_error(
 
 def test_edge_agreement_is_one_for_the_photo_and_ignores_brightness_but_not_shifts(content_image) -> None:
     assert quality.edge_agreement(content_image, content_image) == pytest.approx(1.0, abs=1e-5)
-    brighter = (content_image * 0.5 + 0.25)  # the same edges, half the contrast: correlation unchanged
+    brighter = content_image * 0.5 + 0.25  # the same edges, half the contrast: correlation unchanged
     assert quality.edge_agreement(brighter, content_image) == pytest.approx(1.0, abs=1e-4)
     moved = torch.roll(content_image, shifts=(0, 9), dims=(2, 3))
     assert quality.edge_agreement(moved, content_image) < 0.6
@@ -38,7 +39,9 @@ def test_edge_agreement_is_one_for_the_photo_and_ignores_brightness_but_not_shif
 
 def test_colour_distance_is_zero_for_a_permutation_of_the_pixels_and_grows_with_a_shift(style_image) -> None:
     flat = style_image.flatten(2)
-    shuffled = flat[:, :, torch.randperm(flat.shape[-1], generator=torch.Generator().manual_seed(0))].view_as(style_image)
+    shuffled = flat[:, :, torch.randperm(flat.shape[-1], generator=torch.Generator().manual_seed(0))].view_as(
+        style_image
+    )
     # a few float32 roundings of the projections (scale ~1) from 0; a 2 % darkening gives ~0.01
     assert quality.colour_distance(shuffled, style_image) == pytest.approx(0.0, abs=1e-5)
     shifted = (style_image + 0.1).clamp(0, 1)

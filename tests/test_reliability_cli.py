@@ -4,6 +4,7 @@ and no output file (not even a temporary one) left behind.
 Three cases run as real subprocesses (``python -m nstlib``), started together because each pays
 for importing torch; the rest call ``nstlib.cli.main([...])`` in-process.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,6 +66,7 @@ def _one_line_error(err: str) -> str:
 
 # --------------------------------------------------------------------------- inputs
 
+
 def test_missing_content(capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path]) -> None:
     content, style, out = pictures
     code, stdout, err = _run(capsys, content.with_name("nope.png"), style, "-o", out / "r.png")
@@ -103,8 +105,10 @@ def test_huge_input_is_resized_to_size(capsys: pytest.CaptureFixture, pictures: 
 
 # --------------------------------------------------------------------------- the output, checked before any work
 
-def test_existing_output_is_kept_and_checked_first(capsys: pytest.CaptureFixture,
-                                                   pictures: tuple[Path, Path, Path]) -> None:
+
+def test_existing_output_is_kept_and_checked_first(
+    capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path]
+) -> None:
     content, style, out = pictures
     (out / "r.png").write_bytes(b"precious")
     # The content is missing too: the output is reported, so it was checked before any image was read.
@@ -115,10 +119,12 @@ def test_existing_output_is_kept_and_checked_first(capsys: pytest.CaptureFixture
     assert code == 0 and Image.open(out / "r.png").size == (32, 27)
 
 
-@pytest.mark.parametrize("name, message", [("r.gif", r"use a .png, .jpg or .jpeg"),
-                                           ("file.txt/r.png", "is a file, not a folder")])
-def test_unwritable_output(capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], name: str,
-                           message: str) -> None:
+@pytest.mark.parametrize(
+    "name, message", [("r.gif", r"use a .png, .jpg or .jpeg"), ("file.txt/r.png", "is a file, not a folder")]
+)
+def test_unwritable_output(
+    capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], name: str, message: str
+) -> None:
     content, style, out = pictures
     (out / "file.txt").write_text("x")
     code, _, err = _run(capsys, content, style, "-o", out / name)
@@ -135,17 +141,45 @@ def test_missing_output_folder_is_created(capsys: pytest.CaptureFixture, picture
 
 # --------------------------------------------------------------------------- failures during the run
 
-def test_device_weights_and_memory_errors(capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_device_weights_and_memory_errors(
+    capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     content, style, out = pictures
     if not torch.cuda.is_available():
-        code = cli.main(["stylize", str(content), str(style), "-o", str(out / "r.png"), "--device", "cuda",
-                         "--weights", "random", "--quiet"])
+        code = cli.main(
+            [
+                "stylize",
+                str(content),
+                str(style),
+                "-o",
+                str(out / "r.png"),
+                "--device",
+                "cuda",
+                "--weights",
+                "random",
+                "--quiet",
+            ]
+        )
         assert code == 1 and "'cuda' was requested but is not available" in _one_line_error(capsys.readouterr().err)
     broken = out.parent / "broken.pth"
     broken.write_bytes(b"\x00" * 100)
-    code = cli.main(["stylize", str(content), str(style), "-o", str(out / "r.png"), "--weights", str(broken),
-                     "--device", "cpu", "--quiet", "--size", "32"])
+    code = cli.main(
+        [
+            "stylize",
+            str(content),
+            str(style),
+            "-o",
+            str(out / "r.png"),
+            "--weights",
+            str(broken),
+            "--device",
+            "cpu",
+            "--quiet",
+            "--size",
+            "32",
+        ]
+    )
     assert code == 1 and "not a readable weights file" in _one_line_error(capsys.readouterr().err)
     monkeypatch.setattr(schedule, "available_memory", lambda device: 2**30)
     code, _, err = _run(capsys, content, style, "-o", out / "r.png", "--size", "2000")
@@ -155,8 +189,9 @@ def test_device_weights_and_memory_errors(capsys: pytest.CaptureFixture, picture
     assert list(out.iterdir()) == []
 
 
-def test_out_of_memory_mid_run(capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_out_of_memory_mid_run(
+    capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     content, style, out = pictures
 
     def exhausted(*args: object, **kwargs: object) -> torch.Tensor:
@@ -169,7 +204,8 @@ def test_out_of_memory_mid_run(capsys: pytest.CaptureFixture, pictures: tuple[Pa
 
 
 def test_nan_mid_run_is_one_warning_line_and_the_result_is_written(
-        capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     content, style, out = pictures
     calls = {"n": 0}
     tv = loss_objective.tv_loss
@@ -185,8 +221,9 @@ def test_nan_mid_run_is_one_warning_line_and_the_result_is_written(
     assert (out / "r.png").is_file()
 
 
-def test_interrupt_writes_nothing(capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_writes_nothing(
+    capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     content, style, out = pictures
     calls = {"n": 0}
     real = loss_objective.content_loss
@@ -204,9 +241,13 @@ def test_interrupt_writes_nothing(capsys: pytest.CaptureFixture, pictures: tuple
 
 
 @pytest.mark.parametrize("failure, code", [(KeyboardInterrupt(), 130), (OSError(28, "No space left on device"), 1)])
-def test_failure_while_saving_leaves_no_file(capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path],
-                                             monkeypatch: pytest.MonkeyPatch, failure: BaseException,
-                                             code: int) -> None:
+def test_failure_while_saving_leaves_no_file(
+    capsys: pytest.CaptureFixture,
+    pictures: tuple[Path, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: BaseException,
+    code: int,
+) -> None:
     content, style, out = pictures
 
     def broken_save(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
@@ -220,9 +261,9 @@ def test_failure_while_saving_leaves_no_file(capsys: pytest.CaptureFixture, pict
     assert list(out.iterdir()) == []  # no r.png and no .r.png.*.part
 
 
-def test_unexpected_errors_are_one_line_unless_debugging(capsys: pytest.CaptureFixture,
-                                                         pictures: tuple[Path, Path, Path],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_errors_are_one_line_unless_debugging(
+    capsys: pytest.CaptureFixture, pictures: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     content, style, out = pictures
 
     def bug(*args: object, **kwargs: object) -> None:
@@ -231,8 +272,10 @@ def test_unexpected_errors_are_one_line_unless_debugging(capsys: pytest.CaptureF
     monkeypatch.setattr(transfer, "stylize", bug)
     code, _, err = _run(capsys, content, style, "-o", out / "r.png")
     assert code == 1
-    assert _one_line_error(err) == ("error: unexpected ValueError: something nobody foresaw with a second line "
-                                    "(set NSTLIB_DEBUG=1 to see the traceback, and please report it)")
+    assert _one_line_error(err) == (
+        "error: unexpected ValueError: something nobody foresaw with a second line "
+        "(set NSTLIB_DEBUG=1 to see the traceback, and please report it)"
+    )
     monkeypatch.setenv("NSTLIB_DEBUG", "1")
     with pytest.raises(ValueError, match="nobody foresaw"):
         cli.main(["stylize", str(content), str(style), "-o", str(out / "r.png"), "--quiet"])
@@ -249,6 +292,7 @@ def test_sigterm_is_handled_like_ctrl_c() -> None:
 
 # --------------------------------------------------------------------------- real subprocesses
 
+
 @pytest.fixture(scope="module")
 def subprocess_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, str, Path]]:
     """Three ``python -m nstlib`` runs started together: a missing input, fetch-weights offline, a success."""
@@ -257,20 +301,47 @@ def subprocess_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple
     Image.fromarray((rng.random((36, 48, 3)) * 255).astype(np.uint8)).save(base / "content.png")
     Image.fromarray((rng.random((36, 36, 3)) * 255).astype(np.uint8)).save(base / "style.png")
     (base / "torch_home").mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NSTLIB_WEIGHTS": "random", "NSTLIB_OFFLINE": "1",
-           "TORCH_HOME": str(base / "torch_home"), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "NSTLIB_WEIGHTS": "random",
+        "NSTLIB_OFFLINE": "1",
+        "TORCH_HOME": str(base / "torch_home"),
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("NSTLIB_DEBUG", None)
     commands = {
         "missing": ["stylize", str(base / "nope.jpg"), str(base / "style.png"), "-o", str(base / "missing" / "r.png")],
         "offline": ["fetch-weights"],
-        "success": ["stylize", str(base / "content.png"), str(base / "style.png"), "-o", str(base / "ok" / "r.png"),
-                    "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"],
+        "success": [
+            "stylize",
+            str(base / "content.png"),
+            str(base / "style.png"),
+            "-o",
+            str(base / "ok" / "r.png"),
+            "--size",
+            "32",
+            "--steps",
+            "2",
+            "--quiet",
+            "--device",
+            "cpu",
+        ],
     }
     for folder in ("missing", "ok"):
         (base / folder).mkdir()
-    procs = {name: subprocess.Popen([sys.executable, "-m", "nstlib", *args], env=env, cwd=base, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lambda: os.umask(0o022))
-             for name, args in commands.items()}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "nstlib", *args],
+            env=env,
+            cwd=base,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: os.umask(0o022),
+        )
+        for name, args in commands.items()
+    }
     results = {}
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=300)

@@ -3,6 +3,7 @@
 Every test builds its own files with Pillow in tmp_path; the expected pixels come from Pillow's own
 arrays or from arithmetic (composite on white, 16-bit scaling), never from nstlib.
 """
+
 from __future__ import annotations
 
 import errno
@@ -44,6 +45,7 @@ def _handmade_png(path: Path, width: int, height: int, bit_depth: int, colour_ty
 
 
 # --------------------------------------------------------------------------- files that are not images
+
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(nst.ImageError, match="does not exist") as info:
@@ -113,9 +115,10 @@ def test_wrong_argument_types_are_input_errors(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- image bombs and huge images
 
+
 @pytest.mark.parametrize("pixels", [50 * 50, 40 * 40])  # beyond 2x the limit: Pillow errors; 1x-2x: it only warns
 def test_image_bomb_over_pillows_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pixels: int) -> None:
-    side = int(pixels ** 0.5)
+    side = int(pixels**0.5)
     path = tmp_path / "bomb.png"
     Image.fromarray(_noise(side, side)).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
@@ -132,7 +135,8 @@ def test_header_only_gigapixel_png_is_refused_without_decoding(tmp_path: Path) -
 
 
 def test_huge_header_with_pillows_limit_switched_off_is_refused_by_the_memory_check(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _handmade_png(tmp_path / "giga.png", 100_000, 100_000, 8, 2, raw=None)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     monkeypatch.setattr(images, "available_memory", lambda device: 2**30)
@@ -151,8 +155,9 @@ def big_photo(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     return jpg, png, array
 
 
-def test_huge_jpeg_is_shrunk_while_decoding(big_photo: tuple[Path, Path, np.ndarray],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_huge_jpeg_is_shrunk_while_decoding(
+    big_photo: tuple[Path, Path, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
     jpg, _, array = big_photo
     # 4 MB free: the full 2400x1800 decode (~35 MB) could not happen, a 1/8-scale decode can.
     monkeypatch.setattr(images, "available_memory", lambda device: 4 * 2**20)
@@ -164,8 +169,9 @@ def test_huge_jpeg_is_shrunk_while_decoding(big_photo: tuple[Path, Path, np.ndar
         nst.load_image(jpg)  # no size: the whole picture would have to be decoded
 
 
-def test_huge_png_refused_clearly_when_it_cannot_fit(big_photo: tuple[Path, Path, np.ndarray],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_huge_png_refused_clearly_when_it_cannot_fit(
+    big_photo: tuple[Path, Path, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, png, _ = big_photo
     monkeypatch.setattr(images, "available_memory", lambda device: 4 * 2**20)
     with pytest.raises(nst.ImageError, match="Shrink it with an image editor"):
@@ -178,6 +184,7 @@ def test_huge_png_refused_clearly_when_it_cannot_fit(big_photo: tuple[Path, Path
 
 
 # --------------------------------------------------------------------------- colour modes
+
 
 def test_grayscale_becomes_three_equal_channels(tmp_path: Path) -> None:
     gray = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
@@ -271,6 +278,7 @@ def test_exif_rotation_with_a_size_keeps_the_long_side(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- tensors handed to the API
 
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_tensor_is_refused(bad: float, tmp_path: Path) -> None:
     image = torch.rand(1, 3, 8, 8)
@@ -292,6 +300,7 @@ def test_wrong_tensors_are_input_errors() -> None:
 
 
 # --------------------------------------------------------------------------- writing results
+
 
 def _files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
@@ -348,8 +357,9 @@ def test_output_name_mistakes(tmp_path: Path, name: str, message: str) -> None:
 
 
 @pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()])
-def test_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             failure: BaseException) -> None:
+def test_failed_write_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
     def broken_save(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
         fp.write(b"\x89PNG half a file")  # type: ignore[attr-defined]
         raise failure

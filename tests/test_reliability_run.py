@@ -3,6 +3,7 @@
 Everything runs on the CPU with seeded random weights at a few dozen pixels; failures are
 provoked by monkeypatching the losses (NaN, out-of-memory) or the free memory, never for real.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,6 +49,7 @@ def _quadratic(target: torch.Tensor, nan_at: set[int] | None = None, from_call: 
 
 # --------------------------------------------------------------------------- tensors handed to the API
 
+
 @pytest.mark.parametrize("which", ["content", "style", "init"])
 def test_non_finite_inputs_to_stylize(which: str) -> None:
     content, style = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
@@ -67,6 +69,7 @@ def test_non_finite_input_to_reconstruct_and_the_network() -> None:
 
 
 # --------------------------------------------------------------------------- too small, odd shapes, huge
+
 
 def test_content_too_small_for_the_deepest_layer_says_the_minimum() -> None:
     with pytest.raises(nst.ImageTooSmallError, match=r"8x12 px, but relu5_1 needs at least 16x16 px") as info:
@@ -132,6 +135,7 @@ def test_run_that_cannot_fit_is_refused_before_it_starts_with_a_size_that_fits(m
 
 # --------------------------------------------------------------------------- NaN / Inf during optimisation
 
+
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_nan_mid_run_goes_back_to_the_last_good_image_and_lowers_the_step(optimizer: str) -> None:
     gen = torch.Generator().manual_seed(1)
@@ -139,10 +143,20 @@ def test_nan_mid_run_goes_back_to_the_last_good_image_and_lowers_the_step(optimi
     objective, calls = _quadratic(target, nan_at={4})
     images: dict[int, torch.Tensor] = {}
     lr = 0.5 if optimizer == "lbfgs" else 0.05
-    with pytest.warns(RuntimeWarning, match=r"NaN/Inf at step 4: went back to the best image so far and halved "
-                                            rf"the step size to lr={lr / 2:g}"):
-        result = optimize_pixels(start, objective, steps=8, optimizer=optimizer, lr=lr, progress=False,
-                                 callback=lambda p: images.__setitem__(p.step, p.image.clone()))
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"NaN/Inf at step 4: went back to the best image so far and halved "
+        rf"the step size to lr={lr / 2:g}",
+    ):
+        result = optimize_pixels(
+            start,
+            objective,
+            steps=8,
+            optimizer=optimizer,
+            lr=lr,
+            progress=False,
+            callback=lambda p: images.__setitem__(p.step, p.image.clone()),
+        )
     assert result.recoveries == 1 and result.steps_done == 8 and calls["n"] == 9
     assert result.settings["lr"] == lr / 2
     assert len(result.history["total"]) == 8 and all(math.isfinite(v) for v in result.history["total"])
@@ -159,8 +173,14 @@ def test_nan_that_never_goes_away_gives_up_and_keeps_the_best_image() -> None:
     images: dict[int, torch.Tensor] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = optimize_pixels(start, objective, steps=20, optimizer="adam", progress=False,
-                                 callback=lambda p: images.__setitem__(p.step, p.image.clone()))
+        result = optimize_pixels(
+            start,
+            objective,
+            steps=20,
+            optimizer="adam",
+            progress=False,
+            callback=lambda p: images.__setitem__(p.step, p.image.clone()),
+        )
     assert any("Giving up after repeated NaN/Inf" in str(w.message) for w in caught)
     assert result.steps_done == 3 and len(result.history["total"]) == 3 and not result.interrupted
     best = min(range(3), key=lambda i: result.history["total"][i]) + 1
@@ -185,6 +205,7 @@ def test_nan_during_stylize(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --------------------------------------------------------------------------- Ctrl-C / the kernel's stop button
 
+
 def _interrupt_at(step: int, seen: dict[int, torch.Tensor]):
     def callback(progress: nst.Progress) -> None:
         seen[progress.step] = progress.image.clone()
@@ -200,8 +221,9 @@ def test_interrupt_returns_the_best_image_and_its_history() -> None:
     objective, _ = _quadratic(target)
     seen: dict[int, torch.Tensor] = {}
     with pytest.warns(RuntimeWarning, match="Interrupted after 5 of 50 steps: returning the best image"):
-        result = optimize_pixels(start, objective, steps=50, optimizer="adam", progress=False,
-                                 callback=_interrupt_at(5, seen))
+        result = optimize_pixels(
+            start, objective, steps=50, optimizer="adam", progress=False, callback=_interrupt_at(5, seen)
+        )
     assert result.interrupted and result.steps_done == 5 and len(result.history["total"]) == 5
     best = min(range(5), key=lambda i: result.history["total"][i]) + 1
     assert torch.equal(result.image, seen[best])
@@ -227,8 +249,14 @@ def test_interrupt_inside_the_loss_computation_loses_nothing() -> None:
 def test_interrupt_during_stylize() -> None:
     seen: dict[int, torch.Tensor] = {}
     with pytest.warns(RuntimeWarning, match="Interrupted after 3"):
-        result = nst.stylize(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), steps=20,
-                             callback=_interrupt_at(3, seen), **SHALLOW, **QUICK)
+        result = nst.stylize(
+            torch.rand(1, 3, 32, 32),
+            torch.rand(1, 3, 32, 32),
+            steps=20,
+            callback=_interrupt_at(3, seen),
+            **SHALLOW,
+            **QUICK,
+        )
     assert result.interrupted and result.steps_done == 3 and len(result.history["total"]) == 3
     best = min(range(3), key=lambda i: result.history["total"][i]) + 1
     assert torch.equal(result.image, seen[best]) and result.image.shape == (1, 3, 32, 32)
@@ -236,21 +264,33 @@ def test_interrupt_during_stylize() -> None:
 
 # --------------------------------------------------------------------------- out of memory
 
-@pytest.mark.parametrize("error", [
-    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 7.79 GiB total capacity)"),
-    RuntimeError("MPS backend out of memory (MPS allocated: 8.00 GB, other allocations: 1.2 GB, max allowed: "
-                 "9.07 GB). Tried to allocate 256.00 MB on private pool."),
-    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
-                 "allocate 17592186044416 bytes. Error code 12 (Cannot allocate memory)"),
-    MemoryError(),
-], ids=["cuda", "mps", "cpu", "python"])
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 7.79 GiB total capacity)"),
+        RuntimeError(
+            "MPS backend out of memory (MPS allocated: 8.00 GB, other allocations: 1.2 GB, max allowed: "
+            "9.07 GB). Tried to allocate 256.00 MB on private pool."
+        ),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 17592186044416 bytes. Error code 12 (Cannot allocate memory)"
+        ),
+        MemoryError(),
+    ],
+    ids=["cuda", "mps", "cpu", "python"],
+)
 def test_out_of_memory_says_what_size_would_fit(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
     def exhausted(*args: object, **kwargs: object) -> torch.Tensor:
         raise error
 
     monkeypatch.setattr(loss_objective, "content_loss", exhausted)
-    with pytest.raises(nst.ResourceError, match=r"Out of memory on cpu at 48x64 px\. Try a smaller image "
-                                                r"\(e\.g\. size=(\d+)\)") as info:
+    with pytest.raises(
+        nst.ResourceError,
+        match=r"Out of memory on cpu at 48x64 px\. Try a smaller image "
+        r"\(e\.g\. size=(\d+)\)",
+    ) as info:
         nst.stylize(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64), steps=3, **QUICK)
     size = int(str(info.value).split("size=")[1].split(")")[0])
     assert 16 <= size < 64  # smaller than what failed, and still big enough for relu5_1

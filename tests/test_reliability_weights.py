@@ -3,6 +3,7 @@
 The ImageNet file is never downloaded here: a missing one is provoked with an empty $TORCH_HOME
 (the conftest ``torch_home`` fixture), and damaged ones are written under torchvision's own name.
 """
+
 from __future__ import annotations
 
 import socket
@@ -58,10 +59,13 @@ def test_truncated_weights_file(tmp_path: Path) -> None:
         _load(cut)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", r"is empty \(0 bytes\)"),
-    (b"<html>404 Not Found</html>", "corrupt or truncated|not a readable weights file"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", r"is empty \(0 bytes\)"),
+        (b"<html>404 Not Found</html>", "corrupt or truncated|not a readable weights file"),
+    ],
+)
 def test_corrupt_weights_file(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.pth"
     path.write_bytes(content)
@@ -83,10 +87,13 @@ def test_weights_of_another_network(tmp_path: Path) -> None:
         _load(path)
 
 
-@pytest.mark.parametrize("payload, message", [
-    ([1, 2, 3], "does not hold a state dict"),
-    ({"features.0.weight": torch.full((2,), float("nan"))}, "NaN or infinite values"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ([1, 2, 3], "does not hold a state dict"),
+        ({"features.0.weight": torch.full((2,), float("nan"))}, "NaN or infinite values"),
+    ],
+)
 def test_files_that_are_not_usable_state_dicts(tmp_path: Path, payload: object, message: str) -> None:
     path = tmp_path / "odd.pth"
     torch.save(payload, path)

@@ -1,4 +1,5 @@
 """The weights-source table: input conventions, default loss weights and layer balance, arch resolution."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,12 @@ from nstlib.weights import sources
 
 def test_conventions_are_the_published_formulas_and_undo_inverts_them() -> None:
     x = torch.rand(2, 3, 5, 4, generator=torch.Generator().manual_seed(0))
-    imagenet = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    caffe = torch.stack([x[:, 2], x[:, 1], x[:, 0]], dim=1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    imagenet = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1
+    )
+    caffe = torch.stack([x[:, 2], x[:, 1], x[:, 0]], dim=1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(
+        1, 3, 1, 1
+    )
     assert torch.allclose(IMAGENET_CONVENTION.apply(x), imagenet, atol=1e-6)
     assert torch.allclose(CAFFE_CONVENTION.apply(x), caffe, atol=1e-4)
     for convention in (IMAGENET_CONVENTION, CAFFE_CONVENTION):
@@ -57,7 +62,12 @@ def test_layer_balance_equal_or_gatys() -> None:
     assert sum(gatys.values()) == pytest.approx(1.0)
     assert gatys["relu5_1"] / gatys["relu1_1"] == pytest.approx((512 / 64) ** 2)  # N_l² / N_1²
     assert gatys["relu4_1"] == gatys["relu5_1"]  # both 512 channels
-    assert [sources.layer_channels("vgg19", n) for n in ("conv1_2", "relu3_4", "pool4", "relu5_1")] == [64, 256, 512, 512]
+    assert [sources.layer_channels("vgg19", n) for n in ("conv1_2", "relu3_4", "pool4", "relu5_1")] == [
+        64,
+        256,
+        512,
+        512,
+    ]
 
 
 def test_torchvision_defaults_unchanged_and_recorded() -> None:
@@ -66,5 +76,10 @@ def test_torchvision_defaults_unchanged_and_recorded() -> None:
     result = nst.stylize(content, style, weights="random", steps=1, progress=False, device="cpu")
     s = result.settings
     assert (s["arch"], s["weights"], s["content_weight"], s["style_weight"], s["tv_weight"]) == (
-        "vgg19", "random", 1.0, 5e4, 10.0)
+        "vgg19",
+        "random",
+        1.0,
+        5e4,
+        10.0,
+    )
     assert s["style_layers"] == {n: 0.2 for n in nst.GATYS_STYLE_LAYERS}

@@ -1,4 +1,5 @@
 """Style statistics beyond Gram: oracles from torch, analytic Gaussians and the Gram identity."""
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,11 @@ def test_w2_diagonal_and_one_dimensional_cases() -> None:
     # 1-D: W2² = (m1 − m2)² + (σ1 − σ2)²
     w = gaussian_w2(torch.tensor([1.0]), torch.tensor([[4.0]]), torch.tensor([-2.0]), torch.tensor([[0.25]]))
     assert float(w) == pytest.approx(9.0 + (2.0 - 0.5) ** 2, rel=1e-6)
-    assert float(gaussian_w2(torch.tensor([1.0]), torch.tensor([[4.0]]), torch.tensor([-2.0]),
-                             torch.tensor([[0.25]]), squared=False)) == pytest.approx(math.sqrt(11.25), rel=1e-6)
+    assert float(
+        gaussian_w2(
+            torch.tensor([1.0]), torch.tensor([[4.0]]), torch.tensor([-2.0]), torch.tensor([[0.25]]), squared=False
+        )
+    ) == pytest.approx(math.sqrt(11.25), rel=1e-6)
     # diagonal: ‖Δμ‖² + Σ (√a − √b)²
     a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([16.0, 1.0, 9.0])
     mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
@@ -158,8 +162,9 @@ def test_texture_synthesis_with_gram_is_reconstruct(style_image: torch.Tensor) -
 @pytest.mark.parametrize("stat", ["mean_cov", "w2"])
 def test_texture_synthesis_lowers_each_statistic(style_image: torch.Tensor, stat: str) -> None:
     small = nst.resize_image(style_image, 32)
-    result = nst.synthesize_texture(small, (24, 40), stat=stat, layers=("relu1_1", "relu2_1", "relu3_1"),
-                                    steps=8, weights="random", progress=False)
+    result = nst.synthesize_texture(
+        small, (24, 40), stat=stat, layers=("relu1_1", "relu2_1", "relu3_1"), steps=8, weights="random", progress=False
+    )
     assert result.image.shape == (1, 3, 24, 40)
     assert result.history["total"][-1] < 0.5 * result.history["total"][0]
 

@@ -1,4 +1,5 @@
 """The feed-forward transfer network (Johnson et al. 2016): shapes, training, saving."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,15 @@ def test_architecture_follows_johnson() -> None:
     net = nst.TransferNet()  # the paper's widths: 32, 64, 128, five residual blocks
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs[:3]] == [
-        (3, 32, 9, 1), (32, 64, 3, 2), (64, 128, 3, 2)]
-    assert len(net.residual) == 5 and (convs[-1].in_channels, convs[-1].out_channels, convs[-1].kernel_size[0]) == (32, 3, 9)
+        (3, 32, 9, 1),
+        (32, 64, 3, 2),
+        (64, 128, 3, 2),
+    ]
+    assert len(net.residual) == 5 and (convs[-1].in_channels, convs[-1].out_channels, convs[-1].kernel_size[0]) == (
+        32,
+        3,
+        9,
+    )
     assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in net.modules()) == 2 + 1 + 2 * 5 + 2
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
 
@@ -34,8 +42,18 @@ def test_too_small_and_bad_options() -> None:
 
 
 def test_training_loss_falls(content_image: torch.Tensor, style_image: torch.Tensor) -> None:
-    result = nst.train_transfer_net(style_image, [content_image], size=32, steps=15, batch_size=2, width=8,
-                                    n_residual=1, weights="random", device="cpu", progress=False)
+    result = nst.train_transfer_net(
+        style_image,
+        [content_image],
+        size=32,
+        steps=15,
+        batch_size=2,
+        width=8,
+        n_residual=1,
+        weights="random",
+        device="cpu",
+        progress=False,
+    )
     total = result.history["total"]
     assert len(total) == 15 and set(result.history) == {"total", "content", "style", "tv"}
     assert sum(total[-5:]) / 5 < 0.5 * total[0]
@@ -45,10 +63,20 @@ def test_training_loss_falls(content_image: torch.Tensor, style_image: torch.Ten
     assert out.shape == content_image.shape
 
 
-def test_training_is_seeded_and_leaves_the_global_rng_alone(content_image: torch.Tensor,
-                                                            style_image: torch.Tensor) -> None:
-    options = dict(size=16, steps=2, batch_size=1, width=4, n_residual=0, weights="random", device="cpu",
-                   progress=False, style_layers=("relu1_2",))
+def test_training_is_seeded_and_leaves_the_global_rng_alone(
+    content_image: torch.Tensor, style_image: torch.Tensor
+) -> None:
+    options = dict(
+        size=16,
+        steps=2,
+        batch_size=1,
+        width=4,
+        n_residual=0,
+        weights="random",
+        device="cpu",
+        progress=False,
+        style_layers=("relu1_2",),
+    )
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)

@@ -1,4 +1,5 @@
 """stylize and reconstruct: the objective is the documented formula, and optimising lowers it."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,15 +22,17 @@ def test_stylize_lowers_the_total_loss(content_image: torch.Tensor, style_image:
     # the group totals add up
     step = 7
     assert result.history["total"][step] == pytest.approx(
-        result.history["content"][step] + result.history["style"][step] + result.history["tv"][step], rel=1e-6)
+        result.history["content"][step] + result.history["style"][step] + result.history["tv"][step], rel=1e-6
+    )
 
 
 def test_first_step_is_the_documented_objective(content_image: torch.Tensor, style_image: torch.Tensor) -> None:
     """Oracle: step 1 evaluates the init image (the content), so its terms follow from the formulas by hand."""
     beta, gamma = 3e4, 5.0
     style_layers = {"relu1_1": 0.7, "relu3_1": 0.3}
-    result = nst.stylize(content_image, style_image, steps=1, style_weight=beta, tv_weight=gamma,
-                         style_layers=style_layers, **SMALL)
+    result = nst.stylize(
+        content_image, style_image, steps=1, style_weight=beta, tv_weight=gamma, style_layers=style_layers, **SMALL
+    )
     vgg = nst.VGGFeatures(layers=tuple(style_layers), weights="random", device="cpu")
     mine, theirs = vgg(content_image), vgg(style_image)
     for name, w in style_layers.items():
@@ -67,8 +70,9 @@ def test_tensor_init_snapshots_and_callback_stop(content_image: torch.Tensor, st
         return progress.step == 5
 
     start = torch.full_like(content_image, 0.5)
-    result = nst.stylize(content_image, style_image, steps=50, init=start, snapshot_every=2,
-                         callback=stop_at_five, **SMALL)
+    result = nst.stylize(
+        content_image, style_image, steps=50, init=start, snapshot_every=2, callback=stop_at_five, **SMALL
+    )
     assert seen == [1, 2, 3, 4, 5] and result.steps_done == 5
     assert sorted(result.snapshots) == [2, 4]
     assert result.snapshots[2].shape == content_image.shape and result.snapshots[2].device.type == "cpu"
@@ -78,8 +82,9 @@ def test_style_of_another_size_and_paths(images_dir, content_image: torch.Tensor
     wide = nst.load_image(images_dir / "style_mosaic.jpg", size=(40, 90))
     result = nst.stylize(content_image, wide, steps=2, style_scale=0.75, **SMALL)
     assert result.image.shape == content_image.shape
-    from_paths = nst.stylize(images_dir / "chelsea.jpg", images_dir / "style_waves.jpg", steps=1,
-                             content_layers={"relu3_2": 1.0}, **SMALL)
+    from_paths = nst.stylize(
+        images_dir / "chelsea.jpg", images_dir / "style_waves.jpg", steps=1, content_layers={"relu3_2": 1.0}, **SMALL
+    )
     assert from_paths.image.shape[1] == 3 and "content:relu3_2" in from_paths.history
 
 
@@ -122,6 +127,8 @@ def test_layer_weights() -> None:
 @pytest.mark.gpu
 def test_cuda_matches_cpu(content_image: torch.Tensor, style_image: torch.Tensor) -> None:
     cpu = nst.stylize(content_image, style_image, steps=3, weights="random", device="cpu", progress=False)
-    gpu = nst.stylize(content_image.cuda(), style_image.cuda(), steps=3, weights="random", device="cuda", progress=False)
+    gpu = nst.stylize(
+        content_image.cuda(), style_image.cuda(), steps=3, weights="random", device="cuda", progress=False
+    )
     assert gpu.image.device.type == "cuda"
     assert gpu.history["total"][0] == pytest.approx(cpu.history["total"][0], rel=1e-3)

@@ -1,4 +1,5 @@
 """Where the weights come from: torchvision's cache (real path, synthetic file), random, a file, offline."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """The style explorer and the feature browser, driven headless: set widget values, run, look at the outcome."""
+
 from __future__ import annotations
 
 import io
@@ -41,8 +42,13 @@ def explorer(images_dir: Path):
 
 def test_import_nstlib_does_not_import_ipywidgets():
     code = "import sys, nstlib; sys.exit('ipywidgets' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -64,8 +70,15 @@ def test_run_uses_the_widget_values(explorer):
     result = explorer.run()
     assert result is explorer.result and result.steps_done == 4
     assert result.image.shape == (1, 3, 40, 40) and 0 <= result.image.min() and result.image.max() <= 1
-    assert set(result.history) == {"total", "content", "style", "tv", "content:relu2_1", "style:relu1_1",
-                                   "style:relu2_1"}
+    assert set(result.history) == {
+        "total",
+        "content",
+        "style",
+        "tv",
+        "content:relu2_1",
+        "style:relu1_1",
+        "style:relu2_1",
+    }
     assert all(len(v) == 4 for v in result.history.values())
     assert result.settings["style_weight"] == 1e3 and result.settings["tv_weight"] == 1.0
     assert result.settings["content_image"] == "astronaut.jpg" and result.settings["style_image"] == "style_mosaic.jpg"
@@ -73,10 +86,17 @@ def test_run_uses_the_widget_values(explorer):
     assert Image.open(io.BytesIO(explorer.preview.value)).format == "PNG"
     assert not explorer.run_button.disabled and explorer.stop_button.disabled
     # oracle: the same call made directly
-    direct = nst.stylize(nst.load_image(explorer.images_dir / "astronaut.jpg", size=40),
-                         nst.load_image(explorer.images_dir / "style_mosaic.jpg", size=40),
-                         content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"), style_weight=1e3,
-                         tv_weight=1.0, steps=4, weights="random", progress=False)
+    direct = nst.stylize(
+        nst.load_image(explorer.images_dir / "astronaut.jpg", size=40),
+        nst.load_image(explorer.images_dir / "style_mosaic.jpg", size=40),
+        content_layers=("relu2_1",),
+        style_layers=("relu1_1", "relu2_1"),
+        style_weight=1e3,
+        tv_weight=1.0,
+        steps=4,
+        weights="random",
+        progress=False,
+    )
     assert result.history["total"] == pytest.approx(direct.history["total"], rel=1e-5)
     torch.testing.assert_close(result.image, direct.image, atol=1e-5, rtol=0)  # like with like: the same call
 
@@ -110,17 +130,24 @@ def test_upload_becomes_the_chosen_image(explorer, tmp_path):
     picture = Image.fromarray(rng.integers(0, 256, (20, 40, 3), dtype=np.uint8))
     buffer = io.BytesIO()
     picture.save(buffer, format="png")
-    explorer.style_upload.value = ({"name": "mine.png", "type": "image/png", "size": len(buffer.getvalue()),
-                                    "content": memoryview(buffer.getvalue()),
-                                    "last_modified": datetime.now(timezone.utc)},)
+    explorer.style_upload.value = (
+        {
+            "name": "mine.png",
+            "type": "image/png",
+            "size": len(buffer.getvalue()),
+            "content": memoryview(buffer.getvalue()),
+            "last_modified": datetime.now(timezone.utc),
+        },
+    )
     assert explorer.style_choice.value == "⬆ mine.png" and "⬆ mine.png" in explorer.content_choice.options
     picture.save(tmp_path / "mine.png")
     torch.testing.assert_close(explorer.image("style"), nst.load_image(tmp_path / "mine.png", size=32))
 
 
 def test_given_tensors_and_missing_folders(images_dir, content_image, tmp_path):
-    ex = widgets.style_explorer(content=content_image, style=images_dir / "style_dots.jpg",
-                                images_dir=tmp_path, size=32, weights="random")
+    ex = widgets.style_explorer(
+        content=content_image, style=images_dir / "style_dots.jpg", images_dir=tmp_path, size=32, weights="random"
+    )
     assert ex.content_choice.value == "(given content)" and ex.style_choice.value == "style_dots.jpg"
     torch.testing.assert_close(ex.image("content"), nst.resize_image(content_image, 32))
     with pytest.raises(nst.InputError, match="No images"):
@@ -163,8 +190,9 @@ def test_feature_browser_shows_the_layers_maps(content_image):
 
 
 def test_feature_browser_from_a_path_and_bad_options(images_dir):
-    browser = widgets.feature_browser(images_dir / "coffee.jpg", weights="random", size=(32, 32), layer="pool5",
-                                      channels=4, ncols=2, tile=10)
+    browser = widgets.feature_browser(
+        images_dir / "coffee.jpg", weights="random", size=(32, 32), layer="pool5", channels=4, ncols=2, tile=10
+    )
     assert browser.image.shape[-2:] == (32, 32) and browser.maps.shape == (4, 1, 1)
     assert (browser.maps == 0).all()  # a 1x1 map is constant: shown as 0, not NaN
     assert browser.mosaic.shape == (2 * 10 + 2, 2 * 10 + 2, 3)
@@ -179,7 +207,10 @@ def test_explorer_starts_at_the_weights_own_defaults(images_dir):
     ex = widgets.style_explorer(images_dir=images_dir, size=32, steps=3, weights="hed")
     d = SOURCES["hed"].defaults
     assert (ex.content_weight.value, ex.style_weight.value, ex.tv_weight.value) == (
-        d.content_weight, d.style_weight, d.tv_weight)
+        d.content_weight,
+        d.style_weight,
+        d.tv_weight,
+    )
     assert ex.arch == "vgg16" and list(ex.style_layers.options) == nst.layer_names("vgg16")
     for slider in (ex.content_weight, ex.style_weight, ex.tv_weight):  # value = base^(min + k·step) for an integer k
         k = (np.log10(slider.value) - slider.min) / slider.step

@@ -3,6 +3,7 @@
 A spy stands in for the computation (these tests are about the wiring; the computation itself is tested
 against oracles in test_option_effects.py), so each case takes milliseconds.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,7 +34,7 @@ class Spy:
 
     @property
     def kwargs(self) -> dict:
-        (_, kwargs), = self.calls
+        ((_, kwargs),) = self.calls
         return kwargs
 
 
@@ -46,38 +47,57 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
 
 # -- the command line --------------------------------------------------------------------------------------
 
+
 def test_cli_defaults_leave_the_choices_to_stylize(spy: Spy, tmp_path: Path) -> None:
     assert cli.main(["stylize", CHELSEA, WAVES, "-o", str(tmp_path / "out.png")]) == 0
     kw = spy.kwargs
     assert (kw["content_weight"], kw["style_weight"], kw["tv_weight"], kw["weights"], kw["arch"]) == (None,) * 5
     assert (kw["steps"], kw["optimizer"], kw["init"], kw["seed"], kw["progress"], kw["check_memory"]) == (
-        300, "lbfgs", "content", 0, True, True)
+        300,
+        "lbfgs",
+        "content",
+        0,
+        True,
+        True,
+    )
     (content, style), _ = spy.calls[0]
     assert max(content.shape[-2:]) == 512 and max(style.shape[-2:]) == 512
 
 
-@pytest.mark.parametrize("flags,expected", [
-    (["--style-weight", "123.5"], {"style_weight": 123.5}),
-    (["--content-weight", "0.25"], {"content_weight": 0.25}),
-    (["--tv-weight", "3"], {"tv_weight": 3.0}),
-    (["--optimizer", "adam"], {"optimizer": "adam"}),
-    (["--init", "noise"], {"init": "noise"}),
-    (["--init", "style"], {"init": "style"}),
-    (["--arch", "vgg16"], {"arch": "vgg16"}),
-    (["--weights", "random:4"], {"weights": "random:4"}),
-    (["--seed", "9"], {"seed": 9}),
-    (["--steps", "7"], {"steps": 7}),
-    (["--device", "cpu"], {"device": "cpu"}),
-    (["--quiet"], {"progress": False}),
-    (["--no-memory-check"], {"check_memory": False}),
-])
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--style-weight", "123.5"], {"style_weight": 123.5}),
+        (["--content-weight", "0.25"], {"content_weight": 0.25}),
+        (["--tv-weight", "3"], {"tv_weight": 3.0}),
+        (["--optimizer", "adam"], {"optimizer": "adam"}),
+        (["--init", "noise"], {"init": "noise"}),
+        (["--init", "style"], {"init": "style"}),
+        (["--arch", "vgg16"], {"arch": "vgg16"}),
+        (["--weights", "random:4"], {"weights": "random:4"}),
+        (["--seed", "9"], {"seed": 9}),
+        (["--steps", "7"], {"steps": 7}),
+        (["--device", "cpu"], {"device": "cpu"}),
+        (["--quiet"], {"progress": False}),
+        (["--no-memory-check"], {"check_memory": False}),
+    ],
+)
 def test_each_cli_flag_reaches_stylize(spy: Spy, tmp_path: Path, flags: list[str], expected: dict) -> None:
     assert cli.main(["stylize", CHELSEA, WAVES, "-o", str(tmp_path / "out.png"), *flags]) == 0
     kw = spy.kwargs
     for key, value in expected.items():
         assert kw[key] == value and type(kw[key]) is type(value), key
-    untouched = {"style_weight": None, "content_weight": None, "tv_weight": None, "optimizer": "lbfgs",
-                 "init": "content", "seed": 0, "steps": 300, "progress": True, "check_memory": True}
+    untouched = {
+        "style_weight": None,
+        "content_weight": None,
+        "tv_weight": None,
+        "optimizer": "lbfgs",
+        "init": "content",
+        "seed": 0,
+        "steps": 300,
+        "progress": True,
+        "check_memory": True,
+    }
     for key, value in untouched.items():
         if key not in expected:
             assert kw[key] == value, key  # one flag changes one argument
@@ -100,8 +120,7 @@ widgets = pytest.importorskip("nstlib.course.widgets", reason="ipywidgets is not
 def explorer(images_dir: Path, monkeypatch: pytest.MonkeyPatch):
     fake = Spy()
     monkeypatch.setattr(widgets, "stylize", fake)
-    ex = widgets.style_explorer(images_dir=images_dir, size=32, steps=3, weights="random:2", arch="vgg16",
-                                device="cpu")
+    ex = widgets.style_explorer(images_dir=images_dir, size=32, steps=3, weights="random:2", arch="vgg16", device="cpu")
     ex.spy = fake
     return ex
 
@@ -111,19 +130,25 @@ def test_explorer_defaults_reach_stylize(explorer) -> None:
     kw = explorer.spy.kwargs
     defaults = nst.weights.sources.weights_source("random").defaults
     assert (kw["content_weight"], kw["style_weight"], kw["tv_weight"]) == (
-        defaults.content_weight, defaults.style_weight, defaults.tv_weight)
+        defaults.content_weight,
+        defaults.style_weight,
+        defaults.tv_weight,
+    )
     assert (kw["weights"], kw["arch"], kw["device"], kw["steps"]) == ("random:2", "vgg16", "cpu", 3)
     assert kw["content_layers"] == ("relu4_2",) and kw["style_layers"] == tuple(nst.GATYS_STYLE_LAYERS)
 
 
-@pytest.mark.parametrize("control,value,key,expected", [
-    ("content_weight", 1e2, "content_weight", 100.0),
-    ("style_weight", 1e3, "style_weight", 1000.0),
-    ("tv_weight", 1e-1, "tv_weight", 0.1),
-    ("steps", 17, "steps", 17),
-    ("content_layers", ("relu2_2", "relu3_1"), "content_layers", ("relu2_2", "relu3_1")),
-    ("style_layers", ("relu1_2",), "style_layers", ("relu1_2",)),
-])
+@pytest.mark.parametrize(
+    "control,value,key,expected",
+    [
+        ("content_weight", 1e2, "content_weight", 100.0),
+        ("style_weight", 1e3, "style_weight", 1000.0),
+        ("tv_weight", 1e-1, "tv_weight", 0.1),
+        ("steps", 17, "steps", 17),
+        ("content_layers", ("relu2_2", "relu3_1"), "content_layers", ("relu2_2", "relu3_1")),
+        ("style_layers", ("relu1_2",), "style_layers", ("relu1_2",)),
+    ],
+)
 def test_each_explorer_control_reaches_stylize(explorer, control: str, value, key: str, expected) -> None:
     getattr(explorer, control).value = value
     explorer.run()
@@ -147,6 +172,7 @@ def test_explorer_images_and_size_reach_stylize(explorer, images_dir: Path) -> N
 
 # -- the gallery -------------------------------------------------------------------------------------------
 
+
 def test_gallery_passes_size_steps_and_weights_to_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: dict[str, list] = {"stylize": [], "reconstruct": [], "deepdream": []}
 
@@ -154,6 +180,7 @@ def test_gallery_passes_size_steps_and_weights_to_every_run(tmp_path: Path, monk
         def run(image, *args, **kwargs):
             calls[kind].append((image, args, kwargs))
             return SimpleNamespace(image=image.clone())
+
         return run
 
     for kind in calls:

@@ -5,6 +5,7 @@ Run once by the maintainers (needs scikit-image, which is not a dependency of th
     python tools/make_images.py
 Everything it draws is seeded, so the output is the same on every run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,10 @@ def waves(size: int = 384, seed: int = 1) -> Image.Image:
     """Layered sine bands in a sea palette: long, flowing horizontal strokes."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:size, 0:size] / size
-    field = sum(np.sin(2 * np.pi * (f * y + 0.15 * np.sin(2 * np.pi * (g * x + p))))
-                for f, g, p in rng.uniform([3, 1, 0], [9, 4, 1], size=(4, 3)))
+    field = sum(
+        np.sin(2 * np.pi * (f * y + 0.15 * np.sin(2 * np.pi * (g * x + p))))
+        for f, g, p in rng.uniform([3, 1, 0], [9, 4, 1], size=(4, 3))
+    )
     palette = np.array([[16, 42, 94], [38, 98, 160], [120, 170, 210], [236, 232, 214], [24, 66, 120]], float)
     t = (field - field.min()) / (field.max() - field.min()) * (len(palette) - 1)
     lo = np.floor(t).astype(int).clip(0, len(palette) - 2)
@@ -62,13 +65,17 @@ def mosaic(size: int = 384, cells: int = 90, seed: int = 2) -> Image.Image:
     """Stained glass: Voronoi cells in saturated colours with dark lead lines."""
     rng = np.random.default_rng(seed)
     points = rng.uniform(0, size, size=(cells, 2))
-    colours = rng.choice(np.array([[200, 40, 40], [240, 180, 30], [30, 90, 180], [40, 150, 80],
-                                   [120, 50, 150], [230, 120, 30]]), size=cells)
+    colours = rng.choice(
+        np.array([[200, 40, 40], [240, 180, 30], [30, 90, 180], [40, 150, 80], [120, 50, 150], [230, 120, 30]]),
+        size=cells,
+    )
     yy, xx = np.mgrid[0:size, 0:size]
     d = (xx[..., None] - points[:, 0]) ** 2 + (yy[..., None] - points[:, 1]) ** 2
     order = np.argsort(d, axis=-1)
     nearest, second = order[..., 0], order[..., 1]
-    gap = np.sqrt(np.take_along_axis(d, second[..., None], -1)[..., 0]) - np.sqrt(np.take_along_axis(d, nearest[..., None], -1)[..., 0])
+    gap = np.sqrt(np.take_along_axis(d, second[..., None], -1)[..., 0]) - np.sqrt(
+        np.take_along_axis(d, nearest[..., None], -1)[..., 0]
+    )
     rgb = colours[nearest].astype(float) * (0.85 + 0.15 * rng.uniform(size=(size, size, 1)))
     rgb[gap < 2.5] = [25, 20, 20]
     return Image.fromarray(rgb.clip(0, 255).astype(np.uint8))

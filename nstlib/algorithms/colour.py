@@ -15,6 +15,7 @@ keep the *content's* colours while taking the style's brush work:
     >>> style_recoloured = match_colour(style, content)                   # doctest: +SKIP
     >>> result = stylize_luminance(content, style, steps=300)             # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -24,19 +25,29 @@ import torch
 from nstlib.errors import InputError
 from nstlib.images import check_image, resize_image
 
-__all__ = ["rgb_to_yiq", "yiq_to_rgb", "rgb_to_ycbcr", "ycbcr_to_rgb", "luminance", "combine_luminance",
-           "match_luminance", "colour_stats", "match_colour", "stylize_luminance"]
+__all__ = [
+    "rgb_to_yiq",
+    "yiq_to_rgb",
+    "rgb_to_ycbcr",
+    "ycbcr_to_rgb",
+    "luminance",
+    "combine_luminance",
+    "match_luminance",
+    "colour_stats",
+    "match_colour",
+    "stylize_luminance",
+]
 
 ColourSpace = Literal["yiq", "ycbcr"]
 
 # NTSC YIQ (FCC 1953 coefficients), the space Gatys et al. (2017) work in. Rows: Y, I, Q.
-_YIQ = torch.tensor([[0.299, 0.587, 0.114],
-                     [0.595716, -0.274453, -0.321263],
-                     [0.211456, -0.522591, 0.311135]], dtype=torch.float64)
+_YIQ = torch.tensor(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]], dtype=torch.float64
+)
 # ITU-R BT.601 YCbCr for values in [0, 1] with Cb, Cr centred on 0 (JPEG's matrix without the +0.5 offset).
-_YCBCR = torch.tensor([[0.299, 0.587, 0.114],
-                       [-0.168736, -0.331264, 0.5],
-                       [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+_YCBCR = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64
+)
 _MATRICES = {"yiq": _YIQ, "ycbcr": _YCBCR}
 
 
@@ -136,8 +147,13 @@ def _sym_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
     return vectors @ torch.diag_embed(values.clamp_min(1e-12) ** power) @ vectors.transpose(-1, -2)
 
 
-def match_colour(source: torch.Tensor, target: torch.Tensor, method: Literal["cholesky", "eigen"] = "cholesky",
-                 eps: float = 1e-7, clamp: bool = True) -> torch.Tensor:
+def match_colour(
+    source: torch.Tensor,
+    target: torch.Tensor,
+    method: Literal["cholesky", "eigen"] = "cholesky",
+    eps: float = 1e-7,
+    clamp: bool = True,
+) -> torch.Tensor:
     """Recolour ``source`` so its pixels have ``target``'s mean colour and colour covariance.
 
     x' = A x + b with b = μ_T − A μ_S and A Σ_S Aᵀ = Σ_T (Gatys et al. 2017, §5.2):
@@ -173,8 +189,14 @@ def match_colour(source: torch.Tensor, target: torch.Tensor, method: Literal["ch
     return out.clamp(0.0, 1.0) if clamp else out
 
 
-def stylize_luminance(content: torch.Tensor, style: torch.Tensor, *, space: ColourSpace = "yiq",
-                      match: bool = True, **stylize_options: Any) -> Any:
+def stylize_luminance(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    *,
+    space: ColourSpace = "yiq",
+    match: bool = True,
+    **stylize_options: Any,
+) -> Any:
     """Luminance-only style transfer: stylise Y, keep the content's colours (Gatys et al. 2017, §5.1).
 
     1. Y_C = luminance(content); Y_S = luminance(style), matched to Y_C's mean and σ when ``match``.

@@ -23,6 +23,7 @@ Guided dreaming (``guide=image``) replaces mean activation by Google's guide obj
 position i of the image's layer maps is pulled towards the guide feature g_j it already matches
 best, L_l = mean_{c,i} A_l[c, i] · g_{j*(i)}[c] with j*(i) = argmax_j ⟨A_l[:, i], g_j⟩.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,12 +79,18 @@ class DreamResult:
     def __repr__(self) -> str:
         last = self.history["total"][-1] if self.history.get("total") else float("nan")
         flag = ", interrupted" if self.interrupted else ""
-        return (f"DreamResult(image={tuple(self.image.shape)}, octaves={self.octave_sizes}, "
-                f"steps_done={self.steps_done}, final_loss={last:.4g}, seconds={self.seconds:.1f}{flag})")
+        return (
+            f"DreamResult(image={tuple(self.image.shape)}, octaves={self.octave_sizes}, "
+            f"steps_done={self.steps_done}, final_loss={last:.4g}, seconds={self.seconds:.1f}{flag})"
+        )
 
 
-def dream_network(model: str = "inception_v3", layers: Sequence[str] = (), weights: str | os.PathLike | None = None,
-                  device: torch.device | str | None = None) -> torch.nn.Module:
+def dream_network(
+    model: str = "inception_v3",
+    layers: Sequence[str] = (),
+    weights: str | os.PathLike | None = None,
+    device: torch.device | str | None = None,
+) -> torch.nn.Module:
     """A frozen feature extractor ``net(image) -> {layer: activation}`` for ``model``.
 
     ``"inception_v3"`` / ``"googlenet"``: :class:`~nstlib.net.inception.InceptionFeatures` (torchvision
@@ -97,8 +104,11 @@ def dream_network(model: str = "inception_v3", layers: Sequence[str] = (), weigh
     raise InputError(f"Unknown model {model!r}; choose one of {', '.join(DEFAULT_DREAM_LAYERS)}.")
 
 
-def dream_loss(features: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None,
-               guides: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def dream_loss(
+    features: Mapping[str, torch.Tensor],
+    weights: Mapping[str, float] | None = None,
+    guides: Mapping[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     """Per-layer DeepDream loss terms, each of shape (B,): ``{"dream:<layer>": w_l · L_l}``.
 
     Without guides L_l = mean over (C, H, W) of the activation A_l (seed 004: activations added,
@@ -123,8 +133,9 @@ def dream_loss(features: Mapping[str, torch.Tensor], weights: Mapping[str, float
 def octave_sizes(size: tuple[int, int], octaves: int, octave_scale: float) -> list[tuple[int, int]]:
     """(H, W) of each octave, smallest first: round(H / s^k), round(W / s^k) for k = octaves−1 … 0."""
     h, w = size
-    return [(max(1, round(h / octave_scale ** k)), max(1, round(w / octave_scale ** k)))
-            for k in range(octaves - 1, -1, -1)]
+    return [
+        (max(1, round(h / octave_scale**k)), max(1, round(w / octave_scale**k))) for k in range(octaves - 1, -1, -1)
+    ]
 
 
 class Tiling(NamedTuple):
@@ -149,8 +160,14 @@ def _tiles(length: int, tiling: Tiling) -> list[tuple[int, int, int, int]]:
     return [(c0, c1, max(0, c0 - margin), min(length, c1 + margin)) for c0, c1 in zip(cuts[:-1], cuts[1:])]
 
 
-def _gradient(net: torch.nn.Module, image: torch.Tensor, weights: Mapping[str, float], guides, tiling: Tiling,
-              shift: tuple[int, int]) -> tuple[torch.Tensor, dict[str, float]]:
+def _gradient(
+    net: torch.nn.Module,
+    image: torch.Tensor,
+    weights: Mapping[str, float],
+    guides,
+    tiling: Tiling,
+    shift: tuple[int, int],
+) -> tuple[torch.Tensor, dict[str, float]]:
     """∂L/∂x at ``image`` rolled by ``shift``, computed tile by tile, rolled back; and the loss terms.
 
     A window's loss is its mean activation × (window area / image area), so that for a network
@@ -169,15 +186,16 @@ def _gradient(net: torch.nn.Module, image: torch.Tensor, weights: Mapping[str, f
             terms = dream_loss(net(window), weights, guides)
             total = sum(t.sum() for t in terms.values()) * ((wy1 - wy0) * (wx1 - wx0) / area)
             total.backward()
-            grad[..., cy0:cy1, cx0:cx1] = window.grad[..., cy0 - wy0:cy1 - wy0, cx0 - wx0:cx1 - wx0]
+            grad[..., cy0:cy1, cx0:cx1] = window.grad[..., cy0 - wy0 : cy1 - wy0, cx0 - wx0 : cx1 - wx0]
             for name, t in terms.items():
                 record[name] += float(t.detach().sum()) * (cy1 - cy0) * (cx1 - cx0) / area
     record["total"] = sum(v for k, v in record.items() if k.startswith("dream:"))
     return torch.roll(grad, (-shift[0], -shift[1]), dims=(2, 3)), dict(record)
 
 
-def _jittered_gradient(net: torch.nn.Module, weights: Mapping[str, float], guides, tiling: Tiling, jitter: int,
-                       generator: torch.Generator) -> Gradient:
+def _jittered_gradient(
+    net: torch.nn.Module, weights: Mapping[str, float], guides, tiling: Tiling, jitter: int, generator: torch.Generator
+) -> Gradient:
     """The loop's gradient function for DeepDream: before every evaluation a random roll of up to
     ``jitter`` px (plus, with several tiles, up to one tile so the seams move), drawn from ``generator``;
     then :func:`_gradient`. The terms it hands back are batch sums (scalars), as the dream records them."""
@@ -292,9 +310,16 @@ def deepdream(
     def after_step(report: Progress) -> bool:  # one bar and one clock for all octaves
         nonlocal stop
         bar.update(1)
-        if callback is not None and callback(Progress(report.step, report.steps, report.loss,
-                                                      _dream_record(report.losses), report.image,
-                                                      time.perf_counter() - start)):
+        if callback is not None and callback(
+            Progress(
+                report.step,
+                report.steps,
+                report.loss,
+                _dream_record(report.losses),
+                report.image,
+                time.perf_counter() - start,
+            )
+        ):
             stop = True
         return stop
 
@@ -305,9 +330,20 @@ def deepdream(
             detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False)
             current = (base + detail).clamp(0.0, 1.0)
             # Ascent (maximize) with x ← clip(x + η g / mean|g|); the result is the last image, not the "best".
-            run = optimize_pixels(current, None, steps_per_octave, optimizer="normalized", lr=step_size,
-                                  callback=after_step, progress=False, maximize=True, gradient=gradient,
-                                  keep="last", steps_before=done, steps_total=total_steps)
+            run = optimize_pixels(
+                current,
+                None,
+                steps_per_octave,
+                optimizer="normalized",
+                lr=step_size,
+                callback=after_step,
+                progress=False,
+                maximize=True,
+                gradient=gradient,
+                keep="last",
+                steps_before=done,
+                steps_total=total_steps,
+            )
             current, done = run.image, done + run.steps_done
             if run.steps_done:
                 for name, values in _dream_record(run.history).items():
@@ -319,13 +355,19 @@ def deepdream(
             octave_images.append(current.detach().cpu())
     except KeyboardInterrupt:  # between two octaves (within one, the loop returns what it has)
         interrupted = True
-        warnings.warn(f"Interrupted after {done} of {total_steps} steps: returning the dream so far "
-                      "(result.interrupted is True).", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"Interrupted after {done} of {total_steps} steps: returning the dream so far "
+            "(result.interrupted is True).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     except (RuntimeError, MemoryError) as exc:  # CUDA's OutOfMemoryError is a RuntimeError
         if is_out_of_memory(exc):
-            raise ResourceError(f"Out of memory on {run_device} while dreaming at {tuple(current.shape[-2:])} px. "
-                                "Pass tile_size=256 (or smaller) to compute the gradient tile by tile, use fewer "
-                                "or shallower layers, or device='cpu'.") from None
+            raise ResourceError(
+                f"Out of memory on {run_device} while dreaming at {tuple(current.shape[-2:])} px. "
+                "Pass tile_size=256 (or smaller) to compute the gradient tile by tile, use fewer "
+                "or shallower layers, or device='cpu'."
+            ) from None
         raise
     finally:
         bar.close()
@@ -334,13 +376,29 @@ def deepdream(
         detail = F.interpolate(current - base, size=tuple(original.shape[-2:]), mode="bilinear", align_corners=False)
         final = (original + detail).clamp(0.0, 1.0)
     return DreamResult(
-        image=final.detach().to(home), history=dict(history), octave_sizes=sizes, octave_images=octave_images,
-        steps_done=done, interrupted=interrupted, seconds=time.perf_counter() - start,
-        settings=dict(model=model, layers=weights_l, octaves=octaves, octave_scale=octave_scale,
-                      steps_per_octave=steps_per_octave, step_size=step_size, jitter=jitter, tile_size=tile_size,
-                      tile_margin=tile_margin, guided=guide is not None,
-                      weights=weights_key(weights),
-                      device=str(run_device), seed=seed))
+        image=final.detach().to(home),
+        history=dict(history),
+        octave_sizes=sizes,
+        octave_images=octave_images,
+        steps_done=done,
+        interrupted=interrupted,
+        seconds=time.perf_counter() - start,
+        settings=dict(
+            model=model,
+            layers=weights_l,
+            octaves=octaves,
+            octave_scale=octave_scale,
+            steps_per_octave=steps_per_octave,
+            step_size=step_size,
+            jitter=jitter,
+            tile_size=tile_size,
+            tile_margin=tile_margin,
+            guided=guide is not None,
+            weights=weights_key(weights),
+            device=str(run_device),
+            seed=seed,
+        ),
+    )
 
 
 def _stride(net: torch.nn.Module) -> int:
@@ -348,8 +406,15 @@ def _stride(net: torch.nn.Module) -> int:
     return int(getattr(net, "stride", getattr(net, "min_size", 1)))
 
 
-def _check_settings(octaves: int, octave_scale: float, steps: int, step_size: float, jitter: int,
-                    tile_size: int | None, tile_margin: int) -> None:
+def _check_settings(
+    octaves: int,
+    octave_scale: float,
+    steps: int,
+    step_size: float,
+    jitter: int,
+    tile_size: int | None,
+    tile_margin: int,
+) -> None:
     if not isinstance(octaves, int) or octaves < 1:
         raise InputError(f"octaves must be a whole number >= 1 (1 = no pyramid), got {octaves!r}.")
     if not octave_scale >= 1.0 or not math.isfinite(octave_scale):
@@ -372,7 +437,8 @@ def _check_sizes(sizes: list[tuple[int, int]], min_size: int, tiling: Tiling, la
         fit = sum(1 for s in sizes if min(s) >= min_size)
         raise ImageTooSmallError(
             f"The smallest octave is {sizes[0][0]}x{sizes[0][1]} px, but layer(s) {', '.join(layers)} need at least "
-            f"{min_size}x{min_size} px. Use octaves={max(fit, 1)} or fewer, a smaller octave_scale, or a larger image.")
+            f"{min_size}x{min_size} px. Use octaves={max(fit, 1)} or fewer, a smaller octave_scale, or a larger image."
+        )
     for size in sizes:
         for length in size:
             short = min(w1 - w0 for _, _, w0, w1 in _tiles(length, tiling))
@@ -380,4 +446,5 @@ def _check_sizes(sizes: list[tuple[int, int]], min_size: int, tiling: Tiling, la
                 raise InputError(
                     f"tile_size={tiling.size} with tile_margin={tiling.margin} cuts a {length}-px side into windows of "
                     f"{short} px, but layer(s) {', '.join(layers)} need at least {min_size} px. "
-                    f"Use tile_size >= {2 * min_size} or a larger tile_margin.")
+                    f"Use tile_size >= {2 * min_size} or a larger tile_margin."
+                )

@@ -4,6 +4,7 @@ content features of one photo, or from the style statistics (Gram matrices) of o
     >>> result = reconstruct(content, "relu4_2", steps=300)                 # doctest: +SKIP
     >>> texture = reconstruct(style, ("relu1_1", "relu2_1"), mode="style")   # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,14 @@ def reconstruct(
     home = target.device
     target = target.to(run_device)
     weights_l = layer_weights(layers)
-    vgg = VGGFeatures(arch, tuple(weights_l), weights=weights, pooling=pooling, device=run_device,
-                      channels_last=speed_for(run_device, "fp32", channels_last, False).channels_last)
+    vgg = VGGFeatures(
+        arch,
+        tuple(weights_l),
+        weights=weights,
+        pooling=pooling,
+        device=run_device,
+        channels_last=speed_for(run_device, "fp32", channels_last, False).channels_last,
+    )
     with torch.no_grad():
         feats = vgg(target)
         goals = {n: (feats[n] if mode == "content" else gram_matrix(feats[n], normalize="chw")) for n in weights_l}
@@ -92,20 +99,42 @@ def reconstruct(
         if mode == "content":
             terms = {f"content:{n}": w * content_loss(now[n], goals[n], per_image=True) for n, w in weights_l.items()}
         else:
-            terms = {f"style:{n}": style_weight * w * style_loss(gram_matrix(now[n], normalize="chw"), goals[n],
-                                                                 per_image=True)
-                     for n, w in weights_l.items()}
+            terms = {
+                f"style:{n}": style_weight
+                * w
+                * style_loss(gram_matrix(now[n], normalize="chw"), goals[n], per_image=True)
+                for n, w in weights_l.items()
+            }
         if tv_weight:
             terms["tv"] = tv_weight * tv_loss(image, p=1, per_image=True)
         return terms
 
     start = initial_image(init, canvas, target, seed)
-    result = guarded_optimize(objective, start, run_device, steps=steps, optimizer=optimizer, lr=lr, callback=callback,
-                              progress=progress, snapshot_every=snapshot_every, desc=f"reconstruct ({mode})")
+    result = guarded_optimize(
+        objective,
+        start,
+        run_device,
+        steps=steps,
+        optimizer=optimizer,
+        lr=lr,
+        callback=callback,
+        progress=progress,
+        snapshot_every=snapshot_every,
+        desc=f"reconstruct ({mode})",
+    )
     result.image = result.image.to(home)
-    result.settings.update(mode=mode, layers=weights_l, style_weight=style_weight if mode == "style" else None,
-                           arch=arch, weights=weights_key(weights),
-                           device=str(run_device), init=init if isinstance(init, str) else "tensor", seed=seed,
-                           pooling=pooling, tv_weight=tv_weight, size=tuple(start.shape[-2:]),
-                           channels_last=vgg.channels_last)
+    result.settings.update(
+        mode=mode,
+        layers=weights_l,
+        style_weight=style_weight if mode == "style" else None,
+        arch=arch,
+        weights=weights_key(weights),
+        device=str(run_device),
+        init=init if isinstance(init, str) else "tensor",
+        seed=seed,
+        pooling=pooling,
+        tv_weight=tv_weight,
+        size=tuple(start.shape[-2:]),
+        channels_last=vgg.channels_last,
+    )
     return result

@@ -20,6 +20,7 @@ nearest-neighbour upsampling followed by a convolution instead of fractionally s
     >>> tuple(net(torch.rand(1, 3, 43, 64)).shape)
     (1, 3, 43, 64)
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,17 @@ from nstlib.net.vgg import VGGFeatures
 from nstlib.optim.loop import Progress
 from nstlib.weights.sources import weights_key, weights_source
 
-__all__ = ["TransferNet", "TransferNetResult", "train_transfer_net", "save_transfer_net", "load_transfer_net",
-           "JOHNSON_CONTENT_LAYER", "JOHNSON_STYLE_LAYERS", "ConvLayer", "ResidualBlock"]
+__all__ = [
+    "TransferNet",
+    "TransferNetResult",
+    "train_transfer_net",
+    "save_transfer_net",
+    "load_transfer_net",
+    "JOHNSON_CONTENT_LAYER",
+    "JOHNSON_STYLE_LAYERS",
+    "ConvLayer",
+    "ResidualBlock",
+]
 
 # Johnson et al. (2016), §4.1: VGG-16 loss network, content on relu2_2, style on these four layers.
 JOHNSON_CONTENT_LAYER = "relu2_2"
@@ -101,8 +111,10 @@ class TransferNet(nn.Module):
         image = check_image(image)
         h, w = image.shape[-2:]
         if min(h, w) < 8:
-            raise ImageTooSmallError(f"TransferNet needs images of at least 8x8 px (two stride-2 stages and 9x9 "
-                                     f"reflection padding), got {h}x{w}.")
+            raise ImageTooSmallError(
+                f"TransferNet needs images of at least 8x8 px (two stride-2 stages and 9x9 "
+                f"reflection padding), got {h}x{w}."
+            )
         x1 = self.down1(image * 2.0 - 1.0)  # (B, w, H, W); inputs centred on 0
         x2 = self.down2(x1)  # (B, 2w, ⌈H/2⌉, ⌈W/2⌉)
         x3 = self.residual(self.down3(x2))  # (B, 4w, ⌈H/4⌉, ⌈W/4⌉)
@@ -122,8 +134,10 @@ class TransferNetResult:
 
     def __repr__(self) -> str:
         last = self.history["total"][-1] if self.history.get("total") else float("nan")
-        return (f"TransferNetResult(net={self.net.config}, steps={len(self.history.get('total', []))}, "
-                f"final_loss={last:.4g}, seconds={self.seconds:.1f})")
+        return (
+            f"TransferNetResult(net={self.net.config}, steps={len(self.history.get('total', []))}, "
+            f"final_loss={last:.4g}, seconds={self.seconds:.1f})"
+        )
 
 
 def _random_crops(images: Sequence[torch.Tensor], size: int, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -133,11 +147,13 @@ def _random_crops(images: Sequence[torch.Tensor], size: int, count: int, generat
         image = images[int(torch.randint(len(images), (1,), generator=generator))]
         h, w = image.shape[-2:]
         if min(h, w) < size:
-            image = resize_image(image, (max(size, round(h * size / min(h, w))), max(size, round(w * size / min(h, w)))))
+            image = resize_image(
+                image, (max(size, round(h * size / min(h, w))), max(size, round(w * size / min(h, w))))
+            )
             h, w = image.shape[-2:]
         top = int(torch.randint(h - size + 1, (1,), generator=generator))
         left = int(torch.randint(w - size + 1, (1,), generator=generator))
-        crops.append(image[..., top:top + size, left:left + size])
+        crops.append(image[..., top : top + size, left : left + size])
     return torch.cat(crops)
 
 
@@ -181,13 +197,18 @@ def train_transfer_net(
     if size < 8 or steps < 0 or batch_size < 1:
         raise InputError(f"need size >= 8, steps >= 0 and batch_size >= 1; got {size}, {steps}, {batch_size}.")
     style_t = load_image(style) if isinstance(style, (str, os.PathLike)) else check_image(style, "style")
-    pool = [(load_image(i) if isinstance(i, (str, os.PathLike)) else check_image(i, "images")).to(run_device)
-            for i in images]
+    pool = [
+        (load_image(i) if isinstance(i, (str, os.PathLike)) else check_image(i, "images")).to(run_device)
+        for i in images
+    ]
     if not pool:
         raise InputError("images is empty: give at least one training photo (tensor or path).")
     c_w = {n: 1.0 / len(content_layers) for n in content_layers}
-    s_w = (defaults.style_layer_weights(JOHNSON_STYLE_LAYERS, arch) if style_layers is None
-           else {n: 1.0 / len(style_layers) for n in style_layers})
+    s_w = (
+        defaults.style_layer_weights(JOHNSON_STYLE_LAYERS, arch)
+        if style_layers is None
+        else {n: 1.0 / len(style_layers) for n in style_layers}
+    )
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the global RNG
         torch.manual_seed(seed)
         net = (net or TransferNet(width, n_residual)).to(run_device).train()
@@ -205,31 +226,48 @@ def train_transfer_net(
                 targets = vgg(x)
             y = net(x)
             feats = vgg(y)
-            content = sum(content_weight * w * content_loss(feats[n], targets[n], per_image=True)
-                          for n, w in c_w.items()).mean()
+            content = sum(
+                content_weight * w * content_loss(feats[n], targets[n], per_image=True) for n, w in c_w.items()
+            ).mean()
             style_l = sum(style_terms(feats, style_weight).values()).mean()
             tv = tv_weight * tv_loss(y, p=1, per_image=True).mean()
             total = content + style_l + tv
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
-            record = {k: float(v.detach()) for k, v in
-                      (("total", total), ("content", content), ("style", style_l), ("tv", tv))}
+            record = {
+                k: float(v.detach())
+                for k, v in (("total", total), ("content", content), ("style", style_l), ("tv", tv))
+            }
             for k, v in record.items():
                 history[k].append(v)
             bar.update(1)
             if step % 10 == 0 or step == steps:
                 bar.set_postfix(loss=f"{record['total']:.4g}")
-            if callback is not None and callback(Progress(step, steps, record["total"], record, y.detach(),
-                                                          time.perf_counter() - start)):
+            if callback is not None and callback(
+                Progress(step, steps, record["total"], record, y.detach(), time.perf_counter() - start)
+            ):
                 break
     finally:
         bar.close()
     net.eval()
-    settings = dict(size=size, steps=steps, batch_size=batch_size, lr=lr, arch=arch, content_layers=c_w,
-                    style_layers=s_w, content_weight=content_weight, style_weight=style_weight,
-                    tv_weight=tv_weight, weights=weights_key(weights), seed=seed,
-                    images=len(pool), device=str(run_device), **net.config)
+    settings = dict(
+        size=size,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        arch=arch,
+        content_layers=c_w,
+        style_layers=s_w,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        weights=weights_key(weights),
+        seed=seed,
+        images=len(pool),
+        device=str(run_device),
+        **net.config,
+    )
     return TransferNetResult(net, dict(history), time.perf_counter() - start, settings)
 
 
@@ -249,14 +287,18 @@ def load_transfer_net(path: str | os.PathLike, device: torch.device | str | None
     """Rebuild a network written by :func:`save_transfer_net` (``weights_only`` loading; in eval mode)."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"No transfer network at '{path}'. Train one with nst.train_transfer_net and save it "
-                           "with nst.save_transfer_net.")
+        raise WeightsError(
+            f"No transfer network at '{path}'. Train one with nst.train_transfer_net and save it "
+            "with nst.save_transfer_net."
+        )
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         config, state = blob["config"], blob["state_dict"]
         net = TransferNet(**config)
         net.load_state_dict(state)
     except Exception as exc:  # unreadable file, another format, or mismatched shapes
-        raise WeightsError(f"'{path}' is not a transfer network saved by nstlib ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0][:160]}).") from None
+        raise WeightsError(
+            f"'{path}' is not a transfer network saved by nstlib ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160]})."
+        ) from None
     return net.to(get_device(device)).eval()

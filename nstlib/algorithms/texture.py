@@ -6,6 +6,7 @@ The objective is the style part of style transfer alone, β Σ_l w_l L_stat,l, w
 of :mod:`nstlib.loss.stats` (Gram matrix, mean and covariance, Gaussian W2); the loop is
 :func:`~nstlib.optim.loop.optimize_pixels`, as for :func:`nstlib.stylize`.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,15 +53,33 @@ def synthesize_texture(
     arch = resolve_arch(arch, weights)
     if style_weight is None:
         style_weight = weights_source(weights).defaults.style_weight
-    w = (weights_source(weights).defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch) if layers is None
-         else layer_weights(layers))
+    w = (
+        weights_source(weights).defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
+        if layers is None
+        else layer_weights(layers)
+    )
     vgg = VGGFeatures(arch, tuple(w), weights=weights, pooling=pooling, device=style.device)
     terms = StyleTerms.from_images(vgg, [style], w, stat=stat)
     canvas = style if size is None else resize_image(style, size)
     start = torch.rand(canvas.shape, generator=torch.Generator().manual_seed(seed)).to(style.device)
-    result = optimize_pixels(start, lambda image: terms(vgg(image), style_weight), steps=steps, optimizer=optimizer,
-                             lr=lr, callback=callback, progress=progress, desc=f"texture ({stat})")
-    result.settings.update(stat=stat, layers=w, arch=arch, weights=weights_key(weights),
-                           pooling=pooling, style_weight=style_weight, seed=seed,
-                           size=tuple(start.shape[-2:]))
+    result = optimize_pixels(
+        start,
+        lambda image: terms(vgg(image), style_weight),
+        steps=steps,
+        optimizer=optimizer,
+        lr=lr,
+        callback=callback,
+        progress=progress,
+        desc=f"texture ({stat})",
+    )
+    result.settings.update(
+        stat=stat,
+        layers=w,
+        arch=arch,
+        weights=weights_key(weights),
+        pooling=pooling,
+        style_weight=style_weight,
+        seed=seed,
+        size=tuple(start.shape[-2:]),
+    )
     return result

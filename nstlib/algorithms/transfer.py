@@ -8,6 +8,7 @@ of images through every stage, the result. The two reconstructions it is built f
     >>> result = stylize(content, style, steps=300)        # doctest: +SKIP
     >>> save_image(result.image, "outputs/result.png")     # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import os
@@ -74,13 +75,19 @@ class Goal:
         style_layers = self.style_layers
         if style_layers is None:
             style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
-        return replace(self, arch=arch, content_weight=alpha, style_weight=beta, tv_weight=gamma,
-                       style_layers=style_layers)
+        return replace(
+            self, arch=arch, content_weight=alpha, style_weight=beta, tv_weight=gamma, style_layers=style_layers
+        )
 
     def loss_weights(self) -> LossWeights:
         """α, β, γ and the layer weights c_l, w_l of this goal (after :meth:`with_defaults`)."""
-        return LossWeights(self.content_weight, self.style_weight, self.tv_weight, layer_weights(self.content_layers),
-                           layer_weights(self.style_layers))
+        return LossWeights(
+            self.content_weight,
+            self.style_weight,
+            self.tv_weight,
+            layer_weights(self.content_layers),
+            layer_weights(self.style_layers),
+        )
 
     def runs(self) -> tuple[Goal, ...]:
         """One goal per image of the batch: this one, or each variant's changes on top of it."""
@@ -91,8 +98,9 @@ class Goal:
         for i, v in enumerate(self.variants):
             unknown = set(v) - set(_VARIANT_KEYS)
             if unknown:
-                raise InputError(f"variants[{i}] has unknown key(s) {sorted(unknown)}; a variant may set "
-                                 f"{', '.join(_VARIANT_KEYS)}.")
+                raise InputError(
+                    f"variants[{i}] has unknown key(s) {sorted(unknown)}; a variant may set {', '.join(_VARIANT_KEYS)}."
+                )
         return tuple(replace(self, variants=None, **v) for v in self.variants)
 
 
@@ -113,12 +121,32 @@ class Execution:
     progress: bool
     snapshot_every: int | None
 
-    def run_stage(self, objective: Objective, start: torch.Tensor, device: torch.device, *, steps: int, done: int,
-                  total: int, desc: str, loss_scale: float) -> TransferResult:
+    def run_stage(
+        self,
+        objective: Objective,
+        start: torch.Tensor,
+        device: torch.device,
+        *,
+        steps: int,
+        done: int,
+        total: int,
+        desc: str,
+        loss_scale: float,
+    ) -> TransferResult:
         """One stage through the loop, its step numbers counted over the whole run (``done`` before it)."""
-        return guarded_optimize(objective, start, device, steps=steps, optimizer=self.optimizer, lr=self.lr,
-                                callback=offset_callback(self.callback, done, total), progress=self.progress,
-                                snapshot_every=self.snapshot_every, desc=desc, loss_scale=loss_scale)
+        return guarded_optimize(
+            objective,
+            start,
+            device,
+            steps=steps,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            callback=offset_callback(self.callback, done, total),
+            progress=self.progress,
+            snapshot_every=self.snapshot_every,
+            desc=desc,
+            loss_scale=loss_scale,
+        )
 
 
 @dataclass(frozen=True)
@@ -142,15 +170,30 @@ class _Request:
         """``result.settings``: what the run used, defaults filled in."""
         g = self.goal
         return dict(
-            arch=g.arch, weights=weights_key(g.weights), device=str(self.device),
-            content_layers=layer_weights(g.content_layers), style_layers=layer_weights(g.style_layers),
-            content_weight=g.content_weight, style_weight=g.style_weight, tv_weight=g.tv_weight,
-            init=g.init if isinstance(g.init, str) else "tensor", seed=g.seed, pooling=g.pooling,
-            style_scale=g.style_scale, size=tuple(self.content.shape[-2:]), styles=len(self.styles),
-            style_blend=blend, style_stat=g.style_stat, style_masks=g.style_masks is not None,
-            scales=[max(s.size) for s in stages], variants=list(g.variants) if g.variants is not None else None,
-            precision=precision_setting(stages), precisions=[s.precision for s in stages],
-            channels_last=speed.channels_last, compile=speed.compile)
+            arch=g.arch,
+            weights=weights_key(g.weights),
+            device=str(self.device),
+            content_layers=layer_weights(g.content_layers),
+            style_layers=layer_weights(g.style_layers),
+            content_weight=g.content_weight,
+            style_weight=g.style_weight,
+            tv_weight=g.tv_weight,
+            init=g.init if isinstance(g.init, str) else "tensor",
+            seed=g.seed,
+            pooling=g.pooling,
+            style_scale=g.style_scale,
+            size=tuple(self.content.shape[-2:]),
+            styles=len(self.styles),
+            style_blend=blend,
+            style_stat=g.style_stat,
+            style_masks=g.style_masks is not None,
+            scales=[max(s.size) for s in stages],
+            variants=list(g.variants) if g.variants is not None else None,
+            precision=precision_setting(stages),
+            precisions=[s.precision for s in stages],
+            channels_last=speed.channels_last,
+            compile=speed.compile,
+        )
 
 
 def _prepare(content: ImageInput, style: ImageInput | Sequence[ImageInput], goal: Goal, how: Execution) -> _Request:
@@ -167,8 +210,9 @@ def _prepare(content: ImageInput, style: ImageInput | Sequence[ImageInput], goal
         loss_weights = LossWeights.stack([run.loss_weights() for run in runs], device)
     # Adam is separable per image, so variants share one batch; L-BFGS would couple them (see optimize_pixels).
     groups = [list(range(len(runs)))] if how.optimizer == "adam" else [[i] for i in range(len(runs))]
-    return _Request(content.to(device), [s.to(device) for s in styles], content.device, device, goal, runs,
-                    loss_weights, groups)
+    return _Request(
+        content.to(device), [s.to(device) for s in styles], content.device, device, goal, runs, loss_weights, groups
+    )
 
 
 def stylize(
@@ -267,13 +311,37 @@ def stylize(
 
     Returns a :class:`TransferResult` with ``.image`` (on the content's device), ``.history`` and ``.snapshots``.
     """
-    goal = Goal(arch=arch, weights=weights, content_layers=content_layers, style_layers=style_layers,
-                content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight, init=init, seed=seed,
-                pooling=pooling, style_scale=style_scale, style_blend=style_blend, style_masks=style_masks,
-                style_stat=style_stat, variants=None if variants is None else tuple(variants))
-    how = Execution(device=device, steps=steps, scales=scales, optimizer=optimizer, lr=lr, precision=precision,
-                    channels_last=channels_last, compile=compile, check_memory=check_memory, callback=callback,
-                    progress=progress, snapshot_every=snapshot_every)
+    goal = Goal(
+        arch=arch,
+        weights=weights,
+        content_layers=content_layers,
+        style_layers=style_layers,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        init=init,
+        seed=seed,
+        pooling=pooling,
+        style_scale=style_scale,
+        style_blend=style_blend,
+        style_masks=style_masks,
+        style_stat=style_stat,
+        variants=None if variants is None else tuple(variants),
+    )
+    how = Execution(
+        device=device,
+        steps=steps,
+        scales=scales,
+        optimizer=optimizer,
+        lr=lr,
+        precision=precision,
+        channels_last=channels_last,
+        compile=compile,
+        check_memory=check_memory,
+        callback=callback,
+        progress=progress,
+        snapshot_every=snapshot_every,
+    )
 
     # 1. the request: inputs checked, the weights source's defaults filled in, images on the run device
     request = _prepare(content, style, goal, how)
@@ -283,15 +351,34 @@ def stylize(
     stages = plan_stages(request.content, how.scales, how.steps, how.precision, request.device)
     speed = speed_for(request.device, "fp32", how.channels_last, how.compile)
     if how.check_memory:
-        check_fits(stages[-1].size, len(request.groups[0]), request.loss_weights.layers, goal.arch, how.optimizer,
-                   stages[-1].precision, request.device)
+        check_fits(
+            stages[-1].size,
+            len(request.groups[0]),
+            request.loss_weights.layers,
+            goal.arch,
+            how.optimizer,
+            stages[-1].precision,
+            request.device,
+        )
 
     # 3. the network and the targets
-    vgg = VGGFeatures(goal.arch, request.loss_weights.layers,
-                      weights=goal.weights, pooling=goal.pooling, device=request.device,
-                      channels_last=speed.channels_last)
-    targets = Targets(vgg, request.styles, request.loss_weights, style_scale=goal.style_scale,
-                      stat=goal.style_stat, blend=goal.style_blend, masks=goal.style_masks)
+    vgg = VGGFeatures(
+        goal.arch,
+        request.loss_weights.layers,
+        weights=goal.weights,
+        pooling=goal.pooling,
+        device=request.device,
+        channels_last=speed.channels_last,
+    )
+    targets = Targets(
+        vgg,
+        request.styles,
+        request.loss_weights,
+        style_scale=goal.style_scale,
+        stat=goal.style_stat,
+        blend=goal.style_blend,
+        masks=goal.style_masks,
+    )
     forward = torch.compile(vgg) if speed.compile else vgg
 
     # 4. each group of images through every stage (variants one group after another with L-BFGS)
@@ -301,7 +388,7 @@ def stylize(
             results.append(_run_stages(group, stages, request, targets, forward, speed, how))
             if results[-1].interrupted:
                 break
-    results += [_not_run(group, request) for group in request.groups[len(results):]]
+    results += [_not_run(group, request) for group in request.groups[len(results) :]]
 
     # 5. the result, back on the content's device
     result = _stack(results)
@@ -310,9 +397,15 @@ def stylize(
     return result
 
 
-def _run_stages(group: list[int], stages: list[Stage], request: _Request, targets: Targets,
-                forward: Callable[[torch.Tensor], dict[str, torch.Tensor]], speed: Speed,
-                how: Execution) -> TransferResult:
+def _run_stages(
+    group: list[int],
+    stages: list[Stage],
+    request: _Request,
+    targets: Targets,
+    forward: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    speed: Speed,
+    how: Execution,
+) -> TransferResult:
     """One group of images through every stage, each starting from the last one's result."""
     content, total = request.content, sum(s.steps for s in stages)
     weights = request.loss_weights.take(group)
@@ -329,8 +422,16 @@ def _run_stages(group: list[int], stages: list[Stage], request: _Request, target
         else:  # coarse to fine: the photo plus the previous stage's change, upsampled (warm_start)
             start = warm_start(image, content_s, previous)
         desc = "stylize" if len(stages) == 1 else f"stylize {stage.size[0]}x{stage.size[1]}"
-        part = how.run_stage(objective, start, request.device, steps=stage.steps, done=sum(p.steps_done for p in parts),
-                             total=total, desc=desc, loss_scale=stage_speed.loss_scale)
+        part = how.run_stage(
+            objective,
+            start,
+            request.device,
+            steps=stage.steps,
+            done=sum(p.steps_done for p in parts),
+            total=total,
+            desc=desc,
+            loss_scale=stage_speed.loss_scale,
+        )
         part.settings["stage"] = stage.size
         parts.append(part)
         previous, image = content_s, part.image
@@ -353,8 +454,13 @@ def _stack(groups: list[TransferResult]) -> TransferResult:
     length = min(len(g.history.get("total", [])) for g in groups)
     history = {k: [sum(g.history[k][i] for g in groups) for i in range(length)] for k in keys}
     return TransferResult(
-        image=torch.cat([g.image for g in groups]), history=history, snapshots={},
-        settings=dict(groups[0].settings), steps_done=max(g.steps_done for g in groups),
-        interrupted=any(g.interrupted for g in groups), seconds=sum(g.seconds for g in groups),
+        image=torch.cat([g.image for g in groups]),
+        history=history,
+        snapshots={},
+        settings=dict(groups[0].settings),
+        steps_done=max(g.steps_done for g in groups),
+        interrupted=any(g.interrupted for g in groups),
+        seconds=sum(g.seconds for g in groups),
         recoveries=sum(g.recoveries for g in groups),
-        image_history=[h for g in groups for h in (g.image_history or [g.history])])
+        image_history=[h for g in groups for h in (g.image_history or [g.history])],
+    )

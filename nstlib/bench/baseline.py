@@ -8,6 +8,7 @@
 
 Both sides minimise :data:`OBJECTIVE` on the same pictures (:func:`bench_images`), so their times compare.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,8 +29,15 @@ from nstlib.net.layers import layer_names
 from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures, build_features
 from nstlib.weights.sources import load_vgg_state_dict, weights_source
 
-__all__ = ["OBJECTIVE", "SEED_HED", "bench_images", "TutorialBaseline", "run_baseline", "per_eval_seconds",
-           "network_seconds"]
+__all__ = [
+    "OBJECTIVE",
+    "SEED_HED",
+    "bench_images",
+    "TutorialBaseline",
+    "run_baseline",
+    "per_eval_seconds",
+    "network_seconds",
+]
 
 # The objective both sides minimise: stylize's defaults (content relu4_2, style relu1_1 … relu5_1).
 OBJECTIVE = dict(content_weight=1.0, style_weight=5e4, tv_weight=10.0)
@@ -39,8 +47,10 @@ def bench_images(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The photo and the painting every timing uses, ``size`` x ``size``: the course folder's images/chelsea.jpg
     and images/style_waves.jpg (:func:`nstlib.course.files.course_folder`)."""
     images = course_folder() / "images"
-    return (load_image(images / "chelsea.jpg", size=(size, size)),
-            load_image(images / "style_waves.jpg", size=(size, size)))
+    return (
+        load_image(images / "chelsea.jpg", size=(size, size)),
+        load_image(images / "style_waves.jpg", size=(size, size)),
+    )
 
 
 class _Normalization(nn.Module):
@@ -94,10 +104,17 @@ class TutorialBaseline:
     so that exactly ``evals`` evaluations run.
     """
 
-    def __init__(self, content: torch.Tensor, style: torch.Tensor, weights: str = "random",
-                 pooling: str = "max", arch: str = "vgg19", content_weight: float = OBJECTIVE["content_weight"],
-                 style_weight: float = OBJECTIVE["style_weight"] / len(GATYS_STYLE_LAYERS),
-                 tv_weight: float = OBJECTIVE["tv_weight"]) -> None:
+    def __init__(
+        self,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        weights: str = "random",
+        pooling: str = "max",
+        arch: str = "vgg19",
+        content_weight: float = OBJECTIVE["content_weight"],
+        style_weight: float = OBJECTIVE["style_weight"] / len(GATYS_STYLE_LAYERS),
+        tv_weight: float = OBJECTIVE["tv_weight"],
+    ) -> None:
         # The tutorial runs the style image through the same layers as the content, so it needs the content's size.
         style = resize_image(style, tuple(content.shape[-2:])) if style.shape[-2:] != content.shape[-2:] else style
         content_w = {GATYS_CONTENT_LAYER: content_weight}
@@ -105,8 +122,9 @@ class TutorialBaseline:
         last_index = max(layer_names(arch).index(n) for n in (*content_w, *style_w))
         cnn = build_features(arch, last_index, pooling)
         state = load_vgg_state_dict(arch, weights)
-        cnn.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
-                             if int(k.split(".")[1]) <= last_index})
+        cnn.load_state_dict(
+            {k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= last_index}
+        )
         cnn = copy.deepcopy(cnn).eval()  # the tutorial copies the network; requires_grad stays True
         self.model = nn.Sequential(_Normalization(weights))
         self.content_losses: list[_ContentLoss] = []
@@ -166,8 +184,13 @@ def run_baseline(content: torch.Tensor, style: torch.Tensor, evals: int, **desig
     start = time.perf_counter()
     baseline = TutorialBaseline(content, style, **design)
     image, losses = baseline.run(evals, on_eval=lambda i, loss: stamps.append(time.perf_counter()))
-    return {"seconds": time.perf_counter() - start, "losses": losses, "per_eval": _median_step(stamps),
-            "best_loss": min(losses), "image": image}
+    return {
+        "seconds": time.perf_counter() - start,
+        "losses": losses,
+        "per_eval": _median_step(stamps),
+        "best_loss": min(losses),
+        "image": image,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- ours
@@ -179,15 +202,25 @@ def _median_step(stamps: Sequence[float]) -> float:
 def per_eval_seconds(content: torch.Tensor, style: torch.Tensor, steps: int, **options: Any) -> float:
     """Median seconds between consecutive steps of stylize (evaluation + backward + L-BFGS step)."""
     stamps: list[float] = []
-    stylize(content, style, steps=steps, progress=False, weights="random", device=content.device,
-            callback=lambda p: stamps.append(time.perf_counter()), **OBJECTIVE, **options)
+    stylize(
+        content,
+        style,
+        steps=steps,
+        progress=False,
+        weights="random",
+        device=content.device,
+        callback=lambda p: stamps.append(time.perf_counter()),
+        **OBJECTIVE,
+        **options,
+    )
     return _median_step(stamps)
 
 
 def network_seconds(size: tuple[int, int], repeats: int) -> float:
     """VGG alone (to relu5_1, frozen, channels_last), forward + input-gradient backward: the floor's work."""
-    vgg = VGGFeatures(layers=GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,), weights="random", device="cpu",
-                      channels_last=True)
+    vgg = VGGFeatures(
+        layers=GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,), weights="random", device="cpu", channels_last=True
+    )
     x = torch.rand(1, 3, *size, requires_grad=True)
     best = float("inf")
     for _ in range(repeats + 2):

@@ -4,6 +4,7 @@
 * :func:`layout_and_gram` — the channels_last layout against torch's default NCHW, and the one-matmul Gram
   backward of :func:`nstlib.loss.functional.gram_matrix` against autograd's.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,17 +24,22 @@ def batch_gain(content: torch.Tensor, style: torch.Tensor, steps: int) -> dict[s
     """An α/β grid of five variants with Adam: one batched call against five separate calls."""
     variants = [{"style_weight": w} for w in (1e3, 3e3, 1e4, 3e4, 1e5)]
     t = time.perf_counter()
-    batched = stylize(content, style, steps=steps, optimizer="adam", variants=variants, progress=False,
-                      weights="random", device="cpu")
+    batched = stylize(
+        content, style, steps=steps, optimizer="adam", variants=variants, progress=False, weights="random", device="cpu"
+    )
     t_batched = time.perf_counter() - t
     t = time.perf_counter()
-    singles = [stylize(content, style, steps=steps, optimizer="adam", progress=False, weights="random",
-                       device="cpu", **v) for v in variants]
+    singles = [
+        stylize(content, style, steps=steps, optimizer="adam", progress=False, weights="random", device="cpu", **v)
+        for v in variants
+    ]
     t_single = time.perf_counter() - t
     # Same trajectories up to float rounding (batched convolutions sum in another order, and Adam's
     # first steps are ~lr·sign(g), so pixels with g ≈ 0 can differ by up to 2·lr): compare losses.
-    rel = max(abs(a.history["total"][-1] - b.history["total"][-1]) / abs(b.history["total"][-1])
-              for a, b in zip(batched.split(), singles))
+    rel = max(
+        abs(a.history["total"][-1] - b.history["total"][-1]) / abs(b.history["total"][-1])
+        for a, b in zip(batched.split(), singles)
+    )
     return {"batched_s": t_batched, "sequential_s": t_single, "gain": t_single / t_batched, "loss_rel_diff": rel}
 
 
@@ -57,5 +63,11 @@ def layout_and_gram(size: int, steps: int, repeats: int) -> dict[str, Any]:
 
     ours = gram_seconds(gram_matrix)
     plain = gram_seconds(lambda x: torch.bmm(x.reshape(1, 64, -1), x.reshape(1, 64, -1).transpose(1, 2)))
-    return {"per_eval_nchw_s": nchw, "per_eval_channels_last_s": nhwc, "channels_last_gain": nchw / nhwc,
-            "gram_ours_s": ours, "gram_autograd_s": plain, "gram_gain": plain / ours}
+    return {
+        "per_eval_nchw_s": nchw,
+        "per_eval_channels_last_s": nhwc,
+        "channels_last_gain": nchw / nhwc,
+        "gram_ours_s": ours,
+        "gram_autograd_s": plain,
+        "gram_gain": plain / ours,
+    }

@@ -1,5 +1,6 @@
 """The GPU suite (``python -m nstlib.bench --device cuda``): the paper's size and steps, precisions, layouts,
 torch.compile, and peak memory against :func:`nstlib.optim.memory.estimate_memory`."""
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,13 @@ def gpu_suite(sizes: Sequence[int], steps: int, device: str = "cuda") -> dict[st
     out: dict[str, Any] = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
     big = max(sizes)
     c, s = torch.rand(1, 3, big, big, device=dev), torch.rand(1, 3, big, big, device=dev)
-    variants = {"fp32": {}, "fp32 nchw": {"channels_last": False}, "bf16": {"precision": "bf16"},
-                "fp16": {"precision": "fp16"}, "fp32 compile": {"compile": True}}
+    variants = {
+        "fp32": {},
+        "fp32 nchw": {"channels_last": False},
+        "bf16": {"precision": "bf16"},
+        "fp16": {"precision": "fp16"},
+        "fp32 compile": {"compile": True},
+    }
     for name, options in variants.items():
         try:
             sync()

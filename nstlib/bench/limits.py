@@ -8,6 +8,7 @@ arithmetic it becomes a ratio that travels between machines (``limit_ratio`` in 
   channels_last, as stylize runs);
 * :func:`sgemm_rate` — a reference line only: the best float32 matrix-multiply rate.
 """
+
 from __future__ import annotations
 
 import time
@@ -53,8 +54,9 @@ def sgemm_rate(sizes: Sequence[int] = (1024, 2048), repeats: int = 5) -> float:
 CONV_SHAPES = ((64, 128), (128, 128), (256, 64), (512, 32))
 
 
-def conv_rate(dtype: torch.dtype = torch.float32, shapes: Sequence[tuple[int, int]] = CONV_SHAPES,
-              repeats: int = 5) -> float:
+def conv_rate(
+    dtype: torch.dtype = torch.float32, shapes: Sequence[tuple[int, int]] = CONV_SHAPES, repeats: int = 5
+) -> float:
     """The best 3x3 convolution rate seen (FLOP/s): C→C channels, batch 1, padding 1, channels_last, forward.
 
     oneDNN runs these at close to the cores' multiply-add peak (BENCHMARKS.md); in bf16 on CPUs with

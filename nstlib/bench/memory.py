@@ -1,5 +1,6 @@
 """Memory: what a stylize call adds to the process's peak resident memory on a CPU, measured (Linux), to hold
 against :func:`nstlib.optim.memory.estimate_memory`'s estimate."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,11 @@ def measured_peak_cpu(size: int, steps: int) -> int:
     call (VmHWM, reset just before it through /proc/self/clear_refs) minus the RSS just before it
     (imports and the cached weights already loaded)."""
     here = imported_from()  # the probe imports this same nstlib, installed or not
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(here) if here else None,
-                                                                     os.environ.get("PYTHONPATH")]))}
-    out = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(size), str(steps)], capture_output=True, text=True,
-                         env=env, check=True).stdout.split()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(here) if here else None, os.environ.get("PYTHONPATH")])),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, str(size), str(steps)], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     return int(out[-1])

@@ -1,4 +1,5 @@
 """The course as a learner runs it: every lesson notebook executed, seconds per notebook (nbclient)."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ def run_notebooks(folder: Path, timeout: int = 900, mode: str = "quick") -> list
     here = imported_from()  # the kernel imports this same nstlib, installed or not
     path_env = os.pathsep.join(filter(None, [str(here) if here else None, os.environ.get("PYTHONPATH")]))
     env: dict[str, str | None] = {"NSTLIB_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONPATH": path_env}
-    env.update({"NSTLIB_QUICK": "1", "NSTLIB_WEIGHTS": "random", "NSTLIB_SIZE": None} if mode == "quick" else
-               {"NSTLIB_QUICK": None, "NSTLIB_WEIGHTS": "hed", "NSTLIB_SIZE": "laptop"})
+    env.update(
+        {"NSTLIB_QUICK": "1", "NSTLIB_WEIGHTS": "random", "NSTLIB_SIZE": None}
+        if mode == "quick"
+        else {"NSTLIB_QUICK": None, "NSTLIB_WEIGHTS": "hed", "NSTLIB_SIZE": "laptop"}
+    )
     saved = {k: os.environ.get(k) for k in env}
     for key, value in env.items():  # the kernel inherits this process's environment
         if value is None:
@@ -39,8 +43,9 @@ def run_notebooks(folder: Path, timeout: int = 900, mode: str = "quick") -> list
     try:
         for path in sorted(folder.glob("*.ipynb")):
             nb = nbformat.read(path, as_version=4)
-            client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                    resources={"metadata": {"path": str(folder)}})
+            client = NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+            )
             t = time.perf_counter()
             try:
                 client.execute()

@@ -19,6 +19,7 @@ by loss at all. These measures are computed from the picture alone:
     >>> scores = judge(result.image, content, style, weights="hed")   # doctest: +SKIP
     >>> scores["style"], scores["edges"]                               # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ from nstlib.weights.sources import resolve_arch
 __all__ = ["held_out_layers", "held_out_style", "edge_agreement", "colour_distance", "judge", "at_least_as_good"]
 
 
-def held_out_layers(arch: str, used: Sequence[str] = GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,),
-                    blocks: int = 3) -> tuple[str, ...]:
+def held_out_layers(
+    arch: str, used: Sequence[str] = GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,), blocks: int = 3
+) -> tuple[str, ...]:
     """The ReLU layers of the first ``blocks`` blocks that ``used`` leaves out (VGG-16, Gatys' layers:
     relu1_2, relu2_2, relu3_2, relu3_3).
 
@@ -110,21 +112,31 @@ def colour_distance(image: torch.Tensor, style: torch.Tensor, directions: int = 
     return float((pa - pb).abs().mean())
 
 
-def judge(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, *, weights: str | os.PathLike | None = None,
-          arch: str | None = None, used: Sequence[str] = GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,),
-          vgg: VGGFeatures | None = None) -> dict[str, float]:
+def judge(
+    image: torch.Tensor,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    *,
+    weights: str | os.PathLike | None = None,
+    arch: str | None = None,
+    used: Sequence[str] = GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,),
+    vgg: VGGFeatures | None = None,
+) -> dict[str, float]:
     """The three measures of the module docstring for one result: ``{"style", "edges", "colours"}``."""
     image = check_image(image, "image")
     if vgg is None:
         arch = resolve_arch(arch, weights)
         vgg = VGGFeatures(arch, held_out_layers(arch, used), weights=weights, device=image.device)
-    return {"style": held_out_style(image, style.to(image.device), vgg),
-            "edges": edge_agreement(image, content.to(image.device)),
-            "colours": colour_distance(image, style.to(image.device))}
+    return {
+        "style": held_out_style(image, style.to(image.device), vgg),
+        "edges": edge_agreement(image, content.to(image.device)),
+        "colours": colour_distance(image, style.to(image.device)),
+    }
 
 
 def at_least_as_good(mine: Mapping[str, float], bar: Mapping[str, float], tolerance: float = 0.0) -> bool:
     """As much of the style (held-out Gram error no higher) and of the photo's edges (correlation no lower)
     as ``bar``, each within a relative ``tolerance``."""
-    return (mine["style"] <= bar["style"] * (1 + tolerance)
-            and mine["edges"] >= bar["edges"] - tolerance * abs(bar["edges"]))
+    return mine["style"] <= bar["style"] * (1 + tolerance) and mine["edges"] >= bar["edges"] - tolerance * abs(
+        bar["edges"]
+    )

@@ -5,6 +5,7 @@ would run it, on HED's VGG-16 (Tübingen x The Scream): seed 000's design with a
 evaluations (:data:`nstlib.bench.baseline.SEED_HED`) against :func:`nstlib.stylize` with its defaults, and the
 pictures are judged by measures the loss does not see (:mod:`nstlib.bench.quality`).
 """
+
 from __future__ import annotations
 
 import time
@@ -42,7 +43,13 @@ def time_to_quality(size: int, evals: int, settings: dict[str, dict[str, Any]] |
         result = stylize(content, style, weights="hed", device="cpu", progress=False, **options)
         seconds = time.perf_counter() - t
         scores = judge(result.image, content, style, vgg=vgg)
-        rows[name] = {"seconds": seconds, "speedup": base["seconds"] / seconds, **scores,
-                      "as_good": at_least_as_good(scores, bar, TOLERANCE), "stages": result.settings["stages"],
-                      "precision": result.settings["precision"], "options": options}
+        rows[name] = {
+            "seconds": seconds,
+            "speedup": base["seconds"] / seconds,
+            **scores,
+            "as_good": at_least_as_good(scores, bar, TOLERANCE),
+            "stages": result.settings["stages"],
+            "precision": result.settings["precision"],
+            "options": options,
+        }
     return {"size": tuple(content.shape[-2:]), "rows": rows}

@@ -9,6 +9,7 @@ gallery, the benchmarks) asks :func:`course_folder` at the moment it needs it, n
     >>> (course_folder() / "solutions" / "lesson01.py").is_file()   # doctest: +SKIP
     True
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -54,8 +55,10 @@ def course_folder() -> Path:
         folder = Path(asked).expanduser().resolve()
         if not _is_course_folder(folder):
             missing = ", ".join(f"{part}/" for part in COURSE_PARTS if not (folder / part).is_dir())
-            raise InputError(f"NSTLIB_COURSE={asked!r} is not nst-kit's course folder ({missing} missing there): "
-                             "set NSTLIB_COURSE to the nst-kit folder that holds solutions/, images/ and notebooks/.")
+            raise InputError(
+                f"NSTLIB_COURSE={asked!r} is not nst-kit's course folder ({missing} missing there): "
+                "set NSTLIB_COURSE to the nst-kit folder that holds solutions/, images/ and notebooks/."
+            )
         return folder
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
@@ -64,7 +67,9 @@ def course_folder() -> Path:
     checkout = imported_from()
     if checkout is not None and _is_course_folder(checkout):
         return checkout
-    raise InputError(f"nst-kit's course folder (the one holding solutions/, images/ and notebooks/) is not '{here}', "
-                     "nor any folder above it, nor the folder nstlib was imported from: set NSTLIB_COURSE to it, "
-                     "e.g. `export NSTLIB_COURSE=~/nst-kit`, or in Python "
-                     "`os.environ['NSTLIB_COURSE'] = '/path/to/nst-kit'`.")
+    raise InputError(
+        f"nst-kit's course folder (the one holding solutions/, images/ and notebooks/) is not '{here}', "
+        "nor any folder above it, nor the folder nstlib was imported from: set NSTLIB_COURSE to it, "
+        "e.g. `export NSTLIB_COURSE=~/nst-kit`, or in Python "
+        "`os.environ['NSTLIB_COURSE'] = '/path/to/nst-kit'`."
+    )

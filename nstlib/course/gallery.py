@@ -8,6 +8,7 @@ reconstructions from more and more layers (Fig. 1, bottom), the Tübingen photo 
 paintings (Fig. 2), the balance α/β against how many layers carry the style (Fig. 3), and DeepDream
 on three layers. ``gallery/README.md`` lists them with the command and the machine.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -37,8 +38,12 @@ from nstlib.weights.sources import weights_source
 __all__ = ["render_gallery", "GalleryFigure"]
 
 PHOTO_CREDIT = "Photo: Andreas Praefcke, CC BY 3.0"
-PAINTINGS = (("shipwreck.jpg", "Turner, The Shipwreck of the Minotaur"), ("starry_night.jpg", "van Gogh, The Starry Night"),
-             ("the_scream.jpg", "Munch, The Scream"), ("woman-with-hat-matisse.jpg", "Matisse, Woman with a Hat"))
+PAINTINGS = (
+    ("shipwreck.jpg", "Turner, The Shipwreck of the Minotaur"),
+    ("starry_night.jpg", "van Gogh, The Starry Night"),
+    ("the_scream.jpg", "Munch, The Scream"),
+    ("woman-with-hat-matisse.jpg", "Matisse, Woman with a Hat"),
+)
 
 
 @dataclass
@@ -64,8 +69,15 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 def compose(figure: GalleryFigure, tile: int) -> Image.Image:
     """Lay the figure out on a white sheet: title, tiles (each ``tile`` px high) with labels, caption."""
-    pad, label_font, title_font, caption_font = 8, _font(max(10, tile // 18)), _font(max(12, tile // 13)), _font(max(10, tile // 20))
-    row_label_w = max((int(label_font.getlength(t)) for t in figure.row_labels), default=0) + (pad if figure.row_labels else 0)
+    pad, label_font, title_font, caption_font = (
+        8,
+        _font(max(10, tile // 18)),
+        _font(max(12, tile // 13)),
+        _font(max(10, tile // 20)),
+    )
+    row_label_w = max((int(label_font.getlength(t)) for t in figure.row_labels), default=0) + (
+        pad if figure.row_labels else 0
+    )
     widths = [[max(1, round(img.shape[-1] * tile / img.shape[-2])) for img, _ in row] for row in figure.rows]
     sheet_w = max(sum(w) + pad * (len(w) + 1) for w in widths) + row_label_w
     line_h = label_font.getbbox("Ag")[3] + 4
@@ -100,7 +112,7 @@ def _fit(image: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     small = resize_image(image, (max(1, round(image.shape[-2] * scale)), max(1, round(image.shape[-1] * scale))))
     canvas = torch.ones_like(like)
     top, left = (h - small.shape[-2]) // 2, (w - small.shape[-1]) // 2
-    canvas[..., top:top + small.shape[-2], left:left + small.shape[-1]] = small
+    canvas[..., top : top + small.shape[-2], left : left + small.shape[-1]] = small
     return canvas
 
 
@@ -111,12 +123,15 @@ def _timed(run: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
 
 
 def _what(setup: LessonSetup, size: int, steps: str, seconds: float) -> str:
-    return (f"Network: {setup.network}, weights={setup.weights!r}. Size {size} px, {steps}; "
-            f"{seconds:.0f} s in all on {setup.device} ({platform.processor() or platform.machine()}).")
+    return (
+        f"Network: {setup.network}, weights={setup.weights!r}. Size {size} px, {steps}; "
+        f"{seconds:.0f} s in all on {setup.device} ({platform.processor() or platform.machine()})."
+    )
 
 
-def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False,
-            images: Path | None = None) -> Iterator[GalleryFigure]:
+def figures(
+    setup: LessonSetup, size: int, steps: int, quick: bool = False, images: Path | None = None
+) -> Iterator[GalleryFigure]:
     """Compute the five figures one after another (the slow part: minutes each on a CPU at 256 px).
 
     ``images``: the folder of the photo and paintings (default: images/ of the course folder,
@@ -135,26 +150,37 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False,
         image, sec = _timed(lambda: reconstruct(photo, name, steps=steps, pooling="avg", **run).image)
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    yield GalleryFigure("fig1_content", "Content reconstructions: what one layer keeps of the photo (Gatys et al. "
-                             "2016, Fig. 1)", [tiles],
-                             "From white noise, L-BFGS matches the photo's features at one layer. Low layers give the "
-                             "pixels back; high layers keep the arrangement, not the details. Average pooling, as in "
-                             "the paper; relu layers, which Caffe's in-place ReLU made the paper's 'conv' layers. "
-                             + _what(setup, size, f"{steps} steps each", total) + f" {PHOTO_CREDIT}.", total)
+    yield GalleryFigure(
+        "fig1_content",
+        "Content reconstructions: what one layer keeps of the photo (Gatys et al. 2016, Fig. 1)",
+        [tiles],
+        "From white noise, L-BFGS matches the photo's features at one layer. Low layers give the "
+        "pixels back; high layers keep the arrangement, not the details. Average pooling, as in "
+        "the paper; relu layers, which Caffe's in-place ReLU made the paper's 'conv' layers. "
+        + _what(setup, size, f"{steps} steps each", total)
+        + f" {PHOTO_CREDIT}.",
+        total,
+    )
 
     # Fig. 1, bottom: style reconstructions from relu1_1, relu1_1 + relu2_1, …
     tiles, total = [(starry, "painting")], 0.0
     for k in range(1, len(GATYS_STYLE_LAYERS) + 1):
         subset = GATYS_STYLE_LAYERS[:k]
         weights_l = source.defaults.style_layer_weights(subset, setup.arch)
-        image, sec = _timed(lambda: reconstruct(starry, weights_l, mode="style", steps=steps, pooling="avg", **run).image)
+        image, sec = _timed(
+            lambda: reconstruct(starry, weights_l, mode="style", steps=steps, pooling="avg", **run).image
+        )
         tiles.append((image, f"to {subset[-1]} ({sec:.0f} s)"))
         total += sec
-    yield GalleryFigure("fig1_style", "Style reconstructions: the Gram matrices of more and more layers (Fig. 1)",
-                             [tiles],
-                             "From white noise, L-BFGS matches only the Gram matrices of relu1_1 up to the layer named: "
-                             "a texture with the painting's statistics and none of its layout; with deeper layers the "
-                             "texture's elements grow. " + _what(setup, size, f"{steps} steps each", total), total)
+    yield GalleryFigure(
+        "fig1_style",
+        "Style reconstructions: the Gram matrices of more and more layers (Fig. 1)",
+        [tiles],
+        "From white noise, L-BFGS matches only the Gram matrices of relu1_1 up to the layer named: "
+        "a texture with the painting's statistics and none of its layout; with deeper layers the "
+        "texture's elements grow. " + _what(setup, size, f"{steps} steps each", total),
+        total,
+    )
 
     # Fig. 2: the photo in the style of the paintings, with stylize's defaults for these weights.
     tiles, total = [(photo, "photo")], 0.0
@@ -164,14 +190,21 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False,
         tiles.append((image, f"{label.split(',')[0]} ({sec:.0f} s)"))
         total += sec
     d = source.defaults
-    yield GalleryFigure("fig2_transfer", "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
-                             [tiles, [(torch.ones_like(photo), "")] + [(_fit(load_image(images / f, size=size), photo),
-                                                                        l.split(", ")[1]) for f, l in PAINTINGS]],
-                             f"nst.stylize with its defaults for these weights: content relu4_2, style relu1_1 … "
-                             f"relu5_1, α = {d.content_weight:g}, β = {d.style_weight:g}, γ = {d.tv_weight:g}, start "
-                             f"from the photo, L-BFGS. Paintings: public domain. "
-                             + _what(setup, size, f"{int(steps * 1.5)} steps each", total) + f" {PHOTO_CREDIT}.",
-                             total)
+    yield GalleryFigure(
+        "fig2_transfer",
+        "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
+        [
+            tiles,
+            [(torch.ones_like(photo), "")]
+            + [(_fit(load_image(images / f, size=size), photo), l.split(", ")[1]) for f, l in PAINTINGS],
+        ],
+        f"nst.stylize with its defaults for these weights: content relu4_2, style relu1_1 … "
+        f"relu5_1, α = {d.content_weight:g}, β = {d.style_weight:g}, γ = {d.tv_weight:g}, start "
+        f"from the photo, L-BFGS. Paintings: public domain. "
+        + _what(setup, size, f"{int(steps * 1.5)} steps each", total)
+        + f" {PHOTO_CREDIT}.",
+        total,
+    )
 
     # Fig. 3: α/β against the number of style layers.
     factors = (10.0, 1.0, 0.1, 0.01) if not quick else (10.0, 0.1)
@@ -183,32 +216,65 @@ def figures(setup: LessonSetup, size: int, steps: int, quick: bool = False,
         subset = GATYS_STYLE_LAYERS[:k]
         row = []
         for f in factors:
-            image, sec = _timed(lambda: stylize(photo_s, starry_s, style_layers=d.style_layer_weights(subset, setup.arch),
-                                                style_weight=d.style_weight * f, init="noise", steps=steps, **run).image)
+            image, sec = _timed(
+                lambda: (
+                    stylize(
+                        photo_s,
+                        starry_s,
+                        style_layers=d.style_layer_weights(subset, setup.arch),
+                        style_weight=d.style_weight * f,
+                        init="noise",
+                        steps=steps,
+                        **run,
+                    ).image
+                )
+            )
             row.append((image, f"β = {d.style_weight * f:g}"))
             total += sec
         rows.append(row)
         labels.append(f"to {subset[-1]}")
-    yield GalleryFigure("fig3_balance", "More style or more content: α/β against the style layers (Fig. 3)", rows,
-                             f"Columns: β from {factors[0]:g}× to {factors[-1]:g}× the default, α = {d.content_weight:g} (α/β "
-                             f"grows to the right: more content). Rows: style from relu1_1 to the layer named. Start from "
-                             f"white noise, as the paper. " + _what(setup, small, f"{steps} steps each", total)
-                             + f" {PHOTO_CREDIT}.", total, row_labels=labels)
+    yield GalleryFigure(
+        "fig3_balance",
+        "More style or more content: α/β against the style layers (Fig. 3)",
+        rows,
+        f"Columns: β from {factors[0]:g}× to {factors[-1]:g}× the default, α = {d.content_weight:g} (α/β "
+        f"grows to the right: more content). Rows: style from relu1_1 to the layer named. Start from "
+        f"white noise, as the paper. " + _what(setup, small, f"{steps} steps each", total) + f" {PHOTO_CREDIT}.",
+        total,
+        row_labels=labels,
+    )
 
     # DeepDream on three depths of the same network.
     # the last ReLU of blocks 3, 4 and 5: relu3_3, relu4_3, relu5_3 in VGG-16 (relu3_4 … in VGG-19)
     dream_layers = [[n for n in layer_names(setup.arch) if n.startswith(f"relu{b}_")][-1] for b in (3, 4, 5)]
     tiles, total = [(photo, "photo")], 0.0
     for name in dream_layers:
-        image, sec = _timed(lambda: deepdream(photo, model=setup.arch, layers=name, weights=setup.weights,
-                                              device=setup.device, progress=False,
-                                              octaves=1 if quick else 4, steps_per_octave=2 if quick else 10).image)
+        image, sec = _timed(
+            lambda: (
+                deepdream(
+                    photo,
+                    model=setup.arch,
+                    layers=name,
+                    weights=setup.weights,
+                    device=setup.device,
+                    progress=False,
+                    octaves=1 if quick else 4,
+                    steps_per_octave=2 if quick else 10,
+                ).image
+            )
+        )
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    yield GalleryFigure("dream", "DeepDream: more of whatever a layer sees", [tiles],
-                             "Normalised gradient ascent on the mean activation of one layer, 4 octaves × 10 steps with "
-                             "jitter (nst.deepdream's defaults): deeper layers grow larger patterns. "
-                             + _what(setup, size, "40 steps each", total) + f" {PHOTO_CREDIT}.", total)
+    yield GalleryFigure(
+        "dream",
+        "DeepDream: more of whatever a layer sees",
+        [tiles],
+        "Normalised gradient ascent on the mean activation of one layer, 4 octaves × 10 steps with "
+        "jitter (nst.deepdream's defaults): deeper layers grow larger patterns. "
+        + _what(setup, size, "40 steps each", total)
+        + f" {PHOTO_CREDIT}.",
+        total,
+    )
 
 
 def _jpeg(sheet: Image.Image, quality: int) -> bytes:
@@ -217,9 +283,16 @@ def _jpeg(sheet: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def render_gallery(out: str | Path = "gallery", size: int = 256, steps: int = 200, weights: str | None = None,
-                   tile: int | None = None, quality: int = 85, overwrite: bool = False,
-                   log: Callable[[str], None] = print) -> list[Path]:
+def render_gallery(
+    out: str | Path = "gallery",
+    size: int = 256,
+    steps: int = 200,
+    weights: str | None = None,
+    tile: int | None = None,
+    quality: int = 85,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
     """Render the five figures into ``out`` (JPEG) with a README.md; returns the files written.
 
     ``weights=None`` picks the best this machine has, as the lessons do (:func:`nstlib.course.lesson.choose_weights`).
@@ -244,10 +317,13 @@ def render_gallery(out: str | Path = "gallery", size: int = 256, steps: int = 20
         log(f"  {figure.name}.jpg: {figure.seconds:.0f} s, {len(data) // 1024} KiB")
     total = time.perf_counter() - start
     today = _dt.date.today().isoformat()
-    lines = ["# Gallery\n", f"Rendered on {today} by `python -m nstlib gallery --size {size} --steps {steps}` in "
-             f"{total / 60:.1f} min on {setup.device} ({platform.processor() or platform.machine()}, "
-             f"{torch.get_num_threads()} threads), with {setup.network} (weights={setup.weights!r}). Each caption "
-             f"says what ran and how long it took.\n"]
+    lines = [
+        "# Gallery\n",
+        f"Rendered on {today} by `python -m nstlib gallery --size {size} --steps {steps}` in "
+        f"{total / 60:.1f} min on {setup.device} ({platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads), with {setup.network} (weights={setup.weights!r}). Each caption "
+        f"says what ran and how long it took.\n",
+    ]
     for figure in rendered:
         lines.append(f"## {figure.title}\n\n![{figure.title}]({figure.name}.jpg)\n\n{figure.caption}\n")
     text = "\n".join(lines)

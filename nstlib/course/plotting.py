@@ -1,4 +1,5 @@
 """Pictures for the lessons: image grids, feature maps and loss curves (matplotlib)."""
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,12 @@ def show_feature_maps(features: torch.Tensor, channels: int = 16, ncols: int = 8
     return fig
 
 
-def plot_losses(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None, log: bool = True,
-                ax: plt.Axes | None = None) -> Figure:
+def plot_losses(
+    history: Mapping[str, Sequence[float]],
+    keys: Sequence[str] | None = None,
+    log: bool = True,
+    ax: plt.Axes | None = None,
+) -> Figure:
     """Loss curves per component from a ``TransferResult.history`` (default: total, content, style, tv)."""
     keys = list(keys) if keys is not None else [k for k in ("total", "content", "style", "tv") if k in history]
     fig: Figure | SubFigure
@@ -74,8 +79,10 @@ def plot_losses(history: Mapping[str, Sequence[float]], keys: Sequence[str] | No
     else:
         fig = ax.figure
         if not isinstance(fig, Figure):  # a SubFigure, which cannot tight_layout() below
-            raise InputError("plot_losses draws into an Axes of a whole Figure, not of a SubFigure; pass such an ax, "
-                             "or none for a new figure.")
+            raise InputError(
+                "plot_losses draws into an Axes of a whole Figure, not of a SubFigure; pass such an ax, "
+                "or none for a new figure."
+            )
     for key in keys:
         values = history[key]
         ax.plot(range(1, len(values) + 1), values, label=key)

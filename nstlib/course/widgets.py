@@ -10,6 +10,7 @@ set values, call :meth:`StyleExplorer.run` (synchronously) and look at the outco
 browser. In Jupyter the Run button starts the optimisation in a background thread so the kernel
 stays free to receive the Stop button's click. ``import nstlib`` does not import this module.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,9 @@ import torch.nn.functional as F
 try:
     import ipywidgets as W
 except ImportError as exc:  # pragma: no cover - ipywidgets is in the lab and test extras
-    raise ImportError("nstlib.course.widgets needs ipywidgets: `pip install ipywidgets` (it is in nst-kit's lab extra).") from exc
+    raise ImportError(
+        "nstlib.course.widgets needs ipywidgets: `pip install ipywidgets` (it is in nst-kit's lab extra)."
+    ) from exc
 
 from nstlib.algorithms.transfer import stylize
 from nstlib.course.live import LiveView
@@ -74,12 +77,21 @@ def _log_slider(value: float, decades_below: int, decades_above: int, label: str
     """A log slider whose grid 10^(min + k·step) contains ``value`` exactly (the browser snaps to the grid:
     a default off it would move, 5e4 → 5.62e4)."""
     centre = math.log10(value)
-    return W.FloatLogSlider(value=value, base=10, min=centre - decades_below, max=centre + decades_above, step=0.25,
-                            description=label, style=_WIDE, readout_format=".3g")
+    return W.FloatLogSlider(
+        value=value,
+        base=10,
+        min=centre - decades_below,
+        max=centre + decades_above,
+        step=0.25,
+        description=label,
+        style=_WIDE,
+        readout_format=".3g",
+    )
 
 
 class _Job(TypedDict):
     """One run's arguments for :func:`nstlib.stylize`, read from the controls."""
+
     content: torch.Tensor
     style: torch.Tensor
     content_layers: tuple[str, ...]
@@ -96,10 +108,18 @@ class _Job(TypedDict):
 class StyleExplorer:
     """Controls for :func:`nstlib.stylize` with a live preview; see :func:`style_explorer`."""
 
-    def __init__(self, content: ImageSource | None = None, style: ImageSource | None = None,
-                 images_dir: str | os.PathLike = "../images", size: int = 128, steps: int = 100,
-                 weights: str | os.PathLike | None = None, arch: str | None = None,
-                 device: torch.device | str | None = None, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        content: ImageSource | None = None,
+        style: ImageSource | None = None,
+        images_dir: str | os.PathLike = "../images",
+        size: int = 128,
+        steps: int = 100,
+        weights: str | os.PathLike | None = None,
+        arch: str | None = None,
+        device: torch.device | str | None = None,
+        interval: float = 1.0,
+    ) -> None:
         arch = resolve_arch(arch, weights)
         self.images_dir, self.arch, self.weights, self.device = Path(images_dir), arch, weights, device
         self.interval = interval
@@ -107,23 +127,33 @@ class StyleExplorer:
         for path in sorted(self.images_dir.glob("*")) if self.images_dir.is_dir() else []:
             if path.suffix.lower() in _IMAGE_SUFFIXES:
                 self._sources[path.name] = path
-        content_label = self._add_source(content, "content") if content is not None else \
-            self._first("chelsea.jpg", lambda n: not n.startswith(("style_", "texture_")))
-        style_label = self._add_source(style, "style") if style is not None else \
-            self._first("style_waves.jpg", lambda n: n.startswith("style_"))
+        content_label = (
+            self._add_source(content, "content")
+            if content is not None
+            else self._first("chelsea.jpg", lambda n: not n.startswith(("style_", "texture_")))
+        )
+        style_label = (
+            self._add_source(style, "style")
+            if style is not None
+            else self._first("style_waves.jpg", lambda n: n.startswith("style_"))
+        )
         if content_label is None or style_label is None:
-            raise InputError(f"No images to choose from in '{self.images_dir}' (looked for .jpg/.png). Pass "
-                             "images_dir=, or content= and style= (paths or tensors).")
+            raise InputError(
+                f"No images to choose from in '{self.images_dir}' (looked for .jpg/.png). Pass "
+                "images_dir=, or content= and style= (paths or tensors)."
+            )
         names = layer_names(arch)
         labels = list(self._sources)
         self.content_choice = W.Dropdown(options=labels, value=content_label, description="content image", style=_WIDE)
         self.style_choice = W.Dropdown(options=labels, value=style_label, description="style image", style=_WIDE)
         self.content_upload = W.FileUpload(accept="image/*", multiple=False, description="upload content")
         self.style_upload = W.FileUpload(accept="image/*", multiple=False, description="upload style")
-        self.content_layers = W.SelectMultiple(options=names, value=(GATYS_CONTENT_LAYER,), rows=7,
-                                               description="content layers", style=_WIDE)
-        self.style_layers = W.SelectMultiple(options=names, value=tuple(GATYS_STYLE_LAYERS), rows=7,
-                                             description="style layers", style=_WIDE)
+        self.content_layers = W.SelectMultiple(
+            options=names, value=(GATYS_CONTENT_LAYER,), rows=7, description="content layers", style=_WIDE
+        )
+        self.style_layers = W.SelectMultiple(
+            options=names, value=tuple(GATYS_STYLE_LAYERS), rows=7, description="style layers", style=_WIDE
+        )
         # Each slider starts at stylize's default for these weights (nstlib.weights.sources), on a grid around it.
         defaults = weights_source(weights).defaults
         self.content_weight = _log_slider(defaults.content_weight, 3, 3, "α (content)")
@@ -144,13 +174,20 @@ class StyleExplorer:
         self.stop_button.on_click(lambda _: self.stop())
         self.content_upload.observe(lambda change: self._uploaded(change, self.content_choice), names="value")
         self.style_upload.observe(lambda change: self._uploaded(change, self.style_choice), names="value")
-        self.widget = W.VBox([
-            W.HBox([W.VBox([self.content_choice, self.content_upload]), W.VBox([self.style_choice, self.style_upload])]),
-            W.HBox([self.content_layers, self.style_layers]),
-            W.HBox([W.VBox([self.content_weight, self.style_weight, self.tv_weight]), W.VBox([self.size, self.steps])]),
-            W.HBox([self.run_button, self.stop_button, self.progress]),
-            self.status, self.preview,
-        ])
+        self.widget = W.VBox(
+            [
+                W.HBox(
+                    [W.VBox([self.content_choice, self.content_upload]), W.VBox([self.style_choice, self.style_upload])]
+                ),
+                W.HBox([self.content_layers, self.style_layers]),
+                W.HBox(
+                    [W.VBox([self.content_weight, self.style_weight, self.tv_weight]), W.VBox([self.size, self.steps])]
+                ),
+                W.HBox([self.run_button, self.stop_button, self.progress]),
+                self.status,
+                self.preview,
+            ]
+        )
 
     # -- choosing images ---------------------------------------------------------------------
     def _first(self, preferred: str, accept: Any) -> str | None:
@@ -165,7 +202,9 @@ class StyleExplorer:
             if isinstance(known, Path) and (not path.exists() or path.resolve() == known.resolve()):
                 return path.name  # one of images_dir's files
             if not path.is_file():
-                raise InputError(f"No {role} image at '{path}'. Give a file path, a name in '{self.images_dir}' or a tensor.")
+                raise InputError(
+                    f"No {role} image at '{path}'. Give a file path, a name in '{self.images_dir}' or a tensor."
+                )
             label = path.name if path.name not in self._sources else str(path)
         elif isinstance(source, torch.Tensor):
             check_image(source, role)
@@ -200,11 +239,22 @@ class StyleExplorer:
             raise InputError("A run is already going; press Stop first.")
         content_layers, style_layers = tuple(self.content_layers.value), tuple(self.style_layers.value)
         if not content_layers or not style_layers:
-            raise InputError("Choose at least one content layer and one style layer (Ctrl/Cmd-click to select several).")
-        job: _Job = dict(content=self.image("content"), style=self.image("style"), content_layers=content_layers,
-                         style_layers=style_layers, content_weight=float(self.content_weight.value),
-                         style_weight=float(self.style_weight.value), tv_weight=float(self.tv_weight.value),
-                         steps=int(self.steps.value), arch=self.arch, weights=self.weights, device=self.device)
+            raise InputError(
+                "Choose at least one content layer and one style layer (Ctrl/Cmd-click to select several)."
+            )
+        job: _Job = dict(
+            content=self.image("content"),
+            style=self.image("style"),
+            content_layers=content_layers,
+            style_layers=style_layers,
+            content_weight=float(self.content_weight.value),
+            style_weight=float(self.style_weight.value),
+            tv_weight=float(self.tv_weight.value),
+            steps=int(self.steps.value),
+            arch=self.arch,
+            weights=self.weights,
+            device=self.device,
+        )
         self.view = LiveView(interval=self.interval, on_frame=self._show_frame)
         self.error = None
         self.progress.max, self.progress.value = job["steps"], 0
@@ -221,9 +271,12 @@ class StyleExplorer:
         result.settings.update(labels)
         self.result = result
         what = "stopped" if result.steps_done < job["steps"] else "done"
-        self.status.value = (f"<b>{what}</b>: {result.steps_done} of {job['steps']} steps in {result.seconds:.1f} s, "
-                             f"final loss {result.history['total'][-1]:.4g}. The result is in <code>.result</code>."
-                             if result.steps_done else f"<b>{what}</b> before the first step.")
+        self.status.value = (
+            f"<b>{what}</b>: {result.steps_done} of {job['steps']} steps in {result.seconds:.1f} s, "
+            f"final loss {result.history['total'][-1]:.4g}. The result is in <code>.result</code>."
+            if result.steps_done
+            else f"<b>{what}</b> before the first step."
+        )
         return result
 
     def _callback(self, progress: Progress) -> bool:
@@ -281,9 +334,15 @@ class StyleExplorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def style_explorer(content: ImageSource | None = None, style: ImageSource | None = None,
-                   images_dir: str | os.PathLike = "../images", size: int = 128, steps: int = 100,
-                   weights: str | os.PathLike | None = None, **options: Any) -> StyleExplorer:
+def style_explorer(
+    content: ImageSource | None = None,
+    style: ImageSource | None = None,
+    images_dir: str | os.PathLike = "../images",
+    size: int = 128,
+    steps: int = 100,
+    weights: str | os.PathLike | None = None,
+    **options: Any,
+) -> StyleExplorer:
     """An interactive :func:`nstlib.stylize`: images, layers, α/β/γ, size and steps, Run and Stop.
 
     Content and style come from dropdowns of ``images_dir`` (relative to the notebook) or an upload;
@@ -297,9 +356,18 @@ def style_explorer(content: ImageSource | None = None, style: ImageSource | None
 class FeatureBrowser:
     """A layer slider over VGG and a grid of that layer's feature maps; see :func:`feature_browser`."""
 
-    def __init__(self, image: ImageSource, arch: str | None = None, weights: str | os.PathLike | None = None,
-                 size: int = 128, channels: int = 16, ncols: int = 8, tile: int = 72, layer: str = "relu1_1",
-                 device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        image: ImageSource,
+        arch: str | None = None,
+        weights: str | os.PathLike | None = None,
+        size: int = 128,
+        channels: int = 16,
+        ncols: int = 8,
+        tile: int = 72,
+        layer: str = "relu1_1",
+        device: torch.device | str | None = None,
+    ) -> None:
         arch = resolve_arch(arch, weights)
         if isinstance(image, (str, os.PathLike)):
             image = load_image(image, size=size)
@@ -312,10 +380,12 @@ class FeatureBrowser:
         if layer not in names:
             raise InputError(f"Unknown layer {layer!r} for {arch}; choose one of {', '.join(names)}.")
         self._cache: dict[str, torch.Tensor] = {}
-        self.layer = W.SelectionSlider(options=names, value=layer, description="layer", continuous_update=False,
-                                       layout=W.Layout(width="60%"))
-        self.first = W.IntSlider(value=0, min=0, max=0, step=self.channels, description="first channel",
-                                 continuous_update=False, style=_WIDE)
+        self.layer = W.SelectionSlider(
+            options=names, value=layer, description="layer", continuous_update=False, layout=W.Layout(width="60%")
+        )
+        self.first = W.IntSlider(
+            value=0, min=0, max=0, step=self.channels, description="first channel", continuous_update=False, style=_WIDE
+        )
         self.info = W.HTML()
         self.grid = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.maps: torch.Tensor = torch.empty(0)
@@ -351,7 +421,7 @@ class FeatureBrowser:
         finally:
             self._quiet = False
         start = self.first.value
-        shown = feats[start:start + self.channels]
+        shown = feats[start : start + self.channels]
         low = shown.amin(dim=(1, 2), keepdim=True)
         span = shown.amax(dim=(1, 2), keepdim=True) - low
         # a map that is flat up to rounding (span below a millionth of the largest value shown) shows as flat,
@@ -361,8 +431,10 @@ class FeatureBrowser:
         self.mosaic = self._tile(self.maps)
         self.grid.value = _png(self.mosaic)
         h, w = feats.shape[-2:]
-        self.info.value = (f"<b>{layer}</b>: {count} channels of {h}×{w} px; showing {start}–{start + len(shown) - 1}, "
-                           "each scaled to its own min (dark) … max (bright).")
+        self.info.value = (
+            f"<b>{layer}</b>: {count} channels of {h}×{w} px; showing {start}–{start + len(shown) - 1}, "
+            "each scaled to its own min (dark) … max (bright)."
+        )
 
     def _tile(self, maps: torch.Tensor) -> np.ndarray:
         """Maps (n, H, W) in [0, 1] → one RGB picture (viridis), tiles of ``tile`` px, 2 px white gaps."""
@@ -380,15 +452,16 @@ class FeatureBrowser:
         colour = colormaps["viridis"]
         for i in range(n):
             r, c = divmod(i, cols)
-            out[r * (th + gap):r * (th + gap) + th, c * (tw + gap):c * (tw + gap) + tw] = colour(tiles[i])[..., :3]
+            out[r * (th + gap) : r * (th + gap) + th, c * (tw + gap) : c * (tw + gap) + tw] = colour(tiles[i])[..., :3]
         return out
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def feature_browser(image: ImageSource, arch: str | None = None, weights: str | os.PathLike | None = None,
-                    **options: Any) -> FeatureBrowser:
+def feature_browser(
+    image: ImageSource, arch: str | None = None, weights: str | os.PathLike | None = None, **options: Any
+) -> FeatureBrowser:
     """Slide through VGG's layers and see a grid of the chosen layer's feature maps for ``image``.
 
     ``image`` is a (1, 3, H, W) tensor or a path (loaded at ``size``, default 128). Maps are computed

@@ -13,6 +13,7 @@ Two conventions are used in practice, and every function takes it as an explicit
 
 They differ only by a constant factor per layer, which is absorbed by α, β and w_l.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -115,7 +116,9 @@ def content_loss(
     tensor(2.)
     """
     if features.shape[1:] != target.shape[1:]:
-        raise InputError(f"content_loss: features {tuple(features.shape)} and target {tuple(target.shape)} differ in shape.")
+        raise InputError(
+            f"content_loss: features {tuple(features.shape)} and target {tuple(target.shape)} differ in shape."
+        )
     return _reduce((features - target).square(), reduction, per_image, half=True)
 
 
@@ -137,7 +140,9 @@ def style_loss(
     tensor(4.)
     """
     if gram.shape[1:] != target_gram.shape[1:]:
-        raise InputError(f"style_loss: Gram matrices {tuple(gram.shape)} and {tuple(target_gram.shape)} differ in shape.")
+        raise InputError(
+            f"style_loss: Gram matrices {tuple(gram.shape)} and {tuple(target_gram.shape)} differ in shape."
+        )
     return _reduce((gram - target_gram).square(), reduction, per_image, half=False)
 
 

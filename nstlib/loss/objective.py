@@ -12,6 +12,7 @@ the callable the optimisation loop minimises.
     >>> LossWeights.stack([w, LossWeights(2.0, 1e3, 0.0, {"relu4_2": 1.0}, {"relu1_1": 1.0})]).style["relu2_1"]
     tensor([0.5000, 0.0000])
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -64,15 +65,20 @@ class LossWeights:
 
     def take(self, index: list[int]) -> LossWeights:
         """The weights of the images ``index`` of the batch (floats stay as they are)."""
-        pick = (lambda v: v[index] if isinstance(v, torch.Tensor) else v)
-        return LossWeights(pick(self.alpha), pick(self.beta), pick(self.gamma),
-                           {n: pick(v) for n, v in self.content.items()}, {n: pick(v) for n, v in self.style.items()})
+        pick = lambda v: v[index] if isinstance(v, torch.Tensor) else v
+        return LossWeights(
+            pick(self.alpha),
+            pick(self.beta),
+            pick(self.gamma),
+            {n: pick(v) for n, v in self.content.items()},
+            {n: pick(v) for n, v in self.style.items()},
+        )
 
     @staticmethod
     def stack(rows: Sequence[LossWeights], device: torch.device | None = None) -> LossWeights:
         """One batch of weights from one row of floats per image: α, β, γ and each layer's weight become
         tensors of shape (B,), 0 for a layer a row does not use."""
-        vec = (lambda pick: torch.tensor([float(pick(r)) for r in rows], device=device))
+        vec = lambda pick: torch.tensor([float(pick(r)) for r in rows], device=device)
         per_layer = []
         for tables in ([r.content for r in rows], [r.style for r in rows]):
             names = list(dict.fromkeys(n for t in tables for n in t))
@@ -96,8 +102,17 @@ class Targets:
     resized from the originals at every stage, so that their long side is ``style_scale`` × the content's.
     """
 
-    def __init__(self, vgg: VGGFeatures, styles: list[torch.Tensor], weights: LossWeights, *, style_scale: float,
-                 stat: StyleStat, blend: Sequence[float] | None, masks: Sequence[torch.Tensor] | None) -> None:
+    def __init__(
+        self,
+        vgg: VGGFeatures,
+        styles: list[torch.Tensor],
+        weights: LossWeights,
+        *,
+        style_scale: float,
+        stat: StyleStat,
+        blend: Sequence[float] | None,
+        masks: Sequence[torch.Tensor] | None,
+    ) -> None:
         self.vgg, self.styles, self.weights = vgg, styles, weights
         self.style_scale, self.stat, self.given_blend, self.masks = style_scale, stat, blend, masks
         self._size: tuple[int, ...] | None = None
@@ -113,8 +128,14 @@ class Targets:
                 content_targets = {name: feats[name] for name in self.weights.content}
             del feats
             self._size, self._value = None, None  # the previous stage's targets go first
-            style_terms = StyleTerms.from_images(self.vgg, styles_s, self.weights.style_in_terms, stat=self.stat,
-                                                 blend=self.given_blend, masks=self.masks)
+            style_terms = StyleTerms.from_images(
+                self.vgg,
+                styles_s,
+                self.weights.style_in_terms,
+                stat=self.stat,
+                blend=self.given_blend,
+                masks=self.masks,
+            )
             self._size, self._value = key, StageTargets(content_targets, style_terms, styles_s[0])
         return self._value
 
@@ -130,8 +151,9 @@ class Precision(Protocol):
     def autocast(self) -> contextlib.AbstractContextManager: ...
 
 
-def stage_objective(targets: StageTargets, w: LossWeights, forward: Callable[[torch.Tensor], dict[str, torch.Tensor]],
-                    speed: Precision) -> Objective:
+def stage_objective(
+    targets: StageTargets, w: LossWeights, forward: Callable[[torch.Tensor], dict[str, torch.Tensor]], speed: Precision
+) -> Objective:
     """α Σ c_l L_content + β Σ w_l L_style + γ L_tv as named terms of shape (B,).
 
     The network runs under ``speed.autocast()``; the losses and Gram matrices in float32.
@@ -142,8 +164,10 @@ def stage_objective(targets: StageTargets, w: LossWeights, forward: Callable[[to
         with speed.autocast():
             feats = forward(image)
         feats = {n: f.float() for n, f in feats.items()}  # losses and Gram matrices in float32
-        terms = {f"content:{n}": w.alpha * c * content_loss(feats[n], content_targets[n], per_image=True)
-                 for n, c in w.content.items()}
+        terms = {
+            f"content:{n}": w.alpha * c * content_loss(feats[n], content_targets[n], per_image=True)
+            for n, c in w.content.items()
+        }
         terms.update(style_terms(feats, w.beta))  # Σ_l β w_l Σ_i b_i L_stat (stats.StyleTerms)
         # w_l that differ per image: StyleTerms used w_l = 1 (LossWeights.style_in_terms), applied here
         terms.update({f"style:{n}": terms[f"style:{n}"] * v for n, v in w.style_per_image.items()})

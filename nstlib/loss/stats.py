@@ -29,6 +29,7 @@ Masks (Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017, §4 "spatial control"):
 (downsampled to each layer) multiplies the features, F_r = F ∘ T_r, and each region r gets its own
 style target; the guided Gram (F ∘ T)(F ∘ T)ᵀ / (N Σ T²) is the Gram above with ω = T² / Σ T².
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -95,8 +96,9 @@ def sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
     return vectors @ torch.diag_embed(values.clamp_min(0).sqrt()) @ vectors.transpose(-1, -2)
 
 
-def gaussian_w2(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor,
-                squared: bool = True) -> torch.Tensor:
+def gaussian_w2(
+    mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor, squared: bool = True
+) -> torch.Tensor:
     """Wasserstein-2 distance between N(μ₁, Σ₁) and N(μ₂, Σ₂) in closed form.
 
     W₂² = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₂^{1/2} Σ₁ Σ₂^{1/2})^{1/2}   (Dowson & Landau 1982).
@@ -135,8 +137,9 @@ def _resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _as_mask(mask: object, index: int) -> torch.Tensor:
     if not isinstance(mask, torch.Tensor):
-        raise InputError(f"masks[{index}] must be a tensor of shape (H, W) or (1, 1, H, W) in [0, 1], "
-                         f"got {type(mask).__name__}.")
+        raise InputError(
+            f"masks[{index}] must be a tensor of shape (H, W) or (1, 1, H, W) in [0, 1], got {type(mask).__name__}."
+        )
     m = mask.float()
     while m.dim() < 4:
         m = m.unsqueeze(0)
@@ -145,7 +148,9 @@ def _as_mask(mask: object, index: int) -> torch.Tensor:
     if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
         raise InputError(f"masks[{index}] must hold values in [0, 1] (1 = this style, 0 = not).")
     if m.max() == 0:
-        raise InputError(f"masks[{index}] is empty (all zeros): its style would apply nowhere. Drop it or fix the mask.")
+        raise InputError(
+            f"masks[{index}] is empty (all zeros): its style would apply nowhere. Drop it or fix the mask."
+        )
     return m
 
 
@@ -166,9 +171,14 @@ class StyleTerms:
         masks: one per style, any resolution (resized to each layer); None applies every style everywhere.
     """
 
-    def __init__(self, style_features: Sequence[Mapping[str, torch.Tensor]], layer_weights: Mapping[str, float],
-                 stat: StyleStat = "gram", blend: Sequence[float] | None = None,
-                 masks: Sequence[torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        style_features: Sequence[Mapping[str, torch.Tensor]],
+        layer_weights: Mapping[str, float],
+        stat: StyleStat = "gram",
+        blend: Sequence[float] | None = None,
+        masks: Sequence[torch.Tensor] | None = None,
+    ) -> None:
         if stat not in STYLE_STATS:
             raise InputError(f"style statistic must be one of {STYLE_STATS}, got {stat!r}.")
         k = len(style_features)
@@ -179,8 +189,10 @@ class StyleTerms:
         if len(blend) != k:
             raise InputError(f"{k} style image(s) but {len(blend)} blend weight(s): give one weight per style.")
         if masks is not None and len(masks) != k:
-            raise InputError(f"{k} style image(s) but {len(masks)} mask(s): give one mask per style (repeat a "
-                             "style to use it in two regions).")
+            raise InputError(
+                f"{k} style image(s) but {len(masks)} mask(s): give one mask per style (repeat a "
+                "style to use it in two regions)."
+            )
         self.stat, self.blend, self.layer_weights = stat, [float(b) for b in blend], dict(layer_weights)
         self.masks = None if masks is None else [_as_mask(m, i) for i, m in enumerate(masks)]
         self._mask_cache: dict[tuple[int, tuple[int, int]], torch.Tensor] = {}
@@ -190,8 +202,9 @@ class StyleTerms:
                 self.targets.append({n: self._target(feats[n]) for n in self.layer_weights})
 
     @classmethod
-    def from_images(cls, vgg: VGGFeatures, styles: Sequence[torch.Tensor], layer_weights: Mapping[str, float],
-                    **options: object) -> StyleTerms:
+    def from_images(
+        cls, vgg: VGGFeatures, styles: Sequence[torch.Tensor], layer_weights: Mapping[str, float], **options: object
+    ) -> StyleTerms:
         """Run ``vgg`` on each style image (no gradients) and build the targets."""
         with torch.no_grad():
             feats = [vgg(s) for s in styles]
@@ -206,8 +219,10 @@ class StyleTerms:
             if self.stat == "mean_cov":
                 target.update(mu_norm=mu.square().sum().clamp_min(_EPS), cov_norm=cov.square().sum().clamp_min(_EPS))
             else:
-                target.update(root=sqrtm_psd(cov.double()).to(f.dtype),
-                              zero_w2=(mu.square().sum() + cov.diagonal(dim1=1, dim2=2).sum()).clamp_min(_EPS))
+                target.update(
+                    root=sqrtm_psd(cov.double()).to(f.dtype),
+                    zero_w2=(mu.square().sum() + cov.diagonal(dim1=1, dim2=2).sum()).clamp_min(_EPS),
+                )
         return target
 
     def _mask_at(self, i: int, size: tuple[int, int], like: torch.Tensor) -> torch.Tensor | None:
@@ -225,8 +240,9 @@ class StyleTerms:
             return style_loss(gram, target["gram"], per_image=True)
         if self.stat == "mean_cov":
             mu, cov = mean_covariance(f, mask)
-            rel = ((mu - target["mu"]).square().sum(1) / target["mu_norm"]
-                   + (cov - target["cov"]).square().sum((1, 2)) / target["cov_norm"])
+            rel = (mu - target["mu"]).square().sum(1) / target["mu_norm"] + (cov - target["cov"]).square().sum(
+                (1, 2)
+            ) / target["cov_norm"]
             return 0.5 * rel * target["ref"]
         flat = f.flatten(2)
         omega = _position_weights(f, mask)  # (B or 1, M)
@@ -234,8 +250,7 @@ class StyleTerms:
         centred = (flat - mu[:, :, None]) * omega.sqrt()[:, None, :]  # F̃ diag(√ω): (B, N, M)
         trace_cov = centred.square().sum((1, 2))
         cross = _nuclear_norm(target["root"] @ centred)  # tr (Σ_S^½ Σ Σ_S^½)^½
-        w2 = ((mu - target["mu"]).square().sum(1) + trace_cov
-              + target["cov"].diagonal(dim1=1, dim2=2).sum() - 2 * cross)
+        w2 = (mu - target["mu"]).square().sum(1) + trace_cov + target["cov"].diagonal(dim1=1, dim2=2).sum() - 2 * cross
         return w2 / target["zero_w2"] * target["ref"]
 
     def __call__(self, feats: Mapping[str, torch.Tensor], style_weight: float = 1.0) -> dict[str, torch.Tensor]:

@@ -8,6 +8,7 @@ activations on the wrong scale (and, for the wrong channel order, the wrong colo
 weights sources (:data:`nstlib.weights.sources.SOURCES`) names the convention of each source, and
 :class:`~nstlib.net.vgg.VGGFeatures` applies it inside, so you never normalise by hand.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ class InputConvention:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
-    def apply(self, image: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
-              ) -> torch.Tensor:
+    def apply(
+        self, image: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Pre-process (B, 3, H, W) RGB images in [0, 1] into network input.
 
         ``mean`` and ``std`` may be given as (1, 3, 1, 1) tensors already on the image's device (what

@@ -23,6 +23,7 @@ which turns ImageNet-normalised input ``(x − mean) / std`` back into ``2x − 
 Google trained them with. We build them with ``transform_input=False`` and feed ``2x − 1``
 directly; for an image x in [0, 1] that is the same input to the first convolution.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,42 +44,127 @@ from nstlib.weights.files import read_state_dict_file
 from nstlib.weights.imagenet import fetch_imagenet, weights_path
 from nstlib.weights.spec import WeightsSpec, parse_weights
 
-__all__ = ["InceptionFeatures", "INCEPTION_LAYERS", "KERAS_MIXED", "MIN_INPUT_SIZE", "load_net_state_dict",
-           "random_net_state_dict", "net_state_shapes"]
+__all__ = [
+    "InceptionFeatures",
+    "INCEPTION_LAYERS",
+    "KERAS_MIXED",
+    "MIN_INPUT_SIZE",
+    "load_net_state_dict",
+    "random_net_state_dict",
+    "net_state_shapes",
+]
 
 # The trunk of each network in torchvision's forward order (auxiliary heads, pooling and fc left out).
 INCEPTION_LAYERS: dict[str, tuple[str, ...]] = {
     "inception_v3": (
-        "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2",
-        "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-        "Mixed_7a", "Mixed_7b", "Mixed_7c"),
+        "Conv2d_1a_3x3",
+        "Conv2d_2a_3x3",
+        "Conv2d_2b_3x3",
+        "maxpool1",
+        "Conv2d_3b_1x1",
+        "Conv2d_4a_3x3",
+        "maxpool2",
+        "Mixed_5b",
+        "Mixed_5c",
+        "Mixed_5d",
+        "Mixed_6a",
+        "Mixed_6b",
+        "Mixed_6c",
+        "Mixed_6d",
+        "Mixed_6e",
+        "Mixed_7a",
+        "Mixed_7b",
+        "Mixed_7c",
+    ),
     "googlenet": (
-        "conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
-        "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
-        "inception5a", "inception5b"),
+        "conv1",
+        "maxpool1",
+        "conv2",
+        "conv3",
+        "maxpool2",
+        "inception3a",
+        "inception3b",
+        "maxpool3",
+        "inception4a",
+        "inception4b",
+        "inception4c",
+        "inception4d",
+        "inception4e",
+        "maxpool4",
+        "inception5a",
+        "inception5b",
+    ),
 }
 
 # Smallest square input (px) for which each layer's maps are still at least 1×1: valid (unpadded)
 # convolutions and stride-2 poolings shrink the image. tests/test_dream.py re-derives every entry
 # by running torchvision's module on the meta device.
 MIN_INPUT_SIZE: dict[str, dict[str, int]] = {
-    "inception_v3": {"Conv2d_1a_3x3": 3, "Conv2d_2a_3x3": 7, "Conv2d_2b_3x3": 7, "maxpool1": 11, "Conv2d_3b_1x1": 11,
-                     "Conv2d_4a_3x3": 19, "maxpool2": 27, "Mixed_5b": 27, "Mixed_5c": 27, "Mixed_5d": 27,
-                     "Mixed_6a": 43, "Mixed_6b": 43, "Mixed_6c": 43, "Mixed_6d": 43, "Mixed_6e": 43,
-                     "Mixed_7a": 75, "Mixed_7b": 75, "Mixed_7c": 75},
-    "googlenet": {"conv1": 1, "maxpool1": 3, "conv2": 3, "conv3": 3, "maxpool2": 7, "inception3a": 7,
-                  "inception3b": 7, "maxpool3": 15, "inception4a": 15, "inception4b": 15, "inception4c": 15,
-                  "inception4d": 15, "inception4e": 15, "maxpool4": 15, "inception5a": 15, "inception5b": 15},
+    "inception_v3": {
+        "Conv2d_1a_3x3": 3,
+        "Conv2d_2a_3x3": 7,
+        "Conv2d_2b_3x3": 7,
+        "maxpool1": 11,
+        "Conv2d_3b_1x1": 11,
+        "Conv2d_4a_3x3": 19,
+        "maxpool2": 27,
+        "Mixed_5b": 27,
+        "Mixed_5c": 27,
+        "Mixed_5d": 27,
+        "Mixed_6a": 43,
+        "Mixed_6b": 43,
+        "Mixed_6c": 43,
+        "Mixed_6d": 43,
+        "Mixed_6e": 43,
+        "Mixed_7a": 75,
+        "Mixed_7b": 75,
+        "Mixed_7c": 75,
+    },
+    "googlenet": {
+        "conv1": 1,
+        "maxpool1": 3,
+        "conv2": 3,
+        "conv3": 3,
+        "maxpool2": 7,
+        "inception3a": 7,
+        "inception3b": 7,
+        "maxpool3": 15,
+        "inception4a": 15,
+        "inception4b": 15,
+        "inception4c": 15,
+        "inception4d": 15,
+        "inception4e": 15,
+        "maxpool4": 15,
+        "inception5a": 15,
+        "inception5b": 15,
+    },
 }
 
 # The modules that halve the resolution (stride 2); every other trunk module keeps it.
-_STRIDE_TWO = {"inception_v3": ("Conv2d_1a_3x3", "maxpool1", "maxpool2", "Mixed_6a", "Mixed_7a"),
-               "googlenet": ("conv1", "maxpool1", "maxpool2", "maxpool3", "maxpool4")}
+_STRIDE_TWO = {
+    "inception_v3": ("Conv2d_1a_3x3", "maxpool1", "maxpool2", "Mixed_6a", "Mixed_7a"),
+    "googlenet": ("conv1", "maxpool1", "maxpool2", "maxpool3", "maxpool4"),
+}
 
 # Keras' InceptionV3 names its eleven mixed blocks mixed0 … mixed10, in the same order as torchvision's.
-KERAS_MIXED: dict[str, str] = {f"mixed{i}": name for i, name in enumerate(
-    ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-     "Mixed_7a", "Mixed_7b", "Mixed_7c"))}
+KERAS_MIXED: dict[str, str] = {
+    f"mixed{i}": name
+    for i, name in enumerate(
+        (
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        )
+    )
+}
 
 
 def _check_arch(arch: str) -> str:
@@ -174,10 +260,14 @@ def load_net_state_dict(arch: str, weights: str | os.PathLike | None = None) -> 
     _check_arch(arch)
     spec = parse_weights(weights)
     if spec.kind in ("hed", "h5"):
-        raise WeightsError(f"weights={spec.key!r} are HED's VGG-16, not {arch} weights: dream on them with "
-                           "model='vgg16' (e.g. nst.deepdream(image, model='vgg16', weights='hed')).")
+        raise WeightsError(
+            f"weights={spec.key!r} are HED's VGG-16, not {arch} weights: dream on them with "
+            "model='vgg16' (e.g. nst.deepdream(image, model='vgg16', weights='hed'))."
+        )
     path = weights_path(arch) if spec.kind == "imagenet" else spec.path
-    return cache.cached_load(("inception", arch, spec.kind, spec.seed, str(path)), path, lambda: _load(arch, spec, path))
+    return cache.cached_load(
+        ("inception", arch, spec.kind, spec.seed, str(path)), path, lambda: _load(arch, spec, path)
+    )
 
 
 def _canonical(arch: str, name: str) -> str:
@@ -202,8 +292,13 @@ class InceptionFeatures(nn.Module):
     Calling it on (B, 3, H, W) images in [0, 1] returns ``{name: (B, C, H_l, W_l)}`` (after the ReLU).
     """
 
-    def __init__(self, arch: str = "inception_v3", layers: Iterable[str] | str = ("Mixed_6a", "Mixed_6c"),
-                 weights: str | os.PathLike | None = None, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        arch: str = "inception_v3",
+        layers: Iterable[str] | str = ("Mixed_6a", "Mixed_6c"),
+        weights: str | os.PathLike | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
         super().__init__()
         self.arch = _check_arch(arch)
         names = (layers,) if isinstance(layers, str) else tuple(layers)
@@ -237,7 +332,8 @@ class InceptionFeatures(nn.Module):
             raise ImageTooSmallError(
                 f"The image is {height}x{width} px, but {self.arch}'s {deepest} needs at least "
                 f"{self.min_size}x{self.min_size} px (its convolutions and poolings shrink the maps). "
-                "Use a larger image, fewer octaves, a larger tile_size, or a shallower layer.")
+                "Use a larger image, fewer octaves, a larger tile_size, or a shallower layer."
+            )
         x = image.to(self.device, torch.float32) * 2.0 - 1.0  # = transform_input applied to ImageNet-normalised input
         out: dict[str, torch.Tensor] = {}
         for name, module in self.trunk.named_children():

@@ -4,6 +4,7 @@ torchvision builds VGG's convolutional part as one ``nn.Sequential`` called ``fe
 conv, ReLU, conv, ReLU, …, max-pool. The tables here translate between the paper's names and the
 positions in that sequence, so nothing else in nstlib ever uses a raw index.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -10,6 +10,7 @@ Where this departs from torchvision's ``vgg19().features``: the ReLUs are not in
 stops after the deepest layer you asked for, ImageNet normalisation happens inside, and
 ``pooling="avg"`` replaces max-pooling with average pooling as Gatys et al. (2016) did.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,14 @@ from nstlib.net.conventions import IMAGENET_CONVENTION
 from nstlib.net.layers import VGG_BLOCKS, layer_index, layer_names
 from nstlib.weights.sources import load_vgg_state_dict, resolve_arch, weights_source
 
-__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "GATYS_STYLE_LAYERS", "GATYS_CONTENT_LAYER", "build_features"]
+__all__ = [
+    "VGGFeatures",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "GATYS_STYLE_LAYERS",
+    "GATYS_CONTENT_LAYER",
+    "build_features",
+]
 
 # torchvision's ImageNet statistics (VGG19_Weights.IMAGENET1K_V1.transforms()).
 IMAGENET_MEAN = IMAGENET_CONVENTION.mean
@@ -49,8 +57,6 @@ def build_features(arch: str, last: int, pooling: str) -> nn.Sequential:
             in_channels = out_channels
         modules.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
     return nn.Sequential(*modules[: last + 1])
-
-
 
 
 class VGGFeatures(nn.Module):
@@ -87,14 +93,17 @@ class VGGFeatures(nn.Module):
             raise InputError("VGGFeatures needs at least one layer name, e.g. layers=('relu4_2',).")
         arch = resolve_arch(arch, weights)
         self.arch, self.pooling, self.layers = arch, pooling, names
-        self.source = weights_source(weights)  # the row of nstlib.weights.sources.SOURCES: convention, defaults, provenance
+        self.source = weights_source(
+            weights
+        )  # the row of nstlib.weights.sources.SOURCES: convention, defaults, provenance
         self.convention = self.source.convention
         self.indices = {name: layer_index(arch, name) for name in names}
         last = max(self.indices.values())
         self.features = build_features(arch, last, pooling)
         state = load_vgg_state_dict(arch, weights)
         self.features.load_state_dict(
-            {k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= last})
+            {k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= last}
+        )
         # The input convention, in the network's channel order and units (applied in forward).
         self.register_buffer("mean", torch.tensor(self.convention.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(self.convention.std).view(1, 3, 1, 1))
@@ -102,8 +111,10 @@ class VGGFeatures(nn.Module):
         self._taps: dict[int, list[str]] = {}
         for name, index in self.indices.items():
             self._taps.setdefault(index, []).append(name)
-        pools_before = sum(1 for n in layer_names(arch)[: last + 1] if n.startswith("pool") and layer_index(arch, n) <= last)
-        self.min_size = 2 ** pools_before  # every pooling halves the map; the deepest layer needs >= 1 pixel
+        pools_before = sum(
+            1 for n in layer_names(arch)[: last + 1] if n.startswith("pool") and layer_index(arch, n) <= last
+        )
+        self.min_size = 2**pools_before  # every pooling halves the map; the deepest layer needs >= 1 pixel
         self.eval().requires_grad_(False)
         self.to(get_device(device) if not isinstance(device, torch.device) else device)
         self.channels_last = bool(channels_last)

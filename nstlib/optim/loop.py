@@ -23,6 +23,7 @@ of x, tile by tile, and rolls the gradient back. DeepDream then runs, once per o
 copies, so they cannot say which image is best). ``steps_before`` and ``steps_total`` number the
 progress reports and messages when one call is a part of a longer run (DeepDream's octaves).
 """
+
 from __future__ import annotations
 
 import math
@@ -84,18 +85,28 @@ class TransferResult:
         >>> [r.history["total"][-1] for r in result.split()]   # doctest: +SKIP
         """
         histories = self.image_history or [self.history]
-        return [TransferResult(
-            image=self.image[i:i + 1], history=histories[i] if i < len(histories) else {},
-            snapshots={k: v[i:i + 1] for k, v in self.snapshots.items()}, settings=dict(self.settings),
-            steps_done=self.steps_done, interrupted=self.interrupted, seconds=self.seconds,
-            recoveries=self.recoveries, image_history=[histories[i]] if i < len(histories) else [])
-            for i in range(self.image.shape[0])]
+        return [
+            TransferResult(
+                image=self.image[i : i + 1],
+                history=histories[i] if i < len(histories) else {},
+                snapshots={k: v[i : i + 1] for k, v in self.snapshots.items()},
+                settings=dict(self.settings),
+                steps_done=self.steps_done,
+                interrupted=self.interrupted,
+                seconds=self.seconds,
+                recoveries=self.recoveries,
+                image_history=[histories[i]] if i < len(histories) else [],
+            )
+            for i in range(self.image.shape[0])
+        ]
 
     def __repr__(self) -> str:
         last = self.history["total"][-1] if self.history.get("total") else float("nan")
         flag = ", interrupted" if self.interrupted else ""
-        return (f"TransferResult(image={tuple(self.image.shape)}, steps_done={self.steps_done}, "
-                f"final_loss={last:.4g}, seconds={self.seconds:.1f}{flag})")
+        return (
+            f"TransferResult(image={tuple(self.image.shape)}, steps_done={self.steps_done}, "
+            f"final_loss={last:.4g}, seconds={self.seconds:.1f}{flag})"
+        )
 
 
 class _NormalizedStep(torch.optim.Optimizer):
@@ -256,10 +267,14 @@ def optimize_pixels(
                 opt = _make_optimizer(optimizer, x, lr)
                 warnings.warn(
                     f"The loss became NaN/Inf at step {steps_before + done + 1}: went back to {back} and "
-                    f"halved the step size to lr={lr:g}.", RuntimeWarning, stacklevel=2)
+                    f"halved the step size to lr={lr:g}.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
                 if recoveries > _MAX_RECOVERIES:
-                    warnings.warn(f"Giving up after repeated NaN/Inf losses; returning {kept}.",
-                                  RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"Giving up after repeated NaN/Inf losses; returning {kept}.", RuntimeWarning, stacklevel=2
+                    )
                     break
                 continue
             with torch.no_grad():
@@ -291,21 +306,31 @@ def optimize_pixels(
             if done % 10 == 0 or done == steps:
                 bar.set_postfix(loss=f"{record['total']:.4g}")
             if callback is not None:
-                report = Progress(steps_before + done, total_steps, record["total"], record, shown,
-                                  time.perf_counter() - start)
+                report = Progress(
+                    steps_before + done, total_steps, record["total"], record, shown, time.perf_counter() - start
+                )
                 if callback(report):
                     break
     except KeyboardInterrupt:
         interrupted = True
-        warnings.warn(f"Interrupted after {steps_before + done} of {total_steps} steps: returning {kept} "
-                      "(result.interrupted is True).", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"Interrupted after {steps_before + done} of {total_steps} steps: returning {kept} "
+            "(result.interrupted is True).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     finally:
         bar.close()
     if done == 0:
         best_image = x.detach().clone()
     return TransferResult(
-        image=best_image.detach(), history=dict(history), snapshots=snapshots, steps_done=done,
-        interrupted=interrupted, seconds=time.perf_counter() - start, recoveries=recoveries,
+        image=best_image.detach(),
+        history=dict(history),
+        snapshots=snapshots,
+        steps_done=done,
+        interrupted=interrupted,
+        seconds=time.perf_counter() - start,
+        recoveries=recoveries,
         settings={"optimizer": optimizer, "lr": lr, "steps": steps},
         image_history=[dict(h) for h in image_history],
     )

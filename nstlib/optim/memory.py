@@ -22,6 +22,7 @@ them) and the total is calibrated against measured peaks in BENCHMARKS.md.
     >>> largest_size(2 * 2**30) >= 512      # what fits in 2 GiB
     True
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -87,8 +88,10 @@ class MemoryEstimate:
         return int(work * _SAFETY) + self.overhead
 
     def __str__(self) -> str:
-        parts = ", ".join(f"{k} {_fmt(getattr(self, k))}" for k in
-                          ("weights", "activations", "backward", "optimizer", "targets", "overhead"))
+        parts = ", ".join(
+            f"{k} {_fmt(getattr(self, k))}"
+            for k in ("weights", "activations", "backward", "optimizer", "targets", "overhead")
+        )
         h, w = self.size
         return f"about {_fmt(self.total)} for {self.batch} x {h}x{w} px ({parts}; x{_SAFETY} slack)"
 
@@ -167,8 +170,16 @@ def estimate_memory(
         c, lh, lw = shape_of[name]
         targets += max(c * lh * lw, c * c) * 4  # a content map or a Gram matrix; both at most this
     overhead = {"cuda": _CUDA_CONTEXT, "cpu": _CPU_FIXED}.get(torch.device(device).type, 0)
-    return MemoryEstimate(size=(h, w), batch=batch, weights=weights, activations=per_image * batch,
-                          backward=3 * largest * act * batch, optimizer=opt, targets=targets, overhead=overhead)
+    return MemoryEstimate(
+        size=(h, w),
+        batch=batch,
+        weights=weights,
+        activations=per_image * batch,
+        backward=3 * largest * act * batch,
+        optimizer=opt,
+        targets=targets,
+        overhead=overhead,
+    )
 
 
 def largest_size(

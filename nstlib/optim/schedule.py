@@ -9,6 +9,7 @@ coarser stage changed (:func:`warm_start`).
     >>> [(s.size, s.steps) for s in stages]
     [((48, 64), 60), ((96, 128), 40), ((192, 256), 10)]
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,12 +26,30 @@ from nstlib.images import check_image, resize_image
 from nstlib.optim.loop import Objective, Progress, TransferResult, optimize_pixels
 from nstlib.optim.memory import estimate_memory, largest_size
 
-__all__ = ["Stage", "plan_stages", "auto_schedule", "stage_sizes", "stage_steps", "PRECISIONS", "native_bf16",
-           "stage_precisions", "precision_setting", "Speed", "speed_for", "check_fits", "out_of_memory",
-           "guarded_optimize", "initial_image", "warm_start", "offset_callback", "concat_stages"]
+__all__ = [
+    "Stage",
+    "plan_stages",
+    "auto_schedule",
+    "stage_sizes",
+    "stage_steps",
+    "PRECISIONS",
+    "native_bf16",
+    "stage_precisions",
+    "precision_setting",
+    "Speed",
+    "speed_for",
+    "check_fits",
+    "out_of_memory",
+    "guarded_optimize",
+    "initial_image",
+    "warm_start",
+    "offset_callback",
+    "concat_stages",
+]
 
 
 # -- the stages ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -41,8 +60,13 @@ class Stage:
     precision: str  # "fp32", "bf16" or "fp16"
 
 
-def plan_stages(content: torch.Tensor, scales: Sequence[int] | None, steps: int | Sequence[int] | None,
-                precision: str, device: torch.device) -> list[Stage]:
+def plan_stages(
+    content: torch.Tensor,
+    scales: Sequence[int] | None,
+    steps: int | Sequence[int] | None,
+    precision: str,
+    device: torch.device,
+) -> list[Stage]:
     """The schedule: sizes coarse to fine (:func:`stage_sizes`), steps and precision per stage.
 
     ``steps=None`` with ``scales=None`` is the default schedule (:func:`auto_schedule`); ``steps=None``
@@ -64,8 +88,10 @@ def stage_sizes(content: torch.Tensor, scales: Sequence[int] | None) -> list[tup
     long_side = max(h, w)
     sizes = sorted({int(s) for s in scales})
     if any(s < 1 or s > long_side for s in sizes):
-        raise InputError(f"scales are long sides between 1 and the content's {long_side} px (the run always ends "
-                         f"at the content's size), got {tuple(scales)}.")
+        raise InputError(
+            f"scales are long sides between 1 and the content's {long_side} px (the run always ends "
+            f"at the content's size), got {tuple(scales)}."
+        )
     coarse = [(max(1, round(h * s / long_side)), max(1, round(w * s / long_side))) for s in sizes if s < long_side]
     return coarse + [(h, w)]
 
@@ -74,8 +100,10 @@ def stage_steps(steps: int | Sequence[int], stages: int) -> list[int]:
     """The steps of each stage: one int for every stage, or one count per stage (coarse to fine)."""
     counts = [int(steps)] * stages if isinstance(steps, int) else [int(s) for s in steps]
     if len(counts) != stages:
-        raise InputError(f"steps has {len(counts)} entries but the run has {stages} stage(s); give one count per "
-                         "stage (coarse to fine) or a single int for every stage.")
+        raise InputError(
+            f"steps has {len(counts)} entries but the run has {stages} stage(s); give one count per "
+            "stage (coarse to fine) or a single int for every stage."
+        )
     if any(c < 0 for c in counts):
         raise InputError(f"steps must be >= 0, got {tuple(counts)}.")
     return counts
@@ -92,7 +120,7 @@ def auto_schedule(content: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ..
     where a step is cheap; the full size adds the finest strokes (BENCHMARKS.md, "time to a good picture")."""
     long_side = max(int(v) for v in content.shape[-2:])
     sides = [side for side in (long_side // 4, long_side // 2) if side >= _AUTO_SMALLEST]
-    counts = list(_AUTO_STEPS[-(len(sides) + 1):])
+    counts = list(_AUTO_STEPS[-(len(sides) + 1) :])
     counts[0] += sum(_AUTO_STEPS[: len(_AUTO_STEPS) - len(counts)])
     return tuple(sides), tuple(counts)
 
@@ -136,6 +164,7 @@ def precision_setting(stages: Sequence[Stage]) -> str:
 
 # -- how the network runs ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Speed:
     """How the network runs: autocast precision, memory layout, torch.compile, cuDNN autotuning."""
@@ -153,7 +182,7 @@ class Speed:
 
     @property
     def loss_scale(self) -> float:  # fp16 gradients of the style loss would underflow without it
-        return 2.0 ** 12 if self.precision == "fp16" else 1.0
+        return 2.0**12 if self.precision == "fp16" else 1.0
 
     @contextlib.contextmanager
     def cudnn(self) -> Iterator[None]:
@@ -183,28 +212,49 @@ def speed_for(device: torch.device, precision: str, channels_last: bool | None, 
 
 # -- memory: refuse what cannot fit, explain what ran out ----------------------------------------------------
 
-def check_fits(size: tuple[int, int], batch: int, layers: Sequence[str], arch: str, optimizer: str,
-               precision: str, device: torch.device) -> None:
+
+def check_fits(
+    size: tuple[int, int],
+    batch: int,
+    layers: Sequence[str],
+    arch: str,
+    optimizer: str,
+    precision: str,
+    device: torch.device,
+) -> None:
     """Raise ResourceError before starting when the estimate (nstlib.optim.memory) exceeds the free memory."""
     if optimizer not in ("lbfgs", "adam"):
         return  # optimize_pixels reports the bad name
     free = available_memory(device)
     if free is None:
         return
-    need = estimate_memory(size, arch=arch, layers=layers, batch=batch, optimizer=optimizer, precision=precision,
-                           device=device)
+    need = estimate_memory(
+        size, arch=arch, layers=layers, batch=batch, optimizer=optimizer, precision=precision, device=device
+    )
     if need.total <= free:
         return
     h, w = size
-    fits = largest_size(free, device=device, aspect=min(h, w) / max(h, w), arch=arch, layers=layers, batch=batch,
-                        optimizer=optimizer, precision=precision)
-    hint = (f"The largest that fits is about {fits} px on the long side: load the content with "
-            f"nst.load_image(path, size={fits}) (--size {fits} on the command line)" if fits
-            else "Not even a small image fits: free some memory first")
+    fits = largest_size(
+        free,
+        device=device,
+        aspect=min(h, w) / max(h, w),
+        arch=arch,
+        layers=layers,
+        batch=batch,
+        optimizer=optimizer,
+        precision=precision,
+    )
+    hint = (
+        f"The largest that fits is about {fits} px on the long side: load the content with "
+        f"nst.load_image(path, size={fits}) (--size {fits} on the command line)"
+        if fits
+        else "Not even a small image fits: free some memory first"
+    )
     raise ResourceError(
         f"stylize at {h}x{w} px (batch {batch}) needs {need} on {device}, but only {free / 2**30:.2f} GiB are free. "
         f"{hint}, use optimizer='adam' (--optimizer adam; no L-BFGS history), or pass check_memory=False "
-        "(--no-memory-check) to try anyway.")
+        "(--no-memory-check) to try anyway."
+    )
 
 
 def _device_budget(device: torch.device) -> int | None:
@@ -229,13 +279,34 @@ def out_of_memory(exc: BaseException, image: torch.Tensor, device: torch.device)
     )
 
 
-def guarded_optimize(objective: Objective, start: torch.Tensor, device: torch.device, *, steps: int, optimizer: str,
-                     lr: float | None, callback: Callable[[Progress], bool | None] | None, progress: bool,
-                     snapshot_every: int | None, desc: str, loss_scale: float = 1.0) -> TransferResult:
+def guarded_optimize(
+    objective: Objective,
+    start: torch.Tensor,
+    device: torch.device,
+    *,
+    steps: int,
+    optimizer: str,
+    lr: float | None,
+    callback: Callable[[Progress], bool | None] | None,
+    progress: bool,
+    snapshot_every: int | None,
+    desc: str,
+    loss_scale: float = 1.0,
+) -> TransferResult:
     """:func:`optimize_pixels`, with running out of memory reported as a ResourceError (:func:`out_of_memory`)."""
     try:
-        return optimize_pixels(start, objective, steps=steps, optimizer=optimizer, lr=lr, callback=callback,
-                               progress=progress, snapshot_every=snapshot_every, desc=desc, loss_scale=loss_scale)
+        return optimize_pixels(
+            start,
+            objective,
+            steps=steps,
+            optimizer=optimizer,
+            lr=lr,
+            callback=callback,
+            progress=progress,
+            snapshot_every=snapshot_every,
+            desc=desc,
+            loss_scale=loss_scale,
+        )
     except (RuntimeError, MemoryError) as exc:  # MPS and the CPU allocator report it as a plain RuntimeError
         if is_out_of_memory(exc):
             raise out_of_memory(exc, start, device) from None
@@ -244,8 +315,10 @@ def guarded_optimize(objective: Objective, start: torch.Tensor, device: torch.de
 
 # -- where each stage starts, and the stages as one result ------------------------------------------------
 
-def initial_image(init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor | None,
-                  seed: int) -> torch.Tensor:
+
+def initial_image(
+    init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor | None, seed: int
+) -> torch.Tensor:
     """The first stage's start at ``content``'s size: the content, seeded white noise, the style, or an image."""
     if isinstance(init, torch.Tensor):
         init = check_image(init, "init").to(content.device)
@@ -269,12 +342,13 @@ def warm_start(image: torch.Tensor, content_s: torch.Tensor, previous: torch.Ten
     putting the photo's edges back; adding the change (result − photo at the coarse size) to the photo
     keeps the photo's fine detail and the coarse stage's colours and strokes.
     """
-    up = (lambda x: F.interpolate(x, size=tuple(content_s.shape[-2:]), mode="bilinear", align_corners=False))
+    up = lambda x: F.interpolate(x, size=tuple(content_s.shape[-2:]), mode="bilinear", align_corners=False)
     return (content_s + up(image - previous)).clamp(0.0, 1.0)
 
 
-def offset_callback(callback: Callable[[Progress], bool | None] | None, done: int, total: int
-                    ) -> Callable[[Progress], bool | None] | None:
+def offset_callback(
+    callback: Callable[[Progress], bool | None] | None, done: int, total: int
+) -> Callable[[Progress], bool | None] | None:
     """A callback that sees step numbers counted over all stages of a coarse-to-fine run."""
     if callback is None or (done == 0 and total == 0):
         return callback
@@ -286,8 +360,9 @@ def concat_stages(parts: list[TransferResult], size: tuple[int, int]) -> Transfe
     ``settings["stages"]``, the (size, steps done) of each. A run stopped during a coarse stage is upsampled."""
     result = parts[0] if len(parts) == 1 else _concat(parts)
     if tuple(result.image.shape[-2:]) != tuple(size):  # stopped during a coarse stage
-        result.image = F.interpolate(result.image, size=tuple(size), mode="bilinear",
-                                     align_corners=False).clamp(0.0, 1.0)
+        result.image = F.interpolate(result.image, size=tuple(size), mode="bilinear", align_corners=False).clamp(
+            0.0, 1.0
+        )
     result.settings["stages"] = [(p.settings["stage"], p.steps_done) for p in parts]
     return result
 
@@ -306,6 +381,13 @@ def _concat(parts: list[TransferResult]) -> TransferResult:
         snapshots.update({done + k: v for k, v in part.snapshots.items()})
         done += part.steps_done
     return TransferResult(
-        image=parts[-1].image, history=dict(history), snapshots=snapshots, settings=dict(parts[-1].settings),
-        steps_done=done, interrupted=any(p.interrupted for p in parts), seconds=sum(p.seconds for p in parts),
-        recoveries=sum(p.recoveries for p in parts), image_history=[dict(h) for h in per_image])
+        image=parts[-1].image,
+        history=dict(history),
+        snapshots=snapshots,
+        settings=dict(parts[-1].settings),
+        steps_done=done,
+        interrupted=any(p.interrupted for p in parts),
+        seconds=sum(p.seconds for p in parts),
+        recoveries=sum(p.recoveries for p in parts),
+        image_history=[dict(h) for h in per_image],
+    )

@@ -18,31 +18,51 @@ The modules, each importing only from those above it in this list:
 How an image becomes a network's input (the conventions named in the table) lives with the network,
 in :mod:`nstlib.net.conventions`.
 """
+
 from nstlib.weights.files import read_state_dict_file
 from nstlib.weights.hed import HED_INSTALL, convert_hed_h5, hed_available, hed_cache_path, hed_file, load_hed_state_dict
 from nstlib.weights.imagenet import WEIGHT_ENUMS, weights_available, weights_path, weights_url
 from nstlib.weights.seeded import random_state_dict
 from nstlib.weights.sources import (
-                                    SOURCES,
-                                    LossDefaults,
-                                    WeightsSource,
-                                    fetch_weights,
-                                    layer_channels,
-                                    load_vgg_state_dict,
-                                    resolve_arch,
-                                    weights_key,
-                                    weights_source,
+    SOURCES,
+    LossDefaults,
+    WeightsSource,
+    fetch_weights,
+    layer_channels,
+    load_vgg_state_dict,
+    resolve_arch,
+    weights_key,
+    weights_source,
 )
 from nstlib.weights.spec import WeightsSpec, default_weights, parse_weights
 
 __all__ = [
     # which weights: parsing the argument, the table of sources
-    "WeightsSpec", "parse_weights", "default_weights", "SOURCES", "WeightsSource", "LossDefaults",
-    "weights_source", "weights_key", "resolve_arch", "layer_channels",
+    "WeightsSpec",
+    "parse_weights",
+    "default_weights",
+    "SOURCES",
+    "WeightsSource",
+    "LossDefaults",
+    "weights_source",
+    "weights_key",
+    "resolve_arch",
+    "layer_channels",
     # loading and fetching
-    "load_vgg_state_dict", "fetch_weights", "read_state_dict_file", "random_state_dict",
+    "load_vgg_state_dict",
+    "fetch_weights",
+    "read_state_dict_file",
+    "random_state_dict",
     # torchvision's ImageNet files
-    "WEIGHT_ENUMS", "weights_url", "weights_path", "weights_available",
+    "WEIGHT_ENUMS",
+    "weights_url",
+    "weights_path",
+    "weights_available",
     # HED's VGG-16
-    "HED_INSTALL", "hed_available", "hed_file", "hed_cache_path", "convert_hed_h5", "load_hed_state_dict",
+    "HED_INSTALL",
+    "hed_available",
+    "hed_file",
+    "hed_cache_path",
+    "convert_hed_h5",
+    "load_hed_state_dict",
 ]

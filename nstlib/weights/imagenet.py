@@ -6,6 +6,7 @@
 checked against the hash in its name when it is not there yet. Offline with no cached file you
 get one :class:`WeightsError` within seconds that names the file and how to provide it.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,16 @@ from nstlib.weights import cache
 from nstlib.weights.files import features_only, read_state_dict_file
 from nstlib.weights.spec import WeightsSpec
 
-__all__ = ["WEIGHT_ENUMS", "PROBE_TIMEOUT_S", "weights_url", "weights_path", "weights_available", "host_reachable",
-           "fetch_imagenet", "load_imagenet"]
+__all__ = [
+    "WEIGHT_ENUMS",
+    "PROBE_TIMEOUT_S",
+    "weights_url",
+    "weights_path",
+    "weights_available",
+    "host_reachable",
+    "fetch_imagenet",
+    "load_imagenet",
+]
 
 PROBE_TIMEOUT_S = 3.0  # a reachable CDN answers a TCP connect well within this
 
@@ -110,10 +119,16 @@ def fetch_imagenet(arch: str = "vgg19", progress: bool = True) -> Path:
         return path
     url = weights_url(arch)
     if not host_reachable(url):
-        raise WeightsError(_missing_message(arch, f"The weights file is not cached and {urlparse(url).hostname} cannot be reached (offline?)."))
+        raise WeightsError(
+            _missing_message(
+                arch, f"The weights file is not cached and {urlparse(url).hostname} cannot be reached (offline?)."
+            )
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:  # torchvision's own route: download to a temporary file, check the sha256 prefix, rename
-        torch.hub.load_state_dict_from_url(url, progress=progress, check_hash=True, weights_only=True, map_location="cpu")
+        torch.hub.load_state_dict_from_url(
+            url, progress=progress, check_hash=True, weights_only=True, map_location="cpu"
+        )
     except Exception as exc:  # network drop, disk full, hash mismatch
         raise WeightsError(_missing_message(arch, f"Downloading the weights failed ({exc}).")) from None
     return path
@@ -126,8 +141,10 @@ def _read_imagenet(arch: str) -> dict[str, torch.Tensor]:
     try:
         return features_only(arch, read_state_dict_file(path), f"'{path}'")
     except WeightsError as exc:  # a damaged file in the cache: say how to replace it
-        raise WeightsError(f"{exc} It is torchvision's cached file: delete it, then run "
-                           f"`python -m nstlib fetch-weights --arch {arch}` to download it again.") from None
+        raise WeightsError(
+            f"{exc} It is torchvision's cached file: delete it, then run "
+            f"`python -m nstlib fetch-weights --arch {arch}` to download it again."
+        ) from None
 
 
 def load_imagenet(arch: str, spec: WeightsSpec) -> dict[str, torch.Tensor]:

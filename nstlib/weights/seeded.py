@@ -4,6 +4,7 @@ The same seed gives bit-identical weights on every call and every machine. Textu
 random features is a real, published setting (He, Wang & Hopcroft 2016), but results look like
 textures, not paintings.
 """
+
 from __future__ import annotations
 
 import math

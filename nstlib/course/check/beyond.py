@@ -5,6 +5,7 @@ Oracles: nstlib's tested colour functions (``rgb_to_yiq``, ``yiq_to_rgb``, ``col
 ``combine_luminance``), float64 eigendecompositions, autograd on a tiny random VGG, and synthetic textures whose
 blob size is known. Each checker also recognises the usual wrong answers and says which one it saw.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,9 +39,14 @@ def _image_pair(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------------- exercise 1
-@exercise(lesson=8, number=1, title="the photo's colours, put back afterwards", level="one line",
-          hint="go to YIQ with nst.rgb_to_yiq, take channel 0 (Y) from one image and channels 1: (I, Q) from the "
-               "other (torch.cat along dim=1), and come back with nst.yiq_to_rgb. Which image holds the brushwork?")
+@exercise(
+    lesson=8,
+    number=1,
+    title="the photo's colours, put back afterwards",
+    level="one line",
+    hint="go to YIQ with nst.rgb_to_yiq, take channel 0 (Y) from one image and channels 1: (I, Q) from the "
+    "other (torch.cat along dim=1), and come back with nst.yiq_to_rgb. Which image holds the brushwork?",
+)
 def keep_colours(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(result, content)``: the RGB image with ``result``'s luminance Y and ``content``'s chroma I, Q."""
     result, content = _image_pair(10)
@@ -50,20 +56,26 @@ def keep_colours(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Ch
     if error is not None:
         return error
     if same(got, want) or same(got, want.clamp(0, 1)) or same(got, combine_luminance(result, content)):
-        return passed("Y from the stylised result, I and Q from the photo: the brushwork's light and dark with the "
-                      "photo's colours. Unlike luminance-only transfer, the style's colours shaped the strokes "
-                      "before you took them out — compare the two pictures.")
+        return passed(
+            "Y from the stylised result, I and Q from the photo: the brushwork's light and dark with the "
+            "photo's colours. Unlike luminance-only transfer, the style's colours shaped the strokes "
+            "before you took them out — compare the two pictures."
+        )
     if same(got, yiq_to_rgb(torch.cat([yc[:, :1], yr[:, 1:]], dim=1))):
-        return failed("you kept the photo's luminance and the result's chroma — the other way round. The strokes "
-                      "are light and dark (Y); the colours to keep are the photo's I and Q.")
+        return failed(
+            "you kept the photo's luminance and the result's chroma — the other way round. The strokes "
+            "are light and dark (Y); the colours to keep are the photo's I and Q."
+        )
     if same(got, torch.cat([yr[:, :1], yc[:, 1:]], dim=1)):
         return failed("your image is still in YIQ (channel 0 is Y): convert it back with nst.yiq_to_rgb.")
     if same(got, result) or same(got, content):
         which = "stylised result" if same(got, result) else "photo"
         return failed(f"you returned the {which} unchanged.")
     if same(got, content + (result.mean(1, keepdim=True) - content.mean(1, keepdim=True))):
-        return failed("you moved every pixel's mean of R, G, B to the result's. Brightness in YIQ weighs the "
-                      "channels 0.299, 0.587, 0.114, so the chroma you kept is not the photo's I and Q.")
+        return failed(
+            "you moved every pixel's mean of R, G, B to the result's. Brightness in YIQ weighs the "
+            "channels 0.299, 0.587, 0.114, so the chroma you kept is not the photo's I and Q."
+        )
     return mismatch(got, want, "the recombined image")
 
 
@@ -87,65 +99,92 @@ def _affine(a: torch.Tensor, source: torch.Tensor, mu_s: torch.Tensor, mu_t: tor
     return (a @ (x - mu_s[:, None]) + mu_t[:, None]).float().reshape(source.shape)
 
 
-@exercise(lesson=8, number=2, title="colour transfer with symmetric square roots", level="a few lines",
-          hint="A = Σ_T^{1/2} Σ_S^{-1/2}: one eigendecomposition per covariance, Σ = U diag(λ) Uᵀ ⇒ "
-               "Σ^p = U diag(λ^p) Uᵀ. Work on the (3, n) matrix of pixels in float64, covariances with 1/n, "
-               "and b = μ_T − A μ_S.")
+@exercise(
+    lesson=8,
+    number=2,
+    title="colour transfer with symmetric square roots",
+    level="a few lines",
+    hint="A = Σ_T^{1/2} Σ_S^{-1/2}: one eigendecomposition per covariance, Σ = U diag(λ) Uᵀ ⇒ "
+    "Σ^p = U diag(λ^p) Uᵀ. Work on the (3, n) matrix of pixels in float64, covariances with 1/n, "
+    "and b = μ_T − A μ_S.",
+)
 def colour_transfer_sym(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(source, target)``: source's pixels mapped by x' = A (x − μ_S) + μ_T with A = Σ_T^{1/2} Σ_S^{-1/2}."""
     source, target = _colour_case()
-    (mu_s, cov_s), (mu_t, cov_t) = ((m[0].double(), c[0].double()) for m, c in (colour_stats(source),
-                                                                                colour_stats(target)))
+    (mu_s, cov_s), (mu_t, cov_t) = (
+        (m[0].double(), c[0].double()) for m, c in (colour_stats(source), colour_stats(target))
+    )
     want = _affine(_sym(cov_t, 0.5) @ _sym(cov_s, -0.5), source, mu_s, mu_t)
     got, error = call_safely(fn, source.clone(), target.clone())
     if error is not None:
         return error
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(source.shape):
         shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        return failed(f"the result should be the recoloured source, shape {tuple(source.shape)}; got {shape}.",
-                      hint="apply A and b to every pixel of the source and reshape back to (1, 3, H, W).")
+        return failed(
+            f"the result should be the recoloured source, shape {tuple(source.shape)}; got {shape}.",
+            hint="apply A and b to every pixel of the source and reshape back to (1, 3, H, W).",
+        )
     if not torch.isfinite(got).all():
-        return failed("your result holds NaN or inf. torch.sqrt on a covariance takes the root of each entry "
-                      "(and its off-diagonal entries can be negative); a matrix power needs the eigenvalues.")
+        return failed(
+            "your result holds NaN or inf. torch.sqrt on a covariance takes the root of each entry "
+            "(and its off-diagonal entries can be negative); a matrix power needs the eigenvalues."
+        )
     if same(got, want, atol=1e-4):
-        return passed("A = Σ_T^{1/2} Σ_S^{-1/2}: the recoloured source has the target's mean and covariance, since "
-                      "A Σ_S Aᵀ = Σ_T^{1/2} (Σ_S^{-1/2} Σ_S Σ_S^{-1/2}) Σ_T^{1/2} = Σ_T. Cholesky's L_T L_S⁻¹ passes "
-                      "the "
-                      "same test; both are Σ_T^{1/2} Q Σ_S^{-1/2} with Q orthogonal — they differ by a rotation of "
-                      "the whitened colours, which the mean and covariance cannot see.")
+        return passed(
+            "A = Σ_T^{1/2} Σ_S^{-1/2}: the recoloured source has the target's mean and covariance, since "
+            "A Σ_S Aᵀ = Σ_T^{1/2} (Σ_S^{-1/2} Σ_S Σ_S^{-1/2}) Σ_T^{1/2} = Σ_T. Cholesky's L_T L_S⁻¹ passes "
+            "the "
+            "same test; both are Σ_T^{1/2} Q Σ_S^{-1/2} with Q orthogonal — they differ by a rotation of "
+            "the whitened colours, which the mean and covariance cannot see."
+        )
     mu, cov = (t[0].double() for t in colour_stats(got.detach().float()))
     scale = float(cov_t.abs().max())
     mean_ok = torch.allclose(mu, mu_t, atol=1e-4)
     cov_ok = torch.allclose(cov, cov_t, atol=1e-4 * scale)
     cholesky = torch.linalg.cholesky(cov_t) @ torch.linalg.inv(torch.linalg.cholesky(cov_s))
     if same(got, _affine(cholesky, source, mu_s, mu_t), atol=1e-4):
-        return failed("that is the Cholesky map of the lesson, A = L_T L_S⁻¹. It does match the covariance, but this "
-                      "exercise asks for the other one, built from symmetric square roots.")
+        return failed(
+            "that is the Cholesky map of the lesson, A = L_T L_S⁻¹. It does match the covariance, but this "
+            "exercise asks for the other one, built from symmetric square roots."
+        )
     root_s = _sym(cov_s, 0.5)
     optimal = _sym(cov_s, -0.5) @ _sym(root_s @ cov_t @ root_s, 0.5) @ _sym(cov_s, -0.5)
     if same(got, _affine(optimal, source, mu_s, mu_t), atol=1e-4):
-        return failed("that is the symmetric map Σ_S^{-1/2}(Σ_S^{1/2} Σ_T Σ_S^{1/2})^{1/2} Σ_S^{-1/2} — the cheapest "
-                      "one (lesson 9 meets it again), and a valid recolouring, but not A = Σ_T^{1/2} Σ_S^{-1/2}.")
+        return failed(
+            "that is the symmetric map Σ_S^{-1/2}(Σ_S^{1/2} Σ_T Σ_S^{1/2})^{1/2} Σ_S^{-1/2} — the cheapest "
+            "one (lesson 9 meets it again), and a valid recolouring, but not A = Σ_T^{1/2} Σ_S^{-1/2}."
+        )
     if same(got, _affine(_sym(cov_t, 0.5) @ _sym(cov_s, 0.5), source, mu_s, mu_t), atol=1e-4):
-        return failed("you multiplied by Σ_S^{+1/2}. The source's covariance must first be undone (whitened) with "
-                      "Σ_S^{-1/2}, then the target's put on with Σ_T^{1/2}.")
+        return failed(
+            "you multiplied by Σ_S^{+1/2}. The source's covariance must first be undone (whitened) with "
+            "Σ_S^{-1/2}, then the target's put on with Σ_T^{1/2}."
+        )
     if same(got, _affine(_sym(cov_s, -0.5) @ _sym(cov_t, 0.5), source, mu_s, mu_t), atol=1e-4):
-        return failed("the order is reversed: A acts on x − μ_S, so the factor applied first (whitening, Σ_S^{-1/2}) "
-                      "stands on the right: A = Σ_T^{1/2} Σ_S^{-1/2}.")
+        return failed(
+            "the order is reversed: A acts on x − μ_S, so the factor applied first (whitening, Σ_S^{-1/2}) "
+            "stands on the right: A = Σ_T^{1/2} Σ_S^{-1/2}."
+        )
     if mean_ok and not cov_ok:
         ratio = float(torch.trace(cov) / torch.trace(cov_t))
         n_s, n_t = source[0, 0].numel(), target[0, 0].numel()
-        if abs(ratio - (n_t / (n_t - 1)) / (n_s / (n_s - 1))) < 2e-4 and torch.allclose(cov, cov_t * ratio,
-                                                                                           atol=1e-4 * scale):
-            return failed("you divided by n − 1 (torch.cov's default). The two images have different numbers of "
-                          "pixels, so the factors do not cancel: use 1/n for both covariances.")
+        if abs(ratio - (n_t / (n_t - 1)) / (n_s / (n_s - 1))) < 2e-4 and torch.allclose(
+            cov, cov_t * ratio, atol=1e-4 * scale
+        ):
+            return failed(
+                "you divided by n − 1 (torch.cov's default). The two images have different numbers of "
+                "pixels, so the factors do not cancel: use 1/n for both covariances."
+            )
         if torch.allclose(cov.diagonal(), cov_t.diagonal(), rtol=1e-3):
-            return failed("each channel has the target's variance, but the correlations between channels differ: "
-                          "scaling the channels one by one is not enough.")
+            return failed(
+                "each channel has the target's variance, but the correlations between channels differ: "
+                "scaling the channels one by one is not enough."
+            )
         return failed("the mean colour matches but the covariance does not.")
     if cov_ok and not mean_ok:
-        return failed("the covariance matches but the mean colour does not.",
-                      hint="after multiplying the centred pixels by A, add the target's mean μ_T.")
+        return failed(
+            "the covariance matches but the mean colour does not.",
+            hint="after multiplying the centred pixels by A, add the target's mean μ_T.",
+        )
     return mismatch(got, want, "the recoloured source", rtol=1e-4, atol=1e-4)
 
 
@@ -164,9 +203,14 @@ def _weighted_gram(feats: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (f * w) @ f.transpose(1, 2) / (feats.shape[1] * w.sum())
 
 
-@exercise(lesson=8, number=3, title="a Gram matrix for a soft region", level="a function",
-          hint="first bring the mask to the features' (h, w) with F.interpolate(..., mode='area'); then each "
-               "position k adds T_k · F_k F_kᵀ, and the sum is divided by N times the mask's mass Σ_k T_k.")
+@exercise(
+    lesson=8,
+    number=3,
+    title="a Gram matrix for a soft region",
+    level="a function",
+    hint="first bring the mask to the features' (h, w) with F.interpolate(..., mode='area'); then each "
+    "position k adds T_k · F_k F_kᵀ, and the sum is divided by N times the mask's mass Σ_k T_k.",
+)
 def soft_region_gram(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(features, mask)``: features (1, N, h, w), a soft mask (1, 1, H, W) at image resolution; returns
     Σ_k T_k F_k F_kᵀ / (N Σ_k T_k) with T the mask area-averaged to (h, w), shape (1, N, N)."""
@@ -179,37 +223,53 @@ def soft_region_gram(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -
         error.message += " (The mask comes at the image's resolution, 16×24 here; the features are 4×6.)"
         return error
     if same(got, want):
-        return passed("each position counts with the share T_k of it that lies in the region, and dividing by the "
-                      "mass Σ T_k makes G a weighted average of F_k F_kᵀ: a small or faint region gets a Gram matrix "
-                      "on the style's scale, and multiplying the mask by a constant changes nothing. For 0/1 masks it "
-                      "equals the lesson's guided Gram; for soft masks that one weighs position k by T_k² instead.")
+        return passed(
+            "each position counts with the share T_k of it that lies in the region, and dividing by the "
+            "mass Σ T_k makes G a weighted average of F_k F_kᵀ: a small or faint region gets a Gram matrix "
+            "on the style's scale, and multiplying the mask by a constant changes nothing. For 0/1 masks it "
+            "equals the lesson's guided Gram; for soft masks that one weighs position k by T_k² instead."
+        )
     n, m = feats.shape[1], t.numel()
     f, w = feats.flatten(2), t.flatten(2)
     ft = f * w
     if same(got, ft @ ft.transpose(1, 2) / (n * w.square().sum())):
-        return failed("that is the lesson's guided Gram (F∘T)(F∘T)ᵀ / (N Σ T²): it weighs each position by T_k², so a "
-                      "position half inside the region counts a quarter. Here each position counts T_k, once.")
+        return failed(
+            "that is the lesson's guided Gram (F∘T)(F∘T)ᵀ / (N Σ T²): it weighs each position by T_k², so a "
+            "position half inside the region counts a quarter. Here each position counts T_k, once."
+        )
     if same(got, ft @ ft.transpose(1, 2) / (n * w.sum())):
-        return failed("you multiplied both factors by T ((F∘T)(F∘T)ᵀ) but divided by Σ T: positions are weighed by "
-                      "T_k², and the result is no longer an average (a faint mask gives a faint Gram matrix).")
+        return failed(
+            "you multiplied both factors by T ((F∘T)(F∘T)ᵀ) but divided by Σ T: positions are weighed by "
+            "T_k², and the result is no longer an average (a faint mask gives a faint Gram matrix)."
+        )
     if same(got, ft @ f.transpose(1, 2) / (n * m)):
-        return failed("you divided by N·M, all positions of the map. Normalise by the mask's mass Σ_k T_k instead: "
-                      "otherwise a small region gets a small Gram matrix, as if its style were faint.")
+        return failed(
+            "you divided by N·M, all positions of the map. Normalise by the mask's mass Σ_k T_k instead: "
+            "otherwise a small region gets a small Gram matrix, as if its style were faint."
+        )
     corners = {"align_corners": False}
     for mode, kwargs in (("nearest", {}), ("bilinear", corners), ("bicubic", corners)):
         if same(got, _weighted_gram(feats, F.interpolate(mask, size=size, mode=mode, **kwargs))):
-            return failed(f"the formula is right, but you resized the mask with mode='{mode}', which samples a few "
-                          "pixels. Area averaging (mode='area') gives each feature position the fraction of its "
-                          "pixels that lie in the region.")
+            return failed(
+                f"the formula is right, but you resized the mask with mode='{mode}', which samples a few "
+                "pixels. Area averaging (mode='area') gives each feature position the fraction of its "
+                "pixels that lie in the region."
+            )
     if same(got, _weighted_gram(feats, F.adaptive_max_pool2d(mask, size))):
-        return failed("the formula is right, but you took the maximum of the mask over each cell: a cell barely "
-                      "touched by the region then counts fully. Average it (mode='area').")
+        return failed(
+            "the formula is right, but you took the maximum of the mask over each cell: a cell barely "
+            "touched by the region then counts fully. Average it (mode='area')."
+        )
     return mismatch(got, want, "the soft-region Gram matrix")
 
 
 # ------------------------------------------------------------------------------------------- exercise 4
-_GREY_KEYS = {"luminance_chroma": "a number", "covariance_rank": "0, 1, 2 or 3",
-              "recoloured_style_grey": "True or False", "plain_transfer_grey": "True or False"}
+_GREY_KEYS = {
+    "luminance_chroma": "a number",
+    "covariance_rank": "0, 1, 2 or 3",
+    "recoloured_style_grey": "True or False",
+    "plain_transfer_grey": "True or False",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -221,8 +281,11 @@ def _first_layer():
 
 def _grey_measurements() -> dict[str, object]:
     g = generator(4)
-    grey = F.interpolate(torch.rand(1, 1, 5, 5, generator=g), size=(20, 20), mode="bilinear",
-                         align_corners=False).expand(-1, 3, -1, -1).contiguous()
+    grey = (
+        F.interpolate(torch.rand(1, 1, 5, 5, generator=g), size=(20, 20), mode="bilinear", align_corners=False)
+        .expand(-1, 3, -1, -1)
+        .contiguous()
+    )
     style = torch.rand(1, 3, 20, 20, generator=g) * torch.tensor([0.9, 0.6, 0.2])[:, None, None]  # warm colours
     some_luminance = rgb_to_yiq(style)[:, :1].expand(-1, 3, -1, -1)  # any grey result of the Y-only transfer
     lum_only = combine_luminance(some_luminance, grey)
@@ -240,15 +303,23 @@ def _grey_measurements() -> dict[str, object]:
     (gram(fx) - gram(target)).square().mean().backward()
     assert x.grad is not None  # backward() has just filled it
     step = rgb_to_yiq(x.grad)
-    return {"luminance_chroma": float(rgb_to_yiq(lum_only)[:, 1:].abs().max()), "covariance_rank": rank,
-            "recoloured_style_grey": bool(rgb_to_yiq(recoloured)[:, 1:].abs().max() < 1e-3),
-            "plain_transfer_grey": bool(step[:, 1:].abs().max() < 1e-3 * step[:, :1].abs().max()),
-            "_chroma_share": float(step[:, 1:].abs().mean() / step[:, :1].abs().mean())}
+    return {
+        "luminance_chroma": float(rgb_to_yiq(lum_only)[:, 1:].abs().max()),
+        "covariance_rank": rank,
+        "recoloured_style_grey": bool(rgb_to_yiq(recoloured)[:, 1:].abs().max() < 1e-3),
+        "plain_transfer_grey": bool(step[:, 1:].abs().max() < 1e-3 * step[:, :1].abs().max()),
+        "_chroma_share": float(step[:, 1:].abs().mean() / step[:, :1].abs().mean()),
+    }
 
 
-@exercise(lesson=8, number=4, title="a black-and-white photo as content", level="predict and explain",
-          hint="grey pixels (v, v, v) have I = Q = 0 and all lie on one line through the RGB cube; ask of each "
-               "method where its colours come from — the photo, or the style's first-layer Gram matrix?")
+@exercise(
+    lesson=8,
+    number=4,
+    title="a black-and-white photo as content",
+    level="predict and explain",
+    hint="grey pixels (v, v, v) have I = Q = 0 and all lie on one line through the RGB cube; ask of each "
+    "method where its colours come from — the photo, or the style's first-layer Gram matrix?",
+)
 def grey_photo(predictions: dict) -> CheckResult:
     """``predictions``: a dict with the four keys of ``_GREY_KEYS``, for a grey photo (R = G = B) as content."""
     if not isinstance(predictions, dict):
@@ -257,8 +328,9 @@ def grey_photo(predictions: dict) -> CheckResult:
         raise NotAnswered
     missing = [k for k in _GREY_KEYS if predictions.get(k, ...) is Ellipsis]
     if missing:
-        return failed("fill in every prediction; still missing: " + ", ".join(f"{k} ({_GREY_KEYS[k]})" for k in missing)
-                      + ".")
+        return failed(
+            "fill in every prediction; still missing: " + ", ".join(f"{k} ({_GREY_KEYS[k]})" for k in missing) + "."
+        )
     seen = _grey_measurements()
     try:
         chroma = float(predictions["luminance_chroma"])
@@ -267,29 +339,41 @@ def grey_photo(predictions: dict) -> CheckResult:
         return failed("luminance_chroma should be a number and covariance_rank a whole number.")
     wrong = []
     if abs(chroma) > 1e-3:
-        wrong.append(f"luminance_chroma: you said {chroma:g}; measured {seen['luminance_chroma']:.1e}. Luminance-only "
-                     "transfer takes I and Q from the photo, and a grey photo's are 0 everywhere — the result is grey "
-                     "whatever the style (and clamping (v, v, v) to [0, 1] keeps it grey).")
+        wrong.append(
+            f"luminance_chroma: you said {chroma:g}; measured {seen['luminance_chroma']:.1e}. Luminance-only "
+            "transfer takes I and Q from the photo, and a grey photo's are 0 everywhere — the result is grey "
+            "whatever the style (and clamping (v, v, v) to [0, 1] keeps it grey)."
+        )
     if rank != seen["covariance_rank"]:
         why = "Only a constant image has rank 0. " if rank == 0 else ""
-        wrong.append(f"covariance_rank: you said {rank}; it is {seen['covariance_rank']}. {why}Every pixel lies on the "
-                     "grey line through (1, 1, 1), so Σ_C = σ² (1, 1, 1)(1, 1, 1)ᵀ: one direction of spread. "
-                     "Its Cholesky factor exists only because nst.match_colour adds a tiny ridge (eps).")
+        wrong.append(
+            f"covariance_rank: you said {rank}; it is {seen['covariance_rank']}. {why}Every pixel lies on the "
+            "grey line through (1, 1, 1), so Σ_C = σ² (1, 1, 1)(1, 1, 1)ᵀ: one direction of spread. "
+            "Its Cholesky factor exists only because nst.match_colour adds a tiny ridge (eps)."
+        )
     if bool(predictions["recoloured_style_grey"]) != seen["recoloured_style_grey"]:
-        wrong.append("recoloured_style_grey: it is grey. The recoloured style gets the photo's mean (grey) and Σ_C, "
-                     "which has no spread off the grey line: its chroma has mean 0 and (up to eps) variance 0. "
-                     "Histogram matching then transfers a grey style.")
+        wrong.append(
+            "recoloured_style_grey: it is grey. The recoloured style gets the photo's mean (grey) and Σ_C, "
+            "which has no spread off the grey line: its chroma has mean 0 and (up to eps) variance 0. "
+            "Histogram matching then transfers a grey style."
+        )
     if bool(predictions["plain_transfer_grey"]) != seen["plain_transfer_grey"]:
-        wrong.append("plain_transfer_grey: it is not grey. The style loss at relu1_1 holds the painting's colour "
-                     "statistics; at the grey photo its gradient already has a chroma part "
-                     f"({seen['_chroma_share']:.0%} of the luminance part, measured on a small network), so the "
-                     "first step paints colour in.")
+        wrong.append(
+            "plain_transfer_grey: it is not grey. The style loss at relu1_1 holds the painting's colour "
+            "statistics; at the grey photo its gradient already has a chroma part "
+            f"({seen['_chroma_share']:.0%} of the luminance part, measured on a small network), so the "
+            "first step paints colour in."
+        )
     if wrong:
-        return failed(f"{len(wrong)} of 4 predictions {'differs' if len(wrong) == 1 else 'differ'} from what the "
-                      "checker measured:\n• " + "\n• ".join(wrong))
-    return passed("all four right: for a grey photo luminance-only and histogram matching both give a grey result "
-                  "(one by construction, one because Σ_C has rank 1), while the plain transfer paints the style's "
-                  "colours in. To colour a black-and-white photo with a painting's palette, use the plain transfer.")
+        return failed(
+            f"{len(wrong)} of 4 predictions {'differs' if len(wrong) == 1 else 'differ'} from what the "
+            "checker measured:\n• " + "\n• ".join(wrong)
+        )
+    return passed(
+        "all four right: for a grey photo luminance-only and histogram matching both give a grey result "
+        "(one by construction, one because Σ_C has rank 1), while the plain transfer paints the style's "
+        "colours in. To colour a black-and-white photo with a painting's palette, use the plain transfer."
+    )
 
 
 # ------------------------------------------------------------------------------------------- exercise 5
@@ -314,27 +398,41 @@ def _measure(fn: Callable[[torch.Tensor], float], image: torch.Tensor) -> float 
     return value
 
 
-@exercise(lesson=8, number=5, title="measure the size of the strokes", level="design an experiment",
-          hint="a size is a length: how far must you shift the (grey, mean-removed) image before it stops "
-               "resembling itself? The autocorrelation (torch.fft) falls from 1 at shift 0; the shift where it "
-               "drops below ½ is one good answer. Test it on an image and on the same image resized 2×.")
+@exercise(
+    lesson=8,
+    number=5,
+    title="measure the size of the strokes",
+    level="design an experiment",
+    hint="a size is a length: how far must you shift the (grey, mean-removed) image before it stops "
+    "resembling itself? The autocorrelation (torch.fft) falls from 1 at shift 0; the shift where it "
+    "drops below ½ is one good answer. Test it on an image and on the same image resized 2×.",
+)
 def stroke_size(fn: Callable[[torch.Tensor], float]) -> CheckResult:
     """``fn(image)``: a typical stroke size of a (1, 3, H, W) image in pixels; must double when the strokes do and
     ignore the image size and the contrast."""
     small, large = _blobs(16, 96, 0), _blobs(8, 96, 0)  # blobs about 6 px and 12 px across, same image size
     values: dict[str, float] = {}
-    for name, image in (("small", small), ("large", large), ("resized", resize_image(small, 192)),
-                        ("faint", 0.5 * small + 0.25)):
+    for name, image in (
+        ("small", small),
+        ("large", large),
+        ("resized", resize_image(small, 192)),
+        ("faint", 0.5 * small + 0.25),
+    ):
         measured = _measure(fn, image)
         if isinstance(measured, CheckResult):
             return measured
         values[name] = measured
-    grow, resize, faint = (values["large"] / values["small"], values["resized"] / values["small"],
-                           values["faint"] / values["small"])
+    grow, resize, faint = (
+        values["large"] / values["small"],
+        values["resized"] / values["small"],
+        values["faint"] / values["small"],
+    )
     if 1.5 <= resize <= 2.7 and not 1.5 <= grow <= 2.7 and abs(grow - 1) < 0.1:
-        return failed(f"your measure doubled when the image was resized 2× (×{resize:.2f}) but did not change when the "
-                      f"blobs doubled in an image of the same size (×{grow:.2f}): it measures the image, not the "
-                      "strokes.")
+        return failed(
+            f"your measure doubled when the image was resized 2× (×{resize:.2f}) but did not change when the "
+            f"blobs doubled in an image of the same size (×{grow:.2f}): it measures the image, not the "
+            "strokes."
+        )
     for ratio, what in ((grow, "blobs twice as large (same image size)"), (resize, "the same texture resized 2×")):
         if not 1.5 <= ratio <= 2.7:
             if 3.2 <= ratio <= 5:
@@ -345,11 +443,17 @@ def stroke_size(fn: Callable[[torch.Tensor], float]) -> CheckResult:
                 why = "it hardly notices the size of the strokes."
             else:
                 why = "a length should double."
-            return failed(f"for {what} your measure changed by ×{ratio:.2f} ({values['small']:.3g} → "
-                          f"{values['large' if what.startswith('blobs') else 'resized']:.3g}): {why}")
+            return failed(
+                f"for {what} your measure changed by ×{ratio:.2f} ({values['small']:.3g} → "
+                f"{values['large' if what.startswith('blobs') else 'resized']:.3g}): {why}"
+            )
     if not 0.87 <= faint <= 1.15:
-        return failed(f"halving the contrast (0.5·image + 0.25) changed your measure by ×{faint:.2f}: it responds to "
-                      "contrast, not only to size. Normalise (e.g. divide the autocorrelation by its value at 0).")
-    return passed(f"your measure doubles with the strokes (×{grow:.2f} for blobs twice as large, ×{resize:.2f} for the "
-                  f"texture resized 2×) and ignores contrast (×{faint:.2f}). Now use it on the style at each "
-                  "style_scale and on the transfers of section 3 — do the strokes follow?")
+        return failed(
+            f"halving the contrast (0.5·image + 0.25) changed your measure by ×{faint:.2f}: it responds to "
+            "contrast, not only to size. Normalise (e.g. divide the autocorrelation by its value at 0)."
+        )
+    return passed(
+        f"your measure doubles with the strokes (×{grow:.2f} for blobs twice as large, ×{resize:.2f} for the "
+        f"texture resized 2×) and ignores contrast (×{faint:.2f}). Now use it on the style at each "
+        "style_scale and on the transfers of section 3 — do the strokes follow?"
+    )

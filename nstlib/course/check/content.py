@@ -4,6 +4,7 @@ Oracles: :func:`nstlib.content_loss` and autograd (the mean convention and ½ Σ
 Gatys et al. 2016, eqs. 1–2), a known image behind the features of a small convolution, and the lesson's
 measurements of what a 2-pixel shift does to shallow and deep features.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -43,9 +44,14 @@ def _multiple_of(got: torch.Tensor, base: torch.Tensor) -> float | None:
     return c if torch.allclose(got, c * base, rtol=1e-4, atol=atol) else None
 
 
-@exercise(lesson=3, number=1, title="the gradient of the mean convention", level="one line",
-          hint="the mean is the sum of the N·H·W squares divided by their number; differentiate (F − P)² and "
-               "keep the constant in front.")
+@exercise(
+    lesson=3,
+    number=1,
+    title="the gradient of the mean convention",
+    level="one line",
+    hint="the mean is the sum of the N·H·W squares divided by their number; differentiate (F − P)² and "
+    "keep the constant in front.",
+)
 def mean_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(F, P)`` = ∂/∂F of mean (F − P)² (nst.content_loss's default) for (1, N, H, W) features."""
     for features, target in _pairs(31):
@@ -59,32 +65,54 @@ def mean_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> C
         _, n, h, w = features.shape
         c = _multiple_of(got, features - target)
         if c is not None and abs(c - 2 / (n * h * w)) > 1e-4 * 2 / (n * h * w):
-            names = [(1.0, "F − P: that is the gradient of the ½ Σ convention. The mean divides the sum of squares by "
-                           "N·M and has no ½, so its gradient is smaller by the constant ½·N·M"),
-                     (1.0 / (n * h * w), "(F − P)/(N·M): the 2 that the square brings down is missing — the mean "
-                                         "has no ½ to cancel it"),
-                     (2.0, "2 (F − P): you did not divide by the number of entries N·M"),
-                     (2.0 / (h * w), "2 (F − P)/M: you divided by the positions M = H·W only; the mean runs over "
-                                     "all N·M entries, channels included"),
-                     (2.0 / n, "2 (F − P)/N: you divided by the channels N only; the mean runs over all N·M entries"),
-                     (-2.0 / (n * h * w), "2 (P − F)/(N·M): the right size but the wrong sign — the loss grows as F "
-                                          "moves away from P, so its gradient points from P towards F")]
+            names = [
+                (
+                    1.0,
+                    "F − P: that is the gradient of the ½ Σ convention. The mean divides the sum of squares by "
+                    "N·M and has no ½, so its gradient is smaller by the constant ½·N·M",
+                ),
+                (
+                    1.0 / (n * h * w),
+                    "(F − P)/(N·M): the 2 that the square brings down is missing — the mean has no ½ to cancel it",
+                ),
+                (2.0, "2 (F − P): you did not divide by the number of entries N·M"),
+                (
+                    2.0 / (h * w),
+                    "2 (F − P)/M: you divided by the positions M = H·W only; the mean runs over "
+                    "all N·M entries, channels included",
+                ),
+                (2.0 / n, "2 (F − P)/N: you divided by the channels N only; the mean runs over all N·M entries"),
+                (
+                    -2.0 / (n * h * w),
+                    "2 (P − F)/(N·M): the right size but the wrong sign — the loss grows as F "
+                    "moves away from P, so its gradient points from P towards F",
+                ),
+            ]
             for factor, text in names:
                 if abs(c - factor) < 1e-4 * abs(factor):
                     return failed(f"for features of shape {tuple(features.shape)} your gradient is {text}.")
-            return failed(f"your gradient is {c:.4g} × (F − P); for shape {tuple(features.shape)} the mean's is "
-                          f"{2 / (n * h * w):.4g} × (F − P) = 2/(N·M) (F − P).")
+            return failed(
+                f"your gradient is {c:.4g} × (F − P); for shape {tuple(features.shape)} the mean's is "
+                f"{2 / (n * h * w):.4g} × (F − P) = 2/(N·M) (F − P)."
+            )
         problem = close(got, want, f"the gradient for features of shape {tuple(features.shape)}")
         if problem is not None:
             return problem
-    return passed("∂/∂F mean (F − P)² = 2 (F − P)/(N·M): the ½ Σ gradient F − P times 2/(N·M), the same constant "
-                  "that relates the two losses. Every pixel's gradient is scaled alike, so both conventions push the "
-                  "image the same way; only the size of the numbers (and a plain gradient step) differs.")
+    return passed(
+        "∂/∂F mean (F − P)² = 2 (F − P)/(N·M): the ½ Σ gradient F − P times 2/(N·M), the same constant "
+        "that relates the two losses. Every pixel's gradient is scaled alike, so both conventions push the "
+        "image the same way; only the size of the numbers (and a plain gradient step) differs."
+    )
 
 
-@exercise(lesson=3, number=2, title="the gradient through the ReLU", level="a few lines",
-          hint="chain rule: ∂L/∂Z = ∂L/∂F · ∂F/∂Z with F = relu(Z). What is the ReLU's derivative where Z < 0, "
-               "and where Z > 0? (Gatys et al.'s eq. 2 says it in words.)")
+@exercise(
+    lesson=3,
+    number=2,
+    title="the gradient through the ReLU",
+    level="a few lines",
+    hint="chain rule: ∂L/∂Z = ∂L/∂F · ∂F/∂Z with F = relu(Z). What is the ReLU's derivative where Z < 0, "
+    "and where Z > 0? (Gatys et al.'s eq. 2 says it in words.)",
+)
 def relu_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(Z, P)`` = ∂L/∂Z for L = ½ Σ (relu(Z) − P)², Z the pre-activation and P ≥ 0 the photo's
     relu features."""
@@ -102,14 +130,26 @@ def relu_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> C
             diff = pre.relu() - target
             on = (pre > 0).float()
             mistakes = [
-                (diff, "you left out the ReLU's derivative: where Z < 0 the ReLU's output stays 0 when Z moves a "
-                       "little, so no gradient reaches Z there (Gatys et al.'s eq. 2: 0 where F < 0)"),
-                (pre - target, "you differentiated as if there were no ReLU: Z − P. Where Z < 0 the generated "
-                               "feature is relu(Z) = 0, not Z, and its derivative is 0"),
-                (diff * (target > 0).float(), "you masked where the *photo's* feature P is positive; the mask "
-                                              "belongs to the generated image's own pre-activation Z"),
-                (diff.relu(), "you put a ReLU on the gradient; the ReLU acts on Z, so the gradient is masked where "
-                              "Z ≤ 0 and keeps its sign elsewhere"),
+                (
+                    diff,
+                    "you left out the ReLU's derivative: where Z < 0 the ReLU's output stays 0 when Z moves a "
+                    "little, so no gradient reaches Z there (Gatys et al.'s eq. 2: 0 where F < 0)",
+                ),
+                (
+                    pre - target,
+                    "you differentiated as if there were no ReLU: Z − P. Where Z < 0 the generated "
+                    "feature is relu(Z) = 0, not Z, and its derivative is 0",
+                ),
+                (
+                    diff * (target > 0).float(),
+                    "you masked where the *photo's* feature P is positive; the mask "
+                    "belongs to the generated image's own pre-activation Z",
+                ),
+                (
+                    diff.relu(),
+                    "you put a ReLU on the gradient; the ReLU acts on Z, so the gradient is masked where "
+                    "Z ≤ 0 and keeps its sign elsewhere",
+                ),
                 (-diff * on, "the right mask but the wrong sign: the gradient points from P towards relu(Z)"),
                 (2 * diff * on, "the right mask but twice the size: the ½ cancels the 2 of the square"),
             ]
@@ -119,10 +159,12 @@ def relu_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> C
         problem = close(got, want, f"∂L/∂Z {where}")
         if problem is not None:
             return problem
-    return passed("∂L/∂Z = (relu(Z) − P) where Z > 0, and 0 where Z < 0. Note the case Z < 0 < P: the photo has the "
-                  "feature, the generated image does not, yet no gradient asks for it — a switched-off unit gets no "
-                  "push to switch on. The optimiser must reach it through other layers or other units, one reason "
-                  "deep reconstructions need so many steps.")
+    return passed(
+        "∂L/∂Z = (relu(Z) − P) where Z > 0, and 0 where Z < 0. Note the case Z < 0 < P: the photo has the "
+        "feature, the generated image does not, yet no gradient asks for it — a switched-off unit gets no "
+        "push to switch on. The optimiser must reach it through other layers or other units, one reason "
+        "deep reconstructions need so many steps."
+    )
 
 
 def _conv(out_channels: int, stride: int, g: torch.Generator) -> torch.nn.Conv2d:
@@ -133,15 +175,22 @@ def _conv(out_channels: int, stride: int, g: torch.Generator) -> torch.nn.Conv2d
     return conv.requires_grad_(False)
 
 
-@exercise(lesson=3, number=3, title="invert a layer", level="a function",
-          hint="the loop of section 3 with any layer in place of vgg: start from noise, make the pixels a leaf "
-               "tensor with requires_grad, minimise ½ Σ (layer(x) − target)² with torch.optim.LBFGS (a few hundred "
-               "steps; line_search_fn='strong_wolfe' helps), return x.detach().")
+@exercise(
+    lesson=3,
+    number=3,
+    title="invert a layer",
+    level="a function",
+    hint="the loop of section 3 with any layer in place of vgg: start from noise, make the pixels a leaf "
+    "tensor with requires_grad, minimise ½ Σ (layer(x) − target)² with torch.optim.LBFGS (a few hundred "
+    "steps; line_search_fn='strong_wolfe' helps), return x.detach().",
+)
 def invert_layer(fn: Callable[[torch.nn.Module, torch.Tensor, tuple], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(layer, target, shape)`` returns an image x of ``shape`` whose ``layer(x)`` matches ``target``."""
     g = generator(33)
-    cases = [("a 3×3 convolution to 12 channels", _conv(12, 1, g)), ("a 3×3 convolution with stride 2 to 2 channels",
-                                                                        _conv(2, 2, g))]
+    cases = [
+        ("a 3×3 convolution to 12 channels", _conv(12, 1, g)),
+        ("a 3×3 convolution with stride 2 to 2 channels", _conv(2, 2, g)),
+    ]
     errors = []
     for what, layer in cases:
         image = torch.rand(1, 3, 8, 8, generator=g)
@@ -150,58 +199,84 @@ def invert_layer(fn: Callable[[torch.nn.Module, torch.Tensor, tuple], torch.Tens
         if error is not None:
             return error
         if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(target.shape) != tuple(image.shape):
-            return failed(f"for {what} you returned a tensor of the features' shape {tuple(target.shape)}: that looks "
-                          "like layer(x). Return the image x itself.")
+            return failed(
+                f"for {what} you returned a tensor of the features' shape {tuple(target.shape)}: that looks "
+                "like layer(x). Return the image x itself."
+            )
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(image.shape):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            return failed(f"for {what} your function returned {shape}; it should return an image of shape "
-                          f"{tuple(image.shape)}, the `shape` it was given.")
+            return failed(
+                f"for {what} your function returned {shape}; it should return an image of shape "
+                f"{tuple(image.shape)}, the `shape` it was given."
+            )
         x = got.detach().float()
         with torch.no_grad():
             feature_error = float((layer(x) - target).norm() / target.norm())
             start_error = float((layer(torch.zeros_like(x)) - target).norm() / target.norm())
         pixel_error = float((x - image).norm() / image.norm())
         if feature_error > 1e-2:
-            uphill = " Its features are further off than a black image's: does your step go *against* the gradient?" \
-                if feature_error > start_error else ""
-            return failed(f"for {what} the features of your image are {feature_error:.1%} away from the target "
-                          f"(relative); they should match to 1%.{uphill} More steps, or L-BFGS, get there.")
+            uphill = (
+                " Its features are further off than a black image's: does your step go *against* the gradient?"
+                if feature_error > start_error
+                else ""
+            )
+            return failed(
+                f"for {what} the features of your image are {feature_error:.1%} away from the target "
+                f"(relative); they should match to 1%.{uphill} More steps, or L-BFGS, get there."
+            )
         errors.append((what, feature_error, pixel_error, target.numel(), image.numel()))
     (_, fa, pa, ea, ua), (_, fb, pb, eb, ub) = errors
-    return passed(f"both layers inverted. The 12-channel convolution gives {ea} equations for {ua} unknown pixel "
-                  f"values: your image is the original (pixel error {pa:.2%}). The stride-2 convolution to 2 channels "
-                  f"gives only {eb}: its features match just as well ({fb:.2%}), yet the pixels are {pb:.0%} away from "
-                  "the original — a whole family of images has those features, and the start decides which one you "
-                  "get. That is section 5's counting argument where it holds: in a linear layer.")
+    return passed(
+        f"both layers inverted. The 12-channel convolution gives {ea} equations for {ua} unknown pixel "
+        f"values: your image is the original (pixel error {pa:.2%}). The stride-2 convolution to 2 channels "
+        f"gives only {eb}: its features match just as well ({fb:.2%}), yet the pixels are {pb:.0%} away from "
+        "the original — a whole family of images has those features, and the start decides which one you "
+        "get. That is section 5's counting argument where it holds: in a linear layer."
+    )
 
 
-_SHIFT_WHY = ("a relu1_2 unit sees a 5×5-pixel patch and there is one at every pixel; a 2-pixel move puts a different "
-              "patch under each of them, so for a photo with fine texture the maps change almost as much as for "
-              "another photo (on the lesson's network by some 60–80% of ‖P‖). A relu5_2 unit sees 164–188 pixels and "
-              "stands for a 16×16 block after four poolings: 2 pixels are a small part of what it sees, and its "
-              "response changes far less (about 20%). ")
+_SHIFT_WHY = (
+    "a relu1_2 unit sees a 5×5-pixel patch and there is one at every pixel; a 2-pixel move puts a different "
+    "patch under each of them, so for a photo with fine texture the maps change almost as much as for "
+    "another photo (on the lesson's network by some 60–80% of ‖P‖). A relu5_2 unit sees 164–188 pixels and "
+    "stands for a 16×16 block after four poolings: 2 pixels are a small part of what it sees, and its "
+    "response changes far less (about 20%). "
+)
 
 
-@exercise(lesson=3, number=4, title="a photo moved by two pixels", level="predict and explain",
-          hint="think of what one unit of each layer sees (its receptive field) and how many pixels one position "
-               "of its map stands for, and how much of that changes when everything moves by 2 pixels.")
+@exercise(
+    lesson=3,
+    number=4,
+    title="a photo moved by two pixels",
+    level="predict and explain",
+    hint="think of what one unit of each layer sees (its receptive field) and how many pixels one position "
+    "of its map stands for, and how much of that changes when everything moves by 2 pixels.",
+)
 def shifted_photo(answer: str) -> CheckResult:
     """Exercise: for the photo moved 2 px, which layer's relative distance ‖F − P‖/‖P‖ is larger: relu1_2 or relu5_2?"""
     choice = str(answer).strip().lower().replace("conv", "relu")
     if choice == "relu1_2":
-        return passed(_SHIFT_WHY + "So a deep layer's content loss forgives small shifts and distortions — which is "
-                      "why a deep reconstruction can have a large pixel error and a small loss, and why the content "
-                      "of a style transfer may wobble without the loss noticing.")
+        return passed(
+            _SHIFT_WHY + "So a deep layer's content loss forgives small shifts and distortions — which is "
+            "why a deep reconstruction can have a large pixel error and a small loss, and why the content "
+            "of a style transfer may wobble without the loss noticing."
+        )
     if choice == "relu5_2":
         return failed("the other way round: " + _SHIFT_WHY)
     if choice in ("same", "equal", "neither", "both", "none"):
-        return failed("convolutions move their maps along with the image, but the content loss compares position by "
-                      "position: a moved map is a different map. The question is which layer's maps change *less* "
-                      "when moved by 2 pixels.")
-    return failed(f"answer with \"relu1_2\" or \"relu5_2\" (you gave {answer!r}).")
+        return failed(
+            "convolutions move their maps along with the image, but the content loss compares position by "
+            "position: a moved map is a different map. The question is which layer's maps change *less* "
+            "when moved by 2 pixels."
+        )
+    return failed(f'answer with "relu1_2" or "relu5_2" (you gave {answer!r}).')
 
 
 free_pixels = open_exercise(
-    "free_pixels", lesson=3, number=5, title="who fills the free pixels?",
+    "free_pixels",
+    lesson=3,
+    number=5,
+    title="who fills the free pixels?",
     hint="two nst.reconstruct runs with init=astronaut (relu1_2 and relu5_2), the same steps and pooling as the "
-         "lesson; measure each result's pixel error to the cat and to the astronaut, and look at both images.")
+    "lesson; measure each result's pixel error to the cat and to the astronaut, and look at both images.",
+)

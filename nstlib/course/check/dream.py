@@ -7,6 +7,7 @@ of each weighted layer re-measured on a small seeded random VGG. Each checker co
 mistakes (the whole layer instead of one channel, the gradient left in the rolled frame, int() instead of round(),
 forgetting the colour channels, balancing loss values instead of gradients …) and says which one it saw.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,9 +34,14 @@ class _Number(Protocol):
 # --- exercise 1: the objective that dreams one channel ----------------------------------------------------
 
 
-@exercise(lesson=7, number=1, title="the objective that dreams one channel", level="one line",
-          hint="index the channel dimension (dim 1) of the (B, C, H, W) activation, then average over the positions "
-               "that are left, keeping one value per image.")
+@exercise(
+    lesson=7,
+    number=1,
+    title="the objective that dreams one channel",
+    level="one line",
+    hint="index the channel dimension (dim 1) of the (B, C, H, W) activation, then average over the positions "
+    "that are left, keeping one value per image.",
+)
 def channel_objective(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(activation, channel)`` for a (B, C, H, W) activation returns the (B,) mean of that channel."""
     gen = generator(70)
@@ -47,41 +53,65 @@ def channel_objective(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckR
             return error
         where = f"For an activation of shape {shape} and channel={channel},"
         if not isinstance(got, torch.Tensor):
-            return failed(f"{where} your function returned {type(got).__name__}; return a tensor, so that autograd can "
-                          "take its gradient with respect to the pixels.")
+            return failed(
+                f"{where} your function returned {type(got).__name__}; return a tensor, so that autograd can "
+                "take its gradient with respect to the pixels."
+            )
         if same(got, want):
             continue
         value = got.detach().double()
         b, c, h, w = shape
         if value.numel() == 1 and same(value.reshape(()), want.mean()) and b > 1:
-            return failed(f"{where} you returned one number for the whole batch. Keep one value per image, shape "
-                          f"(B,) = ({b},), like the terms of dream_loss, so every image of a batch dreams its own "
-                          "dream.")
+            return failed(
+                f"{where} you returned one number for the whole batch. Keep one value per image, shape "
+                f"(B,) = ({b},), like the terms of dream_loss, so every image of a batch dreams its own "
+                "dream."
+            )
         mistakes = [
-            (act.mean(dim=(1, 2, 3)), "that is the whole layer's mean over all its channels, the objective of "
-             "section 1. Keep channel c alone: activation[:, c]"),
-            (act[:, channel].sum(dim=(1, 2)), f"you summed over the {h}×{w} positions; average them, so the "
-             "objective does not grow with the image size"),
-            (act[:, :, channel].mean(dim=(1, 2)) if channel < h else None, "you indexed dim 2, which is the rows (H): "
-             "activation[:, :, c] is a row of every channel. The channels are dim 1"),
-            (act[..., channel].mean(dim=(1, 2)) if channel < w else None, "you indexed the last dim, the columns (W). "
-             "The channels are dim 1"),
-            (act[:, channel - 1].mean(dim=(1, 2)) if channel > 0 else None, "you took channel c − 1: channels are "
-             "numbered from 0, so channel c is activation[:, c]"),
+            (
+                act.mean(dim=(1, 2, 3)),
+                "that is the whole layer's mean over all its channels, the objective of "
+                "section 1. Keep channel c alone: activation[:, c]",
+            ),
+            (
+                act[:, channel].sum(dim=(1, 2)),
+                f"you summed over the {h}×{w} positions; average them, so the "
+                "objective does not grow with the image size",
+            ),
+            (
+                act[:, :, channel].mean(dim=(1, 2)) if channel < h else None,
+                "you indexed dim 2, which is the rows (H): "
+                "activation[:, :, c] is a row of every channel. The channels are dim 1",
+            ),
+            (
+                act[..., channel].mean(dim=(1, 2)) if channel < w else None,
+                "you indexed the last dim, the columns (W). The channels are dim 1",
+            ),
+            (
+                act[:, channel - 1].mean(dim=(1, 2)) if channel > 0 else None,
+                "you took channel c − 1: channels are numbered from 0, so channel c is activation[:, c]",
+            ),
             (act[:, (channel + 1) % c].mean(dim=(1, 2)), "you took channel c + 1: channels are numbered from 0"),
-            (act[:, channel].square().mean(dim=(1, 2)), "you averaged the squares (an L2 objective); this exercise "
-             "asks for the plain mean activation of the channel"),
+            (
+                act[:, channel].square().mean(dim=(1, 2)),
+                "you averaged the squares (an L2 objective); this exercise "
+                "asks for the plain mean activation of the channel",
+            ),
         ]
         if channel < b and value.shape == (c,) and same(value, act[channel].mean(dim=(1, 2))):
-            return failed(f"{where} you indexed the batch: activation[c] is image c, and you returned its {c} "
-                          "channel means. The channels are dim 1: activation[:, c].")
+            return failed(
+                f"{where} you indexed the batch: activation[c] is image c, and you returned its {c} "
+                "channel means. The channels are dim 1: activation[:, c]."
+            )
         for wrong, message in mistakes:
             if wrong is not None and same(value, wrong):
                 return failed(f"{where} {message}.")
         return mismatch(got, want, f"{where.rstrip(',')} the objective")
-    return passed("L_c = mean_{i,j} A_l[:, c, i, j], one value per image. Maximised, it grows the single feature that "
-                  "channel detects; optimize_pixels(image, lambda x: {'c': your_fn(net(x)[layer], c)}, "
-                  "maximize=True, optimizer='adam') dreams it.")
+    return passed(
+        "L_c = mean_{i,j} A_l[:, c, i, j], one value per image. Maximised, it grows the single feature that "
+        "channel detects; optimize_pixels(image, lambda x: {'c': your_fn(net(x)[layer], c)}, "
+        "maximize=True, optimizer='adam') dreams it."
+    )
 
 
 # --- exercise 2: a jitter that must be undone ----------------------------------------------------------
@@ -98,9 +128,14 @@ def _grad_at(loss_fn: Callable, x: torch.Tensor) -> torch.Tensor:
     return g
 
 
-@exercise(lesson=7, number=2, title="a jitter that is undone", level="a few lines",
-          hint="roll the image with torch.roll(image, shift, dims=(2, 3)), take the gradient of loss_fn there, and "
-               "roll that gradient by the opposite shift so that each value lands on the pixel it belongs to.")
+@exercise(
+    lesson=7,
+    number=2,
+    title="a jitter that is undone",
+    level="a few lines",
+    hint="roll the image with torch.roll(image, shift, dims=(2, 3)), take the gradient of loss_fn there, and "
+    "roll that gradient by the opposite shift so that each value lands on the pixel it belongs to.",
+)
 def jittered_gradient(fn: Callable[[Callable, torch.Tensor, tuple[int, int]], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(loss_fn, image, shift)`` returns ∂/∂x of loss_fn(roll(x, shift)): the gradient at the rolled
     image, rolled back by −shift."""
@@ -121,26 +156,40 @@ def jittered_gradient(fn: Callable[[Callable, torch.Tensor, tuple[int, int]], to
             g = got.detach()
             dy, dx = shift
             mistakes = [
-                (at_rolled, "your gradient is still in the rolled frame: its value for pixel (i, j) sits at "
-                 "(i + dy, j + dx). Roll it back by −shift before using it"),
-                (roll(at_rolled, shift), "you rolled the gradient by +shift a second time; undo the roll with "
-                 "(−dy, −dx)"),
-                (_grad_at(loss_fn, image), "that is the gradient at the unrolled image: the jitter never happened. "
-                 "Roll the image first, take the gradient there"),
-                (roll(_grad_at(loss_fn, roll(image, (dx, dy))), (-dx, -dy)), "you swapped the two shifts: shift is "
-                 "(rows, columns), i.e. (dims 2, 3)"),
-                (torch.roll(_grad_at(loss_fn, torch.roll(image, shift, dims=(1, 2))), (-dy, -dx), dims=(1, 2)),
-                 "you rolled dims (1, 2): dim 1 is the colour channel. The rows and columns are dims (2, 3)"),
+                (
+                    at_rolled,
+                    "your gradient is still in the rolled frame: its value for pixel (i, j) sits at "
+                    "(i + dy, j + dx). Roll it back by −shift before using it",
+                ),
+                (
+                    roll(at_rolled, shift),
+                    "you rolled the gradient by +shift a second time; undo the roll with (−dy, −dx)",
+                ),
+                (
+                    _grad_at(loss_fn, image),
+                    "that is the gradient at the unrolled image: the jitter never happened. "
+                    "Roll the image first, take the gradient there",
+                ),
+                (
+                    roll(_grad_at(loss_fn, roll(image, (dx, dy))), (-dx, -dy)),
+                    "you swapped the two shifts: shift is (rows, columns), i.e. (dims 2, 3)",
+                ),
+                (
+                    torch.roll(_grad_at(loss_fn, torch.roll(image, shift, dims=(1, 2))), (-dy, -dx), dims=(1, 2)),
+                    "you rolled dims (1, 2): dim 1 is the colour channel. The rows and columns are dims (2, 3)",
+                ),
             ]
             for wrong, message in mistakes:
                 if same(g, wrong) and not same(wrong, want):
                     return failed(f"{where} {message}.")
         return mismatch(got, want, f"the gradient (shape {shape}, shift={shift})")
-    return passed("The gradient is taken where the network saw the image (rolled) and rolled back to where the pixels "
-                  "are; the step then moves the right pixels, and the stride grid of the network falls somewhere else "
-                  "at every step. (Had you asked autograd for the gradient with respect to the unrolled image, it "
-                  "would have undone the roll for you; nstlib rolls by hand because its tiles are cut from the rolled "
-                  "image.)")
+    return passed(
+        "The gradient is taken where the network saw the image (rolled) and rolled back to where the pixels "
+        "are; the step then moves the right pixels, and the stride grid of the network falls somewhere else "
+        "at every step. (Had you asked autograd for the gradient with respect to the unrolled image, it "
+        "would have undone the roll for you; nstlib rolls by hand because its tiles are cut from the rolled "
+        "image.)"
+    )
 
 
 # --- exercise 3: how many octaves fit --------------------------------------------------------------------
@@ -157,18 +206,30 @@ def _max_octaves(size: tuple[int, int], octave_scale: float, min_side: int) -> i
 def _unrounded_octaves(size: tuple[int, int], octave_scale: float, min_side: int, side=min) -> int:
     """The count without octave_sizes' rounding (= int() truncation = floor(log(side / min_side) / log s) + 1)."""
     n = 0
-    while side(size) / octave_scale ** n >= min_side:
+    while side(size) / octave_scale**n >= min_side:
         n += 1
     return n
 
 
-_OCTAVE_CASES = [((85, 128), 1.4, 43), ((60, 90), 1.4, 43), ((299, 299), 1.3, 75), ((300, 200), 1.5, 16),
-                 ((100, 150), 1.3, 46), ((40, 64), 1.4, 43), ((171, 256), 1.4, 16)]
+_OCTAVE_CASES = [
+    ((85, 128), 1.4, 43),
+    ((60, 90), 1.4, 43),
+    ((299, 299), 1.3, 75),
+    ((300, 200), 1.5, 16),
+    ((100, 150), 1.3, 46),
+    ((40, 64), 1.4, 43),
+    ((171, 256), 1.4, 16),
+]
 
 
-@exercise(lesson=7, number=3, title="how many octaves fit", level="a function",
-          hint="try n = 1, 2, 3, … and look at the smallest octave of each pyramid, round(min(H, W) / s^(n−1)); stop "
-               "before it drops below min_side. Octave sizes are rounded, not truncated.")
+@exercise(
+    lesson=7,
+    number=3,
+    title="how many octaves fit",
+    level="a function",
+    hint="try n = 1, 2, 3, … and look at the smallest octave of each pyramid, round(min(H, W) / s^(n−1)); stop "
+    "before it drops below min_side. Octave sizes are rounded, not truncated.",
+)
 def max_octaves(fn: Callable[[tuple[int, int], float, int], int]) -> CheckResult:
     """Exercise: ``fn(size, octave_scale, min_side)`` returns the largest n whose pyramid octave_sizes(size, n, s)
     has every side >= min_side (0 when even the full image is too small)."""
@@ -185,38 +246,53 @@ def max_octaves(fn: Callable[[tuple[int, int], float, int], int]) -> CheckResult
         except (TypeError, ValueError, RuntimeError):
             return failed(f"{where} your function returned {got!r}; return a whole number of octaves.")
         if value != float(got):
-            return failed(f"{where} you returned {got!r}; the number of octaves is a whole number.",
-                          hint="count the octaves in a loop, stopping before the smallest one gets too small.")
+            return failed(
+                f"{where} you returned {got!r}; the number of octaves is a whole number.",
+                hint="count the octaves in a loop, stopping before the smallest one gets too small.",
+            )
         answers.append(value)
     wants = [_max_octaves(*case) for case in _OCTAVE_CASES]
     if answers == wants:
-        return passed("You count octaves by the short side, rounded like octave_sizes. That is how many octaves a "
-                      "layer allows: Inception's Mixed_7b needs 75 px, so a 299 px image takes 6 octaves of scale 1.3, "
-                      "and nst.deepdream says so when you ask for more.")
+        return passed(
+            "You count octaves by the short side, rounded like octave_sizes. That is how many octaves a "
+            "layer allows: Inception's Mixed_7b needs 75 px, so a 299 px image takes 6 octaves of scale 1.3, "
+            "and nst.deepdream says so when you ask for more."
+        )
     k = next(i for i, (a, w) in enumerate(zip(answers, wants)) if a != w)
     (size, scale, min_side), value, want = _OCTAVE_CASES[k], answers[k], wants[k]
     where = f"For size={size}, octave_scale={scale}, min_side={min_side},"
     smallest = octave_sizes(size, max(want, 1), scale)[0]
     positive = [i for i, w in enumerate(wants) if w > 0]
     if answers == [_unrounded_octaves(*case) for case in _OCTAVE_CASES]:
-        return failed(f"{where} you compared the unrounded size min(H, W) / s^k with min_side (as int() truncation or "
-                      f"floor(log(…) / log s) + 1 do), which ignores the rounding: octave sizes are rounded to the "
-                      f"nearest pixel, so with {want} octaves the smallest is {smallest}, which still fits. You said "
-                      f"{value}.")
-    if answers == [_unrounded_octaves(c[0], c[1], c[2], max) for c in _OCTAVE_CASES] or \
-            answers == [_max_octaves((max(c[0]),) * 2, c[1], c[2]) for c in _OCTAVE_CASES]:
-        return failed(f"{where} you used the long side, {max(size)} px; the short side, {min(size)} px, is the one "
-                      "that runs out first.")
+        return failed(
+            f"{where} you compared the unrounded size min(H, W) / s^k with min_side (as int() truncation or "
+            f"floor(log(…) / log s) + 1 do), which ignores the rounding: octave sizes are rounded to the "
+            f"nearest pixel, so with {want} octaves the smallest is {smallest}, which still fits. You said "
+            f"{value}."
+        )
+    if answers == [_unrounded_octaves(c[0], c[1], c[2], max) for c in _OCTAVE_CASES] or answers == [
+        _max_octaves((max(c[0]),) * 2, c[1], c[2]) for c in _OCTAVE_CASES
+    ]:
+        return failed(
+            f"{where} you used the long side, {max(size)} px; the short side, {min(size)} px, is the one "
+            "that runs out first."
+        )
     if all(answers[i] == wants[i] - 1 for i in positive):
-        return failed(f"{where} you returned {value}, one too few: perhaps the exponent k of the smallest octave "
-                      f"(k counts from 0, so {want} octaves have k = 0 … {want - 1}).")
+        return failed(
+            f"{where} you returned {value}, one too few: perhaps the exponent k of the smallest octave "
+            f"(k counts from 0, so {want} octaves have k = 0 … {want - 1})."
+        )
     if all(answers[i] == wants[i] + 1 for i in positive):
         tiny = octave_sizes(size, want + 1, scale)[0]
-        return failed(f"{where} you returned {value}, one too many: the smallest octave of {value} would be {tiny}, "
-                      f"below min_side={min_side}.")
+        return failed(
+            f"{where} you returned {value}, one too many: the smallest octave of {value} would be {tiny}, "
+            f"below min_side={min_side}."
+        )
     if want == 0:
-        return failed(f"{where} you returned {value}, but the full image's short side, {min(size)} px, is already "
-                      f"below {min_side} px: not even one octave fits, so the answer is 0.")
+        return failed(
+            f"{where} you returned {value}, but the full image's short side, {min(size)} px, is already "
+            f"below {min_side} px: not even one octave fits, so the answer is 0."
+        )
     return failed(f"{where} you returned {value}, expected {want} (the smallest octave then is {smallest}).")
 
 
@@ -232,9 +308,14 @@ def _simulated_rms(height: int, width: int, step: float) -> float:
     return float(delta.square().mean().sqrt())
 
 
-@exercise(lesson=7, number=4, title="the step under another normalisation", level="predict and explain",
-          hint="after dividing by ‖g‖₂ the whole step Δx = η g/‖g‖₂ has length ‖Δx‖₂ = η, whatever g is. Share that "
-               "length among all the values of an RGB image of H × W pixels: RMS = ‖Δx‖₂ / √(number of values).")
+@exercise(
+    lesson=7,
+    number=4,
+    title="the step under another normalisation",
+    level="predict and explain",
+    hint="after dividing by ‖g‖₂ the whole step Δx = η g/‖g‖₂ has length ‖Δx‖₂ = η, whatever g is. Share that "
+    "length among all the values of an RGB image of H × W pixels: RMS = ‖Δx‖₂ / √(number of values).",
+)
 def l2_step_rms(fn: Callable[[int, int, float], float]) -> CheckResult:
     """Exercise: ``fn(height, width, step_size)`` predicts the RMS change of the pixel values (before clipping) of one
     step x + η g / ‖g‖₂ on a (1, 3, H, W) image: η / √(3HW)."""
@@ -255,15 +336,21 @@ def l2_step_rms(fn: Callable[[int, int, float], float]) -> CheckResult:
             continue
         n, hw = 3 * height * width, height * width
         mistakes = [
-            (step, "you predicted η, which is what the lesson's normalisation g / mean|g| gives (every value moves by "
-             "η on average). Dividing by ‖g‖₂ instead fixes the length of the whole step, ‖Δx‖₂ = η, which all the "
-             f"{n:,} values share"),
+            (
+                step,
+                "you predicted η, which is what the lesson's normalisation g / mean|g| gives (every value moves by "
+                "η on average). Dividing by ‖g‖₂ instead fixes the length of the whole step, ‖Δx‖₂ = η, which all the "
+                f"{n:,} values share",
+            ),
             (step / math.sqrt(hw), "you forgot the 3 colour channels: the image has 3·H·W values, not H·W"),
-            (step / n, "you divided by the number of values, not its square root: ‖Δx‖₂² = η² is shared among "
-             "them, so the RMS is √(η² / N) = η / √N"),
+            (
+                step / n,
+                "you divided by the number of values, not its square root: ‖Δx‖₂² = η² is shared among "
+                "them, so the RMS is √(η² / N) = η / √N",
+            ),
             (step / hw, "you divided by H·W (and not by its square root): RMS = η / √(3·H·W)"),
             (step * math.sqrt(n), "your RMS grows with the image; it shrinks: RMS = ‖Δx‖₂ / √N = η / √N"),
-            (step ** 2 / n, "that is the mean square, η² / N; take its square root for the RMS"),
+            (step**2 / n, "that is the mean square, η² / N; take its square root for the RMS"),
         ]
         for wrong, message in mistakes:
             if near(value, wrong):
@@ -271,12 +358,14 @@ def l2_step_rms(fn: Callable[[int, int, float], float]) -> CheckResult:
         measured = _simulated_rms(height, width, step)
         return failed(f"{where} you predicted {value:.4g}; a measured step gives {measured:.4g}.")
     measured = _simulated_rms(*_RMS_CASES[0])
-    return passed(f"RMS = η / √(3HW) (measured on a random gradient for {_RMS_CASES[0][0]}×{_RMS_CASES[0][1]} px: "
-                  f"{measured:.3g}). With g/‖g‖₂ the step size depends on the image size. Double the side and each "
-                  "pixel moves half as far, so a poster would need a step_size twice as large for each doubling of its "
-                  "side to dream as fast, and the small octaves of a pyramid would dream faster than the large ones. "
-                  "Dividing by mean|g| makes η a per-pixel amount at every size and for every layer: that is why "
-                  "Google's notebook does it.")
+    return passed(
+        f"RMS = η / √(3HW) (measured on a random gradient for {_RMS_CASES[0][0]}×{_RMS_CASES[0][1]} px: "
+        f"{measured:.3g}). With g/‖g‖₂ the step size depends on the image size. Double the side and each "
+        "pixel moves half as far, so a poster would need a step_size twice as large for each doubling of its "
+        "side to dream as fast, and the small octaves of a pyramid would dream faster than the large ones. "
+        "Dividing by mean|g| makes η a per-pixel amount at every size and for every layer: that is why "
+        "Google's notebook does it."
+    )
 
 
 # --- exercise 5: weights that balance two layers' pull ------------------------------------------------------
@@ -340,14 +429,21 @@ def _spread(weights: Mapping[str, float], pull: Mapping[str, float]) -> float:
     return max(weighted) / min(weighted)
 
 
-_BALANCE_CASES = [(((8, 8), (16, 16), (32, 32)), ("relu1_2", "relu3_2"), "smooth", (32, 40)),
-                  (((8,), (16,), (24, 24), (32,)), ("relu2_1", "relu3_1", "relu4_1"), "stripes", (40, 36))]
+_BALANCE_CASES = [
+    (((8, 8), (16, 16), (32, 32)), ("relu1_2", "relu3_2"), "smooth", (32, 40)),
+    (((8,), (16,), (24, 24), (32,)), ("relu2_1", "relu3_1", "relu4_1"), "stripes", (40, 36)),
+]
 
 
-@exercise(lesson=7, number=5, title="weights that balance two layers", level="design an experiment",
-          hint="the step divides the total gradient by its size, so a layer's share of the step is its share of the "
-               "gradient. Measure, for each layer alone, how hard mean(A_l) pulls on the pixels of this image "
-               "(mean |∂ mean(A_l) / ∂x|), and give each layer a weight that cancels its pull.")
+@exercise(
+    lesson=7,
+    number=5,
+    title="weights that balance two layers",
+    level="design an experiment",
+    hint="the step divides the total gradient by its size, so a layer's share of the step is its share of the "
+    "gradient. Measure, for each layer alone, how hard mean(A_l) pulls on the pixels of this image "
+    "(mean |∂ mean(A_l) / ∂x|), and give each layer a weight that cancels its pull.",
+)
 def balanced_weights(fn: Callable[[torch.nn.Module, torch.Tensor, Sequence[str]], Mapping[str, float]]) -> CheckResult:
     """Exercise: ``fn(net, image, layers)`` returns {layer: w_l > 0} such that every weighted term w_l · mean(A_l)
     sends the same mean |∂/∂x| (or the same ‖∂/∂x‖₂) to the pixels of ``image``."""
@@ -366,8 +462,10 @@ def balanced_weights(fn: Callable[[torch.nn.Module, torch.Tensor, Sequence[str]]
         except (TypeError, ValueError, RuntimeError):
             return failed(f"{where} every weight should be a number; you returned {dict(got)!r}.")
         if not all(math.isfinite(w) and w > 0 for w in weights.values()):
-            return failed(f"{where} every weight should be a positive, finite number (a negative weight would make "
-                          f"that layer's activations shrink); you returned {weights}.")
+            return failed(
+                f"{where} every weight should be a positive, finite number (a negative weight would make "
+                f"that layer's activations shrink); you returned {weights}."
+            )
         pulls = _pulls(net, image, layers)
         mean_abs = {name: float(g.abs().mean()) for name, g in pulls.items()}
         norm = {name: float(g.norm()) for name, g in pulls.items()}
@@ -375,33 +473,54 @@ def balanced_weights(fn: Callable[[torch.nn.Module, torch.Tensor, Sequence[str]]
             continue
 
         def match(candidate: Mapping[str, float]) -> bool:  # the same weights up to a common factor
-            return all(math.isclose(weights[n] / weights[layers[0]], candidate[n] / candidate[layers[0]], rel_tol=0.02)
-                       for n in layers)
+            return all(
+                math.isclose(weights[n] / weights[layers[0]], candidate[n] / candidate[layers[0]], rel_tol=0.02)
+                for n in layers
+            )
 
         with torch.no_grad():
             feats = net(image)
         strong = max(layers, key=lambda name: mean_abs[name])
         mistakes = [
-            ({n: 1.0 for n in layers}, f"these are the seed's equal weights. On this image {strong} pulls "
-             f"{max(mean_abs.values()) / min(mean_abs.values()):.1f}× harder than the weakest layer: measure the pulls "
-             "and divide them out"),
-            (mean_abs, "you gave each layer a weight proportional to its pull, so the layer that already pulls harder "
-             "pulls harder still. Divide by the pull instead"),
-            ({n: 1.0 / float(feats[n].mean()) for n in layers}, "you balanced the loss values (w_l = 1 / mean(A_l)), "
-             "not the gradients. The step is normalised by the total gradient, so what decides each layer's share of "
-             "the step is its share of ∂L/∂x, not of L"),
-            ({n: 1.0 / feats[n][0].numel() for n in layers}, "you weighted by 1 / (C·H·W): the means already divide "
-             "by the layer size (section 4), so that divides twice, and the pulls stay unequal"),
-            ({n: float(feats[n][0].numel()) for n in layers}, "you weighted by the layer sizes C·H·W: that undoes the "
-             "means of section 4 and turns the loss back into raw sums"),
+            (
+                {n: 1.0 for n in layers},
+                f"these are the seed's equal weights. On this image {strong} pulls "
+                f"{max(mean_abs.values()) / min(mean_abs.values()):.1f}× harder than the weakest layer: measure the pulls "
+                "and divide them out",
+            ),
+            (
+                mean_abs,
+                "you gave each layer a weight proportional to its pull, so the layer that already pulls harder "
+                "pulls harder still. Divide by the pull instead",
+            ),
+            (
+                {n: 1.0 / float(feats[n].mean()) for n in layers},
+                "you balanced the loss values (w_l = 1 / mean(A_l)), "
+                "not the gradients. The step is normalised by the total gradient, so what decides each layer's share of "
+                "the step is its share of ∂L/∂x, not of L",
+            ),
+            (
+                {n: 1.0 / feats[n][0].numel() for n in layers},
+                "you weighted by 1 / (C·H·W): the means already divide "
+                "by the layer size (section 4), so that divides twice, and the pulls stay unequal",
+            ),
+            (
+                {n: float(feats[n][0].numel()) for n in layers},
+                "you weighted by the layer sizes C·H·W: that undoes the "
+                "means of section 4 and turns the loss back into raw sums",
+            ),
         ]
         for candidate, message in mistakes:
             if match(candidate):
                 return failed(f"{where} {message}.")
         worst = max(layers, key=lambda n: weights[n] * mean_abs[n])
-        return failed(f"{where} your weights {', '.join(f'{n}: {w:.3g}' for n, w in weights.items())} leave "
-                      f"{worst}'s weighted pull {_spread(weights, mean_abs):.2f}× the weakest one's (mean |∂/∂x|; "
-                      f"‖∂/∂x‖₂: {_spread(weights, norm):.2f}×). Measure each layer alone on the image you are given.")
-    return passed("Each weighted layer now pulls equally hard on the pixels. Only the ratios matter (the normalised "
-                  "step ignores a common factor). Now run the experiment: dream the seed's pair with equal and with "
-                  "balanced weights, look at both, and read the per-layer curves of result.history.")
+        return failed(
+            f"{where} your weights {', '.join(f'{n}: {w:.3g}' for n, w in weights.items())} leave "
+            f"{worst}'s weighted pull {_spread(weights, mean_abs):.2f}× the weakest one's (mean |∂/∂x|; "
+            f"‖∂/∂x‖₂: {_spread(weights, norm):.2f}×). Measure each layer alone on the image you are given."
+        )
+    return passed(
+        "Each weighted layer now pulls equally hard on the pixels. Only the ratios matter (the normalised "
+        "step ignores a common factor). Now run the experiment: dream the seed's pair with equal and with "
+        "balanced weights, look at both, and read the per-layer curves of result.history."
+    )

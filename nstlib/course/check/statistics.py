@@ -5,6 +5,7 @@ Oracles: ``nstlib.mean_covariance``, ``nstlib.gaussian_w2`` and ``nstlib.gram_ma
 Gaussians), float64 eigendecompositions, and hand-computed numbers. Each checker also recognises the usual wrong
 answers and says which one it saw.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,14 +47,21 @@ def _near(a: float, b: float, rel: float = 1e-5) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- exercise 1
-@exercise(lesson=9, number=1, title="how far is an empty feature map?", level="one line",
-          hint="an all-zero feature map is the Gaussian with μ = 0 and Σ = 0 (all its mass at one point). Put that "
-               "into the W₂² formula of section 2: the cross term has a zero inside.")
+@exercise(
+    lesson=9,
+    number=1,
+    title="how far is an empty feature map?",
+    level="one line",
+    hint="an all-zero feature map is the Gaussian with μ = 0 and Σ = 0 (all its mass at one point). Put that "
+    "into the W₂² formula of section 2: the cross term has a zero inside.",
+)
 def w2_to_zero(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(mu, cov)`` = W₂²(δ₀, N(μ, Σ)) = ‖μ‖² + tr Σ, the denominator that calibrates ``stat="w2"``."""
-    cases = [(torch.randn(4, generator=generator(20), dtype=torch.float64), _psd(4, 21)),
-             (torch.tensor([1.5], dtype=torch.float64), torch.tensor([[0.36]], dtype=torch.float64)),
-             (torch.rand(6, generator=generator(22), dtype=torch.float64) + 0.5, _psd(6, 23))]
+    cases = [
+        (torch.randn(4, generator=generator(20), dtype=torch.float64), _psd(4, 21)),
+        (torch.tensor([1.5], dtype=torch.float64), torch.tensor([[0.36]], dtype=torch.float64)),
+        (torch.rand(6, generator=generator(22), dtype=torch.float64) + 0.5, _psd(6, 23)),
+    ]
     for mu, cov in cases:
         want = float(mu.square().sum() + torch.trace(cov))
         got, error = call_safely(fn, mu.clone(), cov.clone())
@@ -65,24 +73,36 @@ def w2_to_zero(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Chec
         if _near(value, want):
             continue
         m2, tr = float(mu.square().sum()), float(torch.trace(cov))
-        named = [(math.sqrt(want), "that is W₂ itself; the exercise asks for its square, W₂²."),
-                 (tr, "the mean term is missing: an empty map is ‖μ‖² away from the mean, too."),
-                 (m2, "only the mean term: the spread costs tr Σ (the sum of the variances)."),
-                 (m2 + float(cov.norm()), "you used the Frobenius norm ‖Σ‖_F; the formula has tr Σ, the sum of the "
-                                          "variances."),
-                 (m2 + float(cov.sum()), "you summed every entry of Σ, covariances included; only the diagonal "
-                                         "(the trace) belongs here."),
-                 (math.sqrt(m2) + tr, "‖μ‖ should be squared."),
-                 (m2 + float(torch.trace(_root(cov))), "you used tr Σ^{1/2}; with Σ₁ = 0 the cross term vanishes "
-                                                       "and tr Σ is left."),
-                 (m2 + tr - 2 * float(torch.trace(_root(cov))), "the cross term tr (Σ₂^{1/2} Σ₁ Σ₂^{1/2})^{1/2} has "
-                                                                "Σ₁ = 0 inside: it is 0, not tr Σ^{1/2}.")]
+        named = [
+            (math.sqrt(want), "that is W₂ itself; the exercise asks for its square, W₂²."),
+            (tr, "the mean term is missing: an empty map is ‖μ‖² away from the mean, too."),
+            (m2, "only the mean term: the spread costs tr Σ (the sum of the variances)."),
+            (
+                m2 + float(cov.norm()),
+                "you used the Frobenius norm ‖Σ‖_F; the formula has tr Σ, the sum of the variances.",
+            ),
+            (
+                m2 + float(cov.sum()),
+                "you summed every entry of Σ, covariances included; only the diagonal (the trace) belongs here.",
+            ),
+            (math.sqrt(m2) + tr, "‖μ‖ should be squared."),
+            (
+                m2 + float(torch.trace(_root(cov))),
+                "you used tr Σ^{1/2}; with Σ₁ = 0 the cross term vanishes and tr Σ is left.",
+            ),
+            (
+                m2 + tr - 2 * float(torch.trace(_root(cov))),
+                "the cross term tr (Σ₂^{1/2} Σ₁ Σ₂^{1/2})^{1/2} has Σ₁ = 0 inside: it is 0, not tr Σ^{1/2}.",
+            ),
+        ]
         for wrong, why in named:
             if _near(value, wrong):
                 return failed(f"for μ of length {len(mu)} you returned {value:.6g}, expected {want:.6g}: {why}")
         return failed(f"for μ of length {len(mu)} you returned {value:.6g}, expected {want:.6g}.")
-    return passed("W₂²(δ₀, N(μ, Σ)) = ‖μ‖² + tr Σ — and since N Ĝ = Σ + μμᵀ, that is N · tr Ĝ: the trace of the "
-                  "style's own Gram matrix, the same number the Gram loss's calibration r is built from.")
+    return passed(
+        "W₂²(δ₀, N(μ, Σ)) = ‖μ‖² + tr Σ — and since N Ĝ = Σ + μμᵀ, that is N · tr Ĝ: the trace of the "
+        "style's own Gram matrix, the same number the Gram loss's calibration r is built from."
+    )
 
 
 # ------------------------------------------------------------------------------------------- exercise 2
@@ -97,9 +117,14 @@ def _moments(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu[0], cov[0]
 
 
-@exercise(lesson=9, number=2, title="a different feature map with the same Gaussian", level="a few lines",
-          hint="any map x ↦ μ + Q (x − μ) keeps the mean; it keeps Σ when Q Σ Qᵀ = Σ. One Q works for every Σ. "
-               "(Reordering the columns does not count: the statistics ignore the order anyway.)")
+@exercise(
+    lesson=9,
+    number=2,
+    title="a different feature map with the same Gaussian",
+    level="a few lines",
+    hint="any map x ↦ μ + Q (x − μ) keeps the mean; it keeps Σ when Q Σ Qᵀ = Σ. One Q works for every Σ. "
+    "(Reordering the columns does not count: the statistics ignore the order anyway.)",
+)
 def same_gaussian(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(F)`` for F (N, M) returns F' (N, M') with F's mean and covariance but other feature vectors."""
     for n, m, seed in ((3, 40, 30), (5, 64, 31)):
@@ -121,38 +146,65 @@ def same_gaussian(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
         gram_ok = torch.allclose(g @ g.T / g.shape[1], f @ f.T / m, atol=1e-6 * float((f @ f.T / m).abs().max()))
         nearest = torch.cdist(g.T, f.T).min(dim=1).values  # each of your positions: distance to F's nearest
         if mean_ok and cov_ok and bool((nearest < 1e-3 * math.sqrt(scale)).all()):
-            return failed("every column of yours is one of F's own feature vectors (reordered or repeated). The "
-                          "statistics never look at the order of positions; find a map whose feature vectors differ.")
+            return failed(
+                "every column of yours is one of F's own feature vectors (reordered or repeated). The "
+                "statistics never look at the order of positions; find a map whose feature vectors differ."
+            )
         if mean_ok and cov_ok:
             continue
         if gram_ok:
-            return failed("your map has F's Gram matrix but not its mean and covariance (like −F, or F with the sign "
-                          "of some columns flipped): the Gram matrix mixes the two, and this exercise asks for both.")
+            return failed(
+                "your map has F's Gram matrix but not its mean and covariance (like −F, or F with the sign "
+                "of some columns flipped): the Gram matrix mixes the two, and this exercise asks for both."
+            )
         if cov_ok:
-            return failed("the covariance matches but the mean moved: after transforming the centred vectors, add μ "
-                          "back.")
+            return failed(
+                "the covariance matches but the mean moved: after transforming the centred vectors, add μ back."
+            )
         if mean_ok:
-            return failed("the mean matches but the covariance does not: Q (x − μ) has covariance Q Σ Qᵀ, which "
-                          "equals Σ only for special Q.")
+            return failed(
+                "the mean matches but the covariance does not: Q (x − μ) has covariance Q Σ Qᵀ, which "
+                "equals Σ only for special Q."
+            )
         return failed("neither the mean nor the covariance of your feature matrix is F's.")
     negative = bool((g < 0).any())  # in the last case's feature matrix
-    return passed("same μ, same Σ — so the same Gram matrix, a mean_cov loss of 0 and W₂ = 0 — yet other feature "
-                  "vectors." + (" Some of yours are negative, which no ReLU feature map can produce: the Gaussian "
-                                "model does not know that features are ≥ 0." if negative else ""))
+    return passed(
+        "same μ, same Σ — so the same Gram matrix, a mean_cov loss of 0 and W₂ = 0 — yet other feature "
+        "vectors."
+        + (
+            " Some of yours are negative, which no ReLU feature map can produce: the Gaussian "
+            "model does not know that features are ≥ 0."
+            if negative
+            else ""
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------- exercise 3
 _MAP_CASES = [  # (μ₁, Σ₁, μ₂, Σ₂): covariances that do not commute, so the shortcuts differ
-    (torch.tensor([0.0, 1.0]), torch.tensor([[2.0, 0.9], [0.9, 1.0]]), torch.tensor([0.5, 0.0]),
-     torch.tensor([[1.0, -0.4], [-0.4, 3.0]])),
-    (torch.tensor([0.1, 0.2, 0.3]), torch.tensor([[1.0, 0.3, 0.1], [0.3, 2.0, -0.5], [0.1, -0.5, 1.5]]),
-     torch.tensor([1.0, 0.0, -1.0]), torch.tensor([[2.0, -0.7, 0.0], [-0.7, 1.0, 0.2], [0.0, 0.2, 0.5]])),
+    (
+        torch.tensor([0.0, 1.0]),
+        torch.tensor([[2.0, 0.9], [0.9, 1.0]]),
+        torch.tensor([0.5, 0.0]),
+        torch.tensor([[1.0, -0.4], [-0.4, 3.0]]),
+    ),
+    (
+        torch.tensor([0.1, 0.2, 0.3]),
+        torch.tensor([[1.0, 0.3, 0.1], [0.3, 2.0, -0.5], [0.1, -0.5, 1.5]]),
+        torch.tensor([1.0, 0.0, -1.0]),
+        torch.tensor([[2.0, -0.7, 0.0], [-0.7, 1.0, 0.2], [0.0, 0.2, 0.5]]),
+    ),
 ]
 
 
-@exercise(lesson=9, number=3, title="the cheapest map between two Gaussians", level="a function",
-          hint="the cheapest map is x ↦ A x + b with A symmetric positive definite and A Σ₁ A = Σ₂. Multiply that "
-               "equation by Σ₁^{1/2} on both sides: Σ₁^{1/2} A Σ₁^{1/2} squared is Σ₁^{1/2} Σ₂ Σ₁^{1/2}.")
+@exercise(
+    lesson=9,
+    number=3,
+    title="the cheapest map between two Gaussians",
+    level="a function",
+    hint="the cheapest map is x ↦ A x + b with A symmetric positive definite and A Σ₁ A = Σ₂. Multiply that "
+    "equation by Σ₁^{1/2} on both sides: Σ₁^{1/2} A Σ₁^{1/2} squared is Σ₁^{1/2} Σ₂ Σ₁^{1/2}.",
+)
 def w2_map(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
     """``fn(mu1, cov1, mu2, cov2)`` returns (A, b): x ↦ A x + b maps N(μ₁, Σ₁) onto N(μ₂, Σ₂) and moves the mass by
     E‖A x + b − x‖² = W₂², the least any map can."""
@@ -165,37 +217,57 @@ def w2_map(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return failed("return two things, (A, b): the matrix and the shift of x ↦ A x + b.")
         a, b = got
-        if not isinstance(a, torch.Tensor) or tuple(a.shape) != (n, n) or not isinstance(b, torch.Tensor) \
-                or b.numel() != n:
+        if (
+            not isinstance(a, torch.Tensor)
+            or tuple(a.shape) != (n, n)
+            or not isinstance(b, torch.Tensor)
+            or b.numel() != n
+        ):
             return failed(f"A should be an {n}×{n} tensor and b a tensor of {n} numbers.")
         a, b = a.detach().double(), b.detach().double().flatten()
         case = f"in the {n}-D case"
         mean = a @ m1 + b
         if not torch.allclose(mean, m2, atol=1e-5):
-            return failed(f"{case} your map sends the mean μ₁ to {[round(v, 4) for v in mean.tolist()]}, not μ₂ = "
-                          f"{m2.tolist()}: choose b = μ₂ − A μ₁.")
+            return failed(
+                f"{case} your map sends the mean μ₁ to {[round(v, 4) for v in mean.tolist()]}, not μ₂ = "
+                f"{m2.tolist()}: choose b = μ₂ − A μ₁."
+            )
         pushed = a @ s1 @ a.T
         w2 = float(gaussian_w2(m1, s1, m2, s2))
         eye = torch.eye(n, dtype=torch.float64)
         cost = float((mean - m1).square().sum() + torch.trace((a - eye) @ s1 @ (a - eye).T))
         if not torch.allclose(pushed, s2, atol=1e-5):
-            if torch.allclose(a, torch.diag(a.diagonal())) and torch.allclose(pushed.diagonal(), s2.diagonal(),
-                                                                               atol=1e-5):
-                return failed(f"{case} you scaled each coordinate on its own: the variances match, the correlations "
-                              "do not. A must mix the coordinates.")
-            return failed(f"{case} A Σ₁ Aᵀ is not Σ₂ (it differs by up to {float((pushed - s2).abs().max()):.3g}): "
-                          "your map does not produce the second Gaussian.")
+            if torch.allclose(a, torch.diag(a.diagonal())) and torch.allclose(
+                pushed.diagonal(), s2.diagonal(), atol=1e-5
+            ):
+                return failed(
+                    f"{case} you scaled each coordinate on its own: the variances match, the correlations "
+                    "do not. A must mix the coordinates."
+                )
+            return failed(
+                f"{case} A Σ₁ Aᵀ is not Σ₂ (it differs by up to {float((pushed - s2).abs().max()):.3g}): "
+                "your map does not produce the second Gaussian."
+            )
         if cost > w2 * (1 + 1e-5) + 1e-9:
             chol = torch.linalg.cholesky(s2) @ torch.linalg.inv(torch.linalg.cholesky(s1))
             eig = _root(s2) @ _root(s1, -0.5)
-            name = "Cholesky's A = L₂ L₁⁻¹" if torch.allclose(a, chol, atol=1e-5) else \
-                "the symmetric-root map Σ₂^{1/2} Σ₁^{-1/2}" if torch.allclose(a, eig, atol=1e-5) else "your A"
-            return failed(f"{case} {name} does map N(μ₁, Σ₁) onto N(μ₂, Σ₂) — lesson 8 recoloured with such maps — but "
-                          f"it moves the mass by E‖Ax + b − x‖² = {cost:.5g}, more than W₂² = {w2:.5g}. The cheapest "
-                          "A is symmetric" + (" (yours is not)." if not torch.allclose(a, a.T, atol=1e-6) else "."))
-    return passed("A is symmetric, A Σ₁ A = Σ₂, and the mean squared move equals W₂² exactly: the optimal transport "
-                  "map "
-                  "between the two Gaussians. Used on pixels, it is the recolouring that changes the colours least.")
+            name = (
+                "Cholesky's A = L₂ L₁⁻¹"
+                if torch.allclose(a, chol, atol=1e-5)
+                else "the symmetric-root map Σ₂^{1/2} Σ₁^{-1/2}"
+                if torch.allclose(a, eig, atol=1e-5)
+                else "your A"
+            )
+            return failed(
+                f"{case} {name} does map N(μ₁, Σ₁) onto N(μ₂, Σ₂) — lesson 8 recoloured with such maps — but "
+                f"it moves the mass by E‖Ax + b − x‖² = {cost:.5g}, more than W₂² = {w2:.5g}. The cheapest "
+                "A is symmetric" + (" (yours is not)." if not torch.allclose(a, a.T, atol=1e-6) else ".")
+            )
+    return passed(
+        "A is symmetric, A Σ₁ A = Σ₂, and the mean squared move equals W₂² exactly: the optimal transport "
+        "map "
+        "between the two Gaussians. Used on pixels, it is the recolouring that changes the colours least."
+    )
 
 
 # ------------------------------------------------------------------------------------------- exercise 4
@@ -205,9 +277,11 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
 
 def _distances(f1: torch.Tensor, f2: torch.Tensor) -> dict[str, float]:
     (mu1, s1), (mu2, s2) = _moments(f1), _moments(f2)
-    return {"gram": float((_gram(f1) - _gram(f2)).square().sum()),
-            "mean_cov": float((mu1 - mu2).square().sum() + (s1 - s2).square().sum()),
-            "w2": float(gaussian_w2(mu1, s1, mu2, s2))}
+    return {
+        "gram": float((_gram(f1) - _gram(f2)).square().sum()),
+        "mean_cov": float((mu1 - mu2).square().sum() + (s1 - s2).square().sum()),
+        "w2": float(gaussian_w2(mu1, s1, mu2, s2)),
+    }
 
 
 def _vanish_pairs() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -219,19 +293,27 @@ def _vanish_pairs() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     iso = _root(z @ z.T / z.shape[1], -0.5) @ z  # mean 0, covariance I exactly: an isotropic cloud
     c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
     rotation = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
-    return {"shuffled": (f, f[:, torch.randperm(60, generator=g)]), "negated": (f, -f),
-            "rotated": (iso, rotation @ iso)}
+    return {
+        "shuffled": (f, f[:, torch.randperm(60, generator=g)]),
+        "negated": (f, -f),
+        "rotated": (iso, rotation @ iso),
+    }
 
 
-_VANISH_KEYS = {"shuffled": "a set", "negated": "a set", "rotated": "a set", "w2_negated": "a number",
-                "w2_rotated": "a number"}
+_VANISH_KEYS = {
+    "shuffled": "a set",
+    "negated": "a set",
+    "rotated": "a set",
+    "w2_negated": "a number",
+    "w2_rotated": "a number",
+}
 _WHY = {
     "shuffled": "Every statistic here averages over positions, so reordering them changes none: all three vanish.",
     "negated": "(−F)(−F)ᵀ = F Fᵀ, so the Gram matrix cannot tell F from −F; but the mean flips to −μ, which mean_cov "
-               "and w2 both see. Only gram vanishes.",
+    "and w2 both see. Only gram vanishes.",
     "rotated": "An isotropic cloud (mean 0, Σ = I) looks the same after any rotation: R I Rᵀ = I and R·0 = 0. All "
-               "three "
-               "vanish, although every single feature vector moved.",
+    "three "
+    "vanish, although every single feature vector moved.",
 }
 
 
@@ -243,9 +325,14 @@ def _as_set(value: object) -> set[str] | None:
     return {str(v).strip().lower().replace("-", "_") for v in value}
 
 
-@exercise(lesson=9, number=4, title="which distance vanishes?", level="predict and explain",
-          hint="write each pair's μ and Σ (and F Fᵀ) in terms of the first map's; a statistic vanishes when what "
-               "it compares is equal. For the numbers, the W₂² formula has a shortcut when the covariances commute.")
+@exercise(
+    lesson=9,
+    number=4,
+    title="which distance vanishes?",
+    level="predict and explain",
+    hint="write each pair's μ and Σ (and F Fᵀ) in terms of the first map's; a statistic vanishes when what "
+    "it compares is equal. For the numbers, the W₂² formula has a shortcut when the covariances commute.",
+)
 def which_vanish(predictions: dict) -> CheckResult:
     """``predictions``: for the pairs "shuffled", "negated", "rotated" the set of statistics (of "gram", "mean_cov",
     "w2") that are zero; "w2_negated" (μ = (1, 2)) and "w2_rotated" (diag(4, 1) turned by 90°) as numbers."""
@@ -255,28 +342,41 @@ def which_vanish(predictions: dict) -> CheckResult:
         raise NotAnswered
     missing = [k for k in _VANISH_KEYS if predictions.get(k, ...) is Ellipsis]
     if missing:
-        return failed("fill in every prediction; still missing: " + ", ".join(f"{k} ({_VANISH_KEYS[k]})"
-                                                                             for k in missing) + ".")
+        return failed(
+            "fill in every prediction; still missing: " + ", ".join(f"{k} ({_VANISH_KEYS[k]})" for k in missing) + "."
+        )
     wrong = []
     for name, (f1, f2) in _vanish_pairs().items():
         said = _as_set(predictions[name])
         if said is None or not said <= set(STATS):
-            return failed(f"{name}: give a set of statistic names from {', '.join(STATS)} (set() if none vanishes); "
-                          "got "
-                          f"{predictions[name]!r}.")
+            return failed(
+                f"{name}: give a set of statistic names from {', '.join(STATS)} (set() if none vanishes); "
+                "got "
+                f"{predictions[name]!r}."
+            )
         d = _distances(f1, f2)
         scale = max(_distances(f1, torch.zeros_like(f1)).values())
         zero = {s for s in STATS if d[s] < 1e-9 * scale}
         if said != zero:
-            wrong.append(f"{name}: you said {sorted(said) or 'none'}, measured zero: {sorted(zero) or 'none'}. "
-                         + _WHY[name])
+            wrong.append(
+                f"{name}: you said {sorted(said) or 'none'}, measured zero: {sorted(zero) or 'none'}. " + _WHY[name]
+            )
     for key, want, why in (
-            ("w2_negated", 20.0, "the covariances are equal (negating does not change the spread), so only the mean "
-                                 "term is left: ‖μ − (−μ)‖² = 4‖μ‖² = 4 · (1 + 4) = 20."),
-            ("w2_rotated", 2.0, "turned by 90°, diag(4, 1) becomes diag(1, 4); both are diagonal, so they commute and "
-                                "W₂² = ‖Σ₁^{1/2} − Σ₂^{1/2}‖²_F = (2 − 1)² + (1 − 2)² = 2. A rotation of a cloud that "
-                                "is "
-                                "not round does move it.")):
+        (
+            "w2_negated",
+            20.0,
+            "the covariances are equal (negating does not change the spread), so only the mean "
+            "term is left: ‖μ − (−μ)‖² = 4‖μ‖² = 4 · (1 + 4) = 20.",
+        ),
+        (
+            "w2_rotated",
+            2.0,
+            "turned by 90°, diag(4, 1) becomes diag(1, 4); both are diagonal, so they commute and "
+            "W₂² = ‖Σ₁^{1/2} − Σ₂^{1/2}‖²_F = (2 − 1)² + (1 − 2)² = 2. A rotation of a cloud that "
+            "is "
+            "not round does move it.",
+        ),
+    ):
         value = _number(predictions[key])
         if isinstance(value, CheckResult):
             return failed(f"{key}: give a number; got {predictions[key]!r}.")
@@ -285,9 +385,11 @@ def which_vanish(predictions: dict) -> CheckResult:
     if wrong:
         verb = "is" if len(wrong) == 1 else "are"
         return failed(f"{len(wrong)} of 5 predictions {verb} off:\n• " + "\n• ".join(wrong))
-    return passed("all five right. The Gram matrix is blind to a sign flip, all three are blind to the order of "
-                  "positions and to rotating a round cloud, and W₂ measures how far the mass must move: 20 for the "
-                  "flipped mean, 2 for the turned ellipse.")
+    return passed(
+        "all five right. The Gram matrix is blind to a sign flip, all three are blind to the order of "
+        "positions and to rotating a round cloud, and W₂ measures how far the mass must move: 20 for the "
+        "flipped mean, 2 for the turned ellipse."
+    )
 
 
 # ------------------------------------------------------------------------------------------- exercise 5
@@ -300,8 +402,13 @@ def _pointwise_features(image: torch.Tensor) -> torch.Tensor:
 
 def _halves(image: torch.Tensor) -> dict[str, torch.Tensor]:
     h, w = image.shape[-2:]
-    return {"left": image[..., : w // 2], "right": image[..., w // 2:], "top": image[..., : h // 2, :],
-            "bottom": image[..., h // 2:, :], "whole": image}
+    return {
+        "left": image[..., : w // 2],
+        "right": image[..., w // 2 :],
+        "top": image[..., : h // 2, :],
+        "bottom": image[..., h // 2 :, :],
+        "whole": image,
+    }
 
 
 def _w2_images(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -312,16 +419,22 @@ def _w2_images(a: torch.Tensor, b: torch.Tensor) -> float:
 def _floor_case() -> dict[str, torch.Tensor]:
     g = generator(52)
     tile = torch.rand(1, 3, 8, 8, generator=g)
-    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 4, 4, generator=g), size=(16, 16), mode="bicubic",
-                                             align_corners=False).clamp(0, 1)
+    smooth = torch.nn.functional.interpolate(
+        torch.rand(1, 3, 4, 4, generator=g), size=(16, 16), mode="bicubic", align_corners=False
+    ).clamp(0, 1)
     other = (torch.rand(1, 3, 16, 16, generator=g) * torch.tensor([0.3, 0.9, 0.5])[:, None, None]).flip(-1)
     return {"tiled": tile.repeat(1, 1, 2, 2), "style": smooth, "other": other}
 
 
-@exercise(lesson=9, number=5, title="the noise floor of a style distance", level="design an experiment",
-          hint="cut the style into two halves (left/right or top/bottom): two samples of the same texture. Their W₂² "
-               "(nst.gaussian_w2 of nst.mean_covariance of the features) is the floor; the gap compares a half of "
-               "the style with a half of the other image, so both see the same number of positions.")
+@exercise(
+    lesson=9,
+    number=5,
+    title="the noise floor of a style distance",
+    level="design an experiment",
+    hint="cut the style into two halves (left/right or top/bottom): two samples of the same texture. Their W₂² "
+    "(nst.gaussian_w2 of nst.mean_covariance of the features) is the floor; the gap compares a half of "
+    "the style with a half of the other image, so both see the same number of positions.",
+)
 def floor_and_gap(fn: Callable[..., tuple[float, float]]) -> CheckResult:
     """``fn(feature_fn, style, other)`` returns (floor, gap): W₂² between the feature Gaussians of two halves of the
     style, and between the style's and the other image's (same number of positions); ``feature_fn(image)`` gives
@@ -342,36 +455,50 @@ def floor_and_gap(fn: Callable[..., tuple[float, float]]) -> CheckResult:
         results[name] = (first, second)
     (t_floor, t_gap), (floor, gap) = results["tiled"], results["style"]
     style, other = _halves(case["style"]), _halves(case["other"])
-    floors = {"left and right": _w2_images(style["left"], style["right"]),
-              "top and bottom": _w2_images(style["top"], style["bottom"])}
+    floors = {
+        "left and right": _w2_images(style["left"], style["right"]),
+        "top and bottom": _w2_images(style["top"], style["bottom"]),
+    }
     # "Exactly 0" is a W₂² of the style with itself: 0 in exact arithmetic, but the matrix square roots inside
     # gaussian_w2 leave some 1e-13 on one CPU and 0 on another. So 0 means: below a millionth of the smallest true
     # floor between halves of this style (0.47 here), far below any floor computed from two different pieces.
     if abs(floor) <= 1e-6 * min(floors.values()):
-        return failed("your floor is exactly 0 for a style whose halves differ: did you compare the whole style with "
-                      "itself? Two *different* pieces of the same texture show how much a distance varies by chance.")
+        return failed(
+            "your floor is exactly 0 for a style whose halves differ: did you compare the whole style with "
+            "itself? Two *different* pieces of the same texture show how much a distance varies by chance."
+        )
     if abs(t_floor) > 1e-6 * max(abs(t_gap), 1e-12):
-        return failed(f"for a style made of four identical tiles your floor is {t_floor:.3g}, not 0. Its left and "
-                      "right "
-                      "halves (and its top and bottom) are identical, so their distance must vanish: compare two "
-                      "halves of the image, not other pieces.")
+        return failed(
+            f"for a style made of four identical tiles your floor is {t_floor:.3g}, not 0. Its left and "
+            "right "
+            "halves (and its top and bottom) are identical, so their distance must vanish: compare two "
+            "halves of the image, not other pieces."
+        )
     if any(_near(floor, math.sqrt(v), 1e-4) for v in floors.values()):
         return failed("your floor looks like W₂, not W₂²: report the squared distance (nst.gaussian_w2's default).")
     split = next((k for k, v in floors.items() if _near(floor, v, 1e-4)), None)
     if split is None:
-        return failed(f"your floor is {floor:.5g}; W₂² between the halves of the style is "
-                      f"{floors['left and right']:.5g} "
-                      f"(left and right) or {floors['top and bottom']:.5g} (top and bottom).")
+        return failed(
+            f"your floor is {floor:.5g}; W₂² between the halves of the style is "
+            f"{floors['left and right']:.5g} "
+            f"(left and right) or {floors['top and bottom']:.5g} (top and bottom)."
+        )
     gaps = {(p, q): _w2_images(style[p], other[q]) for p in style for q in other}
     match = next((k for k, v in gaps.items() if _near(gap, v, 1e-4)), None)
     if match is None:
-        return failed(f"your gap ({gap:.5g}) is not W₂² between the features of (a piece of) the style and (a piece "
-                      "of) "
-                      "the other image.")
+        return failed(
+            f"your gap ({gap:.5g}) is not W₂² between the features of (a piece of) the style and (a piece "
+            "of) "
+            "the other image."
+        )
     if "whole" in match:
-        return failed(f"your gap compares the {match[0]} style with the {match[1]} other image; the floor compares "
-                      "halves. Compare halves with halves: the fewer positions, the larger a distance is by chance, "
-                      "so unequal pieces would bias the comparison.")
-    return passed(f"floor (the {split} halves) {floor:.4g}, gap {gap:.4g}: a ratio of {gap / floor:.3g}. A distance "
-                  "means something only where the gap is well above the floor. Now run it on each layer, for the "
-                  "trained network and a random one.")
+        return failed(
+            f"your gap compares the {match[0]} style with the {match[1]} other image; the floor compares "
+            "halves. Compare halves with halves: the fewer positions, the larger a distance is by chance, "
+            "so unequal pieces would bias the comparison."
+        )
+    return passed(
+        f"floor (the {split} halves) {floor:.4g}, gap {gap:.4g}: a ratio of {gap / floor:.3g}. A distance "
+        "means something only where the gap is well above the floor. Now run it on each layer, for the "
+        "trained network and a random one."
+    )

@@ -5,6 +5,7 @@ Oracles: the seeds' sums (½ Σ (F − P)² grows with the positions M, E_l does
 network run module by module with copies; tiny optimisations of one fixed objective with torch's own L-BFGS
 (as nstlib runs it), Adam and gradient descent; :func:`nstlib.stylize` on 32 px images with random weights.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -31,13 +32,24 @@ __all__ = ["gatys_ratio_at", "hooked_features", "loss_scale", "seed_experiment"]
 
 # --- exercise 1: α/β at another size ---------------------------------------------------------------------------
 
-_RATIO_CASES = [(1e-3, 512, 1024), (1e-4, 256, 512), (1e-2, 512, 256), (1e-5, 384, 512), (3e-4, 512, 512),
-                (2e-3, 1024, 384)]
+_RATIO_CASES = [
+    (1e-3, 512, 1024),
+    (1e-4, 256, 512),
+    (1e-2, 512, 256),
+    (1e-5, 384, 512),
+    (3e-4, 512, 512),
+    (2e-3, 1024, 384),
+]
 
 
-@exercise(lesson=5, number=1, title="Gatys' α/β at another image size", level="one line",
-          hint="Gatys' content term ½ Σ (F − P)² adds up one term per position M_c of relu4_2, and E_l divides by "
-               "M_l². Which of the two grows when the image grows, and by how much when the side doubles?")
+@exercise(
+    lesson=5,
+    number=1,
+    title="Gatys' α/β at another image size",
+    level="one line",
+    hint="Gatys' content term ½ Σ (F − P)² adds up one term per position M_c of relu4_2, and E_l divides by "
+    "M_l². Which of the two grows when the image grows, and by how much when the side doubles?",
+)
 def gatys_ratio_at(fn: Callable[[float, int, int], float]) -> CheckResult:
     """Exercise: ``fn(ratio, old_side, new_side)`` is the α/β (Gatys' sums) that keeps the balance of ``ratio``
     tuned at ``old_side`` px when the image is ``new_side`` px: ratio · (old/new)²."""
@@ -53,23 +65,41 @@ def gatys_ratio_at(fn: Callable[[float, int, int], float]) -> CheckResult:
         if near(got, want):  # every slip below is a factor ≥ 1.3 away
             continue
         mistakes = [
-            (ratio, "you kept the ratio. E_l is divided by M_l², so the style term is the same at any size, but "
-                    "½ Σ (F − P)² has one term per position: the content term grows with M_c"),
-            (ratio * old / new, "M_c is H·W, the number of positions: doubling the side quadruples it, so the "
-                                "factor is squared"),
-            (ratio * (new / old) ** 2, "the factor is upside down: a larger image makes the content sum larger, so α "
-                                       "(and α/β) must shrink to keep the balance"),
-            (ratio * new / old, "the factor is upside down and not squared: a larger image has (new/old)² times the "
-                                "positions, and α must shrink by that"),
-            (ratio * (old / new) ** 4, "you counted M twice: E_l already divides by M_l², only the content sum "
-                                       "grows, by M_new/M_old = (new/old)²"),
+            (
+                ratio,
+                "you kept the ratio. E_l is divided by M_l², so the style term is the same at any size, but "
+                "½ Σ (F − P)² has one term per position: the content term grows with M_c",
+            ),
+            (
+                ratio * old / new,
+                "M_c is H·W, the number of positions: doubling the side quadruples it, so the factor is squared",
+            ),
+            (
+                ratio * (new / old) ** 2,
+                "the factor is upside down: a larger image makes the content sum larger, so α "
+                "(and α/β) must shrink to keep the balance",
+            ),
+            (
+                ratio * new / old,
+                "the factor is upside down and not squared: a larger image has (new/old)² times the "
+                "positions, and α must shrink by that",
+            ),
+            (
+                ratio * (old / new) ** 4,
+                "you counted M twice: E_l already divides by M_l², only the content sum "
+                "grows, by M_new/M_old = (new/old)²",
+            ),
         ]
         why = next((text for value, text in mistakes if near(got, value) and not near(value, want)), "")
-        return failed(f"gatys_ratio_at({ratio:g}, {old}, {new}) returned {got:.6g}, expected {want:.6g}"
-                      f"{': ' + why if why else ''}.")
-    return passed("α/β_new = α/β_old · (old/new)²: Gatys' content term sums over the M_c positions of relu4_2 "
-                  "(M_c ∝ side²), while E_l is divided by M_l². So a ratio is only meaningful with its image "
-                  "size; nstlib's means avoid that (both of its terms are size-free).")
+        return failed(
+            f"gatys_ratio_at({ratio:g}, {old}, {new}) returned {got:.6g}, expected {want:.6g}"
+            f"{': ' + why if why else ''}."
+        )
+    return passed(
+        "α/β_new = α/β_old · (old/new)²: Gatys' content term sums over the M_c positions of relu4_2 "
+        "(M_c ∝ side²), while E_l is divided by M_l². So a ratio is only meaningful with its image "
+        "size; nstlib's means avoid that (both of its terms are size-free)."
+    )
 
 
 # --- exercise 2: features by hooks, despite in-place ReLUs -------------------------------------------------------
@@ -79,8 +109,15 @@ _TAPS = {"conv1_1": 0, "relu1_1": 1, "conv1_2": 2, "pool1": 4, "conv2_1": 5}
 
 def _tiny_net(seed: int) -> nn.Sequential:
     """A torchvision-like VGG in miniature: its ReLUs are in-place, as torchvision's are."""
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(4, 6, 3, padding=1),
-                        nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(inplace=True))
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(4, 6, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 8, 3, padding=1),
+        nn.ReLU(inplace=True),
+    )
     g = generator(seed)
     with torch.no_grad():
         for module in net:
@@ -105,12 +142,18 @@ def _model_state(net: nn.Sequential) -> tuple:
     return tuple((len(m._forward_hooks), len(m._forward_pre_hooks), getattr(m, "inplace", None)) for m in net)
 
 
-@exercise(lesson=5, number=2, title="features by hooks, despite in-place ReLUs", level="a function",
-          hint="A forward hook is handed the module's output tensor itself, not a copy, and the in-place ReLU that "
-               "runs next writes into that very tensor. Keep a copy that is still connected to the image (no "
-               "detach), and remove every hook when you are done (register_forward_hook returns a handle).")
-def hooked_features(fn: Callable[[nn.Sequential, Mapping[str, int], torch.Tensor], Mapping[str, torch.Tensor]]
-                    ) -> CheckResult:
+@exercise(
+    lesson=5,
+    number=2,
+    title="features by hooks, despite in-place ReLUs",
+    level="a function",
+    hint="A forward hook is handed the module's output tensor itself, not a copy, and the in-place ReLU that "
+    "runs next writes into that very tensor. Keep a copy that is still connected to the image (no "
+    "detach), and remove every hook when you are done (register_forward_hook returns a handle).",
+)
+def hooked_features(
+    fn: Callable[[nn.Sequential, Mapping[str, int], torch.Tensor], Mapping[str, torch.Tensor]],
+) -> CheckResult:
     """Exercise: ``fn(model, taps, image)`` returns ``{name: output of model[taps[name]]}`` for a torchvision-style
     ``nn.Sequential`` with in-place ReLUs: the true pre-activation ``conv`` outputs, still differentiable, and the
     model left as it was (no hooks, its ReLUs still in-place)."""
@@ -125,14 +168,18 @@ def hooked_features(fn: Callable[[nn.Sequential, Mapping[str, int], torch.Tensor
             return error
         after = _model_state(net)
         if any(a[0] > b[0] or a[1] > b[1] for a, b in zip(after, before)):
-            return failed("your hooks are still registered on the model after your function returned: every later "
-                          "forward pass (an optimiser calls it hundreds of times) runs them again and keeps writing "
-                          "into an old dict. register_forward_hook returns a handle: call handle.remove() (in a "
-                          "finally: block, so an error cannot leave them behind).")
+            return failed(
+                "your hooks are still registered on the model after your function returned: every later "
+                "forward pass (an optimiser calls it hundreds of times) runs them again and keeps writing "
+                "into an old dict. register_forward_hook returns a handle: call handle.remove() (in a "
+                "finally: block, so an error cannot leave them behind)."
+            )
         if any(a[2] != b[2] for a, b in zip(after, before)):
-            return failed("you changed the caller's model: its ReLUs are no longer in-place. That fixes the symptom "
-                          "but alters a network someone else owns (and every later use of it); leave the model as "
-                          "it was and keep copies of the outputs instead.")
+            return failed(
+                "you changed the caller's model: its ReLUs are no longer in-place. That fixes the symptom "
+                "but alters a network someone else owns (and every later use of it); leave the model as "
+                "it was and keep copies of the outputs instead."
+            )
         if not isinstance(got, Mapping):
             return failed(f"your function returned {type(got).__name__}; return a dict {{name: tensor}}.")
         if set(got) != set(_TAPS):
@@ -141,34 +188,47 @@ def hooked_features(fn: Callable[[nn.Sequential, Mapping[str, int], torch.Tensor
             value = got[name]
             if not isinstance(value, torch.Tensor) or value.shape != want[name].shape:
                 shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-                return failed(f"{name} should be the output of model[{index}], of shape {tuple(want[name].shape)}; "
-                              f"you gave {shape}.")
+                return failed(
+                    f"{name} should be the output of model[{index}], of shape {tuple(want[name].shape)}; "
+                    f"you gave {shape}."
+                )
             if same(value, want[name]):
                 continue
             if name.startswith("conv") and same(value, want[name].relu()):
-                return failed(f"your {name} has no negative values: it is the rectified output. The ReLU after "
-                              f"model[{index}] is in-place (torchvision's are), so it overwrote the very tensor your "
-                              "hook kept. Keep a copy (output.clone()) instead of the tensor itself.")
-            return failed(f"your {name} differs from the output of model[{index}] (largest difference "
-                          f"{(value.detach() - want[name]).abs().max().item():.3g}): check which module each name "
-                          "is read after.")
+                return failed(
+                    f"your {name} has no negative values: it is the rectified output. The ReLU after "
+                    f"model[{index}] is in-place (torchvision's are), so it overwrote the very tensor your "
+                    "hook kept. Keep a copy (output.clone()) instead of the tensor itself."
+                )
+            return failed(
+                f"your {name} differs from the output of model[{index}] (largest difference "
+                f"{(value.detach() - want[name]).abs().max().item():.3g}): check which module each name "
+                "is read after."
+            )
         conv = got["conv1_2"]
         if conv.grad_fn is None:
-            return failed("your features are cut off from the image (no grad_fn): .detach(), .data or "
-                          "torch.no_grad() keep the values but not the graph, so a loss on them could not move the "
-                          "pixels. .clone() keeps both.")
+            return failed(
+                "your features are cut off from the image (no grad_fn): .detach(), .data or "
+                "torch.no_grad() keep the values but not the graph, so a loss on them could not move the "
+                "pixels. .clone() keeps both."
+            )
         (grad,) = torch.autograd.grad(conv.square().sum(), x)
         ref = image.clone().requires_grad_(True)
         (want_grad,) = torch.autograd.grad(_oracle(net, _TAPS, ref)["conv1_2"].square().sum(), ref)
         if not same(grad, want_grad, atol=1e-6):
-            return failed("the values are right but the gradient through your conv1_2 is not: something between the "
-                          "image and your copy does not go through the model's own modules.")
-    return passed("pre-activation conv outputs, differentiable, and the model untouched. That is the third design "
-                  "next to seed 000's loss modules and nstlib's VGGFeatures (torchvision's create_feature_extractor "
-                  "works this way), and the in-place ReLU is the trap all three must step around.")
+            return failed(
+                "the values are right but the gradient through your conv1_2 is not: something between the "
+                "image and your copy does not go through the model's own modules."
+            )
+    return passed(
+        "pre-activation conv outputs, differentiable, and the model untouched. That is the third design "
+        "next to seed 000's loss modules and nstlib's VGGFeatures (torchvision's create_feature_extractor "
+        "works this way), and the in-place ReLU is the trap all three must step around."
+    )
 
 
 # --- exercise 3: rescaling the whole loss ------------------------------------------------------------------------
+
 
 def _demo_runs(kind: str, factor: float, steps: int = 15) -> torch.Tensor:
     """Minimise factor · (‖A x − b‖² + 0.1 Σ|x|) from a fixed start, one loss evaluation per step, x clamped to [0, 1]."""
@@ -184,11 +244,13 @@ def _demo_runs(kind: str, factor: float, steps: int = 15) -> torch.Tensor:
     else:
         opt = torch.optim.SGD([x], lr=1e-3)
     for _ in range(steps):
+
         def closure() -> torch.Tensor:
             opt.zero_grad()
             loss = factor * ((a @ x - b).square().sum() + 0.1 * x.abs().sum())
             loss.backward()
             return loss
+
         opt.step(closure)
         with torch.no_grad():
             x.clamp_(0, 1)
@@ -197,34 +259,50 @@ def _demo_runs(kind: str, factor: float, steps: int = 15) -> torch.Tensor:
 
 def _measured() -> dict[str, float]:
     """Largest change of the result when the whole loss is multiplied by 4, per optimiser."""
-    return {kind: float((_demo_runs(kind, 4.0) - _demo_runs(kind, 1.0)).abs().max()) for kind in ("lbfgs", "adam", "sgd")}
+    return {
+        kind: float((_demo_runs(kind, 4.0) - _demo_runs(kind, 1.0)).abs().max()) for kind in ("lbfgs", "adam", "sgd")
+    }
 
 
-_KEYS = {"lbfgs": "lbfgs", "l-bfgs": "lbfgs", "adam": "adam", "gradient descent": "sgd", "sgd": "sgd",
-         "history factor": "factor", "factor": "factor"}
+_KEYS = {
+    "lbfgs": "lbfgs",
+    "l-bfgs": "lbfgs",
+    "adam": "adam",
+    "gradient descent": "sgd",
+    "sgd": "sgd",
+    "history factor": "factor",
+    "factor": "factor",
+}
 _WHY = {
     "lbfgs": "L-BFGS is unchanged by a constant factor on the loss: its first step is lr·g/Σ|g| (a larger gradient, "
-             "the same step), and afterwards its curvature estimate from the last steps divides by the factor exactly "
-             "as the gradient multiplies by it. Only when Σ|g| < 1 would the first step change.",
+    "the same step), and afterwards its curvature estimate from the last steps divides by the factor exactly "
+    "as the gradient multiplies by it. Only when Σ|g| < 1 would the first step change.",
     "adam": "Adam is unchanged too (up to its ε = 1e-8): every step is lr · m̂/(√v̂ + ε), and a factor on the "
-            "gradient multiplies m̂ and √v̂ alike. That is why its lr is in pixel units.",
+    "gradient multiplies m̂ and √v̂ alike. That is why its lr is in pixel units.",
     "sgd": "plain gradient descent x ← x − lr·∇L is not: four times the loss, four times every step. Its lr has to "
-           "be tuned together with α, β, γ.",
+    "be tuned together with α, β, γ.",
 }
 
 
-@exercise(lesson=5, number=3, title="multiply the whole loss by 4", level="predict and explain",
-          hint="Write one step of each optimiser with the loss c·L instead of L. Which ones divide the gradient by "
-               "something that grows with it too? And what does result.history record: the weighted terms or the "
-               "raw ones?")
+@exercise(
+    lesson=5,
+    number=3,
+    title="multiply the whole loss by 4",
+    level="predict and explain",
+    hint="Write one step of each optimiser with the loss c·L instead of L. Which ones divide the gradient by "
+    "something that grows with it too? And what does result.history record: the weighted terms or the "
+    "raw ones?",
+)
 def loss_scale(prediction: Mapping[str, object]) -> CheckResult:
     """Exercise: predict, for α, β, γ all multiplied by 4, whether L-BFGS (nstlib's), Adam and plain gradient
     descent give the same image, and the factor by which ``result.history["total"]`` changes."""
     if isinstance(prediction, Mapping) and all(v is Ellipsis or v is None for v in prediction.values()):
         raise NotAnswered  # the template with its ... still in place
     if not isinstance(prediction, Mapping):
-        return failed(f"answer with a dict, not {type(prediction).__name__}: "
-                      "{'lbfgs': ..., 'adam': ..., 'gradient descent': ..., 'history factor': ...}.")
+        return failed(
+            f"answer with a dict, not {type(prediction).__name__}: "
+            "{'lbfgs': ..., 'adam': ..., 'gradient descent': ..., 'history factor': ...}."
+        )
     answer = {}
     for key, value in prediction.items():
         canonical = _KEYS.get(str(key).strip().lower())
@@ -251,22 +329,32 @@ def loss_scale(prediction: Mapping[str, object]) -> CheckResult:
     except (TypeError, ValueError):
         return failed(f"the history factor should be a number, not {answer['factor']!r}.")
     if abs(factor - 4) > 1e-6:
-        extra = (" result.history records the weighted terms (α·L_content, β·w_l·L_l, γ·L_TV), so every entry is 4× "
-                 "larger even though the image is the same." if abs(factor - 1) < 1e-6 else
-                 " Every term of the total is multiplied by 4, so the total is too.")
+        extra = (
+            " result.history records the weighted terms (α·L_content, β·w_l·L_l, γ·L_TV), so every entry is 4× "
+            "larger even though the image is the same."
+            if abs(factor - 1) < 1e-6
+            else " Every term of the total is multiplied by 4, so the total is too."
+        )
         wrong.append(f"history factor: 4, not {factor:g}.{extra}")
     if wrong:
-        return failed("Measured here on a small objective (largest pixel change when the loss is ×4: "
-                      + ", ".join(f"{k} {v:.2g}" for k, v in measured.items()) + "):\n" + "\n".join(wrong),
-                      hint="run section 3's stylize twice, with the defaults and with all three weights ×4, and "
-                           "compare the images (result.image) and the histories.")
-    return passed("L-BFGS: same (bit for bit for a power of two; other factors differ only by rounding, which L-BFGS "
-                  "then amplifies); Adam: same up to ε; gradient descent: different; the history ×4. Only the "
-                  "ratios α : β : γ matter to the optimisers nstlib uses — which is why Gatys et al. quote α/β alone. "
-                  f"(Measured on a small objective: {', '.join(f'{k} {v:.2g}' for k, v in measured.items())}.)")
+        return failed(
+            "Measured here on a small objective (largest pixel change when the loss is ×4: "
+            + ", ".join(f"{k} {v:.2g}" for k, v in measured.items())
+            + "):\n"
+            + "\n".join(wrong),
+            hint="run section 3's stylize twice, with the defaults and with all three weights ×4, and "
+            "compare the images (result.image) and the histories.",
+        )
+    return passed(
+        "L-BFGS: same (bit for bit for a power of two; other factors differ only by rounding, which L-BFGS "
+        "then amplifies); Adam: same up to ε; gradient descent: different; the history ×4. Only the "
+        "ratios α : β : γ matter to the optimisers nstlib uses — which is why Gatys et al. quote α/β alone. "
+        f"(Measured on a small objective: {', '.join(f'{k} {v:.2g}' for k, v in measured.items())}.)"
+    )
 
 
 # --- exercise 4: two seeds -----------------------------------------------------------------------------------------
+
 
 def _layout(image: torch.Tensor, reference: torch.Tensor, blocks: int = 4) -> float:
     """Lesson 05's layout: correlation of the 4×4 block means of the luminance of two images."""
@@ -287,6 +375,7 @@ def _test_images() -> tuple[torch.Tensor, torch.Tensor]:
 
 class _SeedOptions(TypedDict):
     """The options seed_experiment passes to the learner's function (and on to stylize)."""
+
     weights: str
     arch: str
     steps: int
@@ -298,15 +387,21 @@ class _SeedOptions(TypedDict):
 
 class _SeedAnswer(TypedDict):
     """What seed_experiment asks for: the two final losses, mean |x0 − x1| and the layout similarity."""
+
     losses: list[float]
     gap: float
     layout: float
 
 
-@exercise(lesson=5, number=4, title="two seeds, one loss", level="design an experiment",
-          hint="stylize(..., init='noise', seed=0) and seed=1 with the same options; the loss of the returned image "
-               "is min(result.history['total']); compare the two results with each other (not with the photo), "
-               "once pixel by pixel and once with section 3's layout.")
+@exercise(
+    lesson=5,
+    number=4,
+    title="two seeds, one loss",
+    level="design an experiment",
+    hint="stylize(..., init='noise', seed=0) and seed=1 with the same options; the loss of the returned image "
+    "is min(result.history['total']); compare the two results with each other (not with the photo), "
+    "once pixel by pixel and once with section 3's layout.",
+)
 def seed_experiment(fn: Callable[..., Mapping[str, object]]) -> CheckResult:
     """Exercise: ``fn(content, style, **options)`` runs ``stylize`` from white noise with seeds 0 and 1 and returns
     ``{"losses": (L0, L1), "gap": mean |x0 − x1|, "layout": layout(x0, x1)}``. Re-measured here on 32 px images
@@ -315,14 +410,23 @@ def seed_experiment(fn: Callable[..., Mapping[str, object]]) -> CheckResult:
 
     content, style = _test_images()
     # a random VGG-16 cut after relu2_2 keeps the four runs (yours and mine) well under a second
-    options: _SeedOptions = dict(weights="random:0", arch="vgg16", steps=3, content_layers="relu2_2",
-                                 style_layers=("relu1_1", "relu2_1"), progress=False, device="cpu")
+    options: _SeedOptions = dict(
+        weights="random:0",
+        arch="vgg16",
+        steps=3,
+        content_layers="relu2_2",
+        style_layers=("relu1_1", "relu2_1"),
+        progress=False,
+        device="cpu",
+    )
     got, error = call_safely(fn, content.clone(), style.clone(), **options)
     if error is not None:
         return error
     if not isinstance(got, Mapping) or not {"losses", "gap", "layout"} <= set(got):
-        return failed("return a dict with the keys 'losses', 'gap' and 'layout' "
-                      f"(got {type(got).__name__}{' with keys ' + str(sorted(got)) if isinstance(got, Mapping) else ''}).")
+        return failed(
+            "return a dict with the keys 'losses', 'gap' and 'layout' "
+            f"(got {type(got).__name__}{' with keys ' + str(sorted(got)) if isinstance(got, Mapping) else ''})."
+        )
     try:
         losses = [float(v) for v in got["losses"]]
         gap, layout = float(got["gap"]), float(got["layout"])
@@ -332,39 +436,56 @@ def seed_experiment(fn: Callable[..., Mapping[str, object]]) -> CheckResult:
         return failed(f"'losses' should hold two numbers, seed 0's and seed 1's; it has {len(losses)}.")
     runs = [stylize(content, style, init="noise", seed=seed, **options) for seed in (0, 1)]
     x0, x1 = runs[0].image, runs[1].image
-    want: _SeedAnswer = {"losses": [min(r.history["total"]) for r in runs], "gap": float((x0 - x1).abs().mean()),
-                         "layout": _layout(x0, x1)}
+    want: _SeedAnswer = {
+        "losses": [min(r.history["total"]) for r in runs],
+        "gap": float((x0 - x1).abs().mean()),
+        "layout": _layout(x0, x1),
+    }
     if gap <= 1e-7 * max(1.0, want["gap"]):
-        return failed("your two results are identical (gap 0): both runs started from the same image. White noise "
-                      "with seed=0 and with seed=1 (init='noise') are two different starts.")
+        return failed(
+            "your two results are identical (gap 0): both runs started from the same image. White noise "
+            "with seed=0 and with seed=1 (init='noise') are two different starts."
+        )
 
     def near(a: float, b: float, rtol: float = 1e-3) -> bool:
         return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-12)
 
     last = [r.history["total"][-1] for r in runs]
     first = [r.history["total"][0] for r in runs]
-    if not all(near(a, b) for a, b in zip(losses, want["losses"])) and \
-            not all(near(a, b) for a, b in zip(losses, last)):
+    if not all(near(a, b) for a, b in zip(losses, want["losses"])) and not all(
+        near(a, b) for a, b in zip(losses, last)
+    ):
         if all(near(a, b) for a, b in zip(losses, first)):
-            return failed("those are the losses at step 1, of the start noise; the experiment is about where the runs "
-                          "end: min(result.history['total']) is the loss of the image stylize returns.")
+            return failed(
+                "those are the losses at step 1, of the start noise; the experiment is about where the runs "
+                "end: min(result.history['total']) is the loss of the image stylize returns."
+            )
         if all(near(a, b) for a, b in zip(losses, reversed(want["losses"]))):
             return failed("your losses are in the wrong order: seed 0's first, then seed 1's.")
-        return failed(f"your losses {losses} differ from mine {want['losses']} for the same runs: pass the options "
-                      "on unchanged (**options) and change only init='noise' and the seed.")
+        return failed(
+            f"your losses {losses} differ from mine {want['losses']} for the same runs: pass the options "
+            "on unchanged (**options) and change only init='noise' and the seed."
+        )
     to_photo = float((x0 - content).abs().mean())
     if not near(gap, want["gap"], 1e-4):
         if near(gap, to_photo, 1e-4):
-            return failed("your gap compares seed 0's result with the photo; the question is how far apart the two "
-                          "results are: mean |x0 − x1|.")
+            return failed(
+                "your gap compares seed 0's result with the photo; the question is how far apart the two "
+                "results are: mean |x0 − x1|."
+            )
         return failed(f"your gap {gap:.4g} differs from mean |x0 − x1| = {want['gap']:.4g}.")
     if not near(layout, want["layout"], 1e-3):
         if near(layout, _layout(x0, content), 1e-3):
-            return failed("your layout compares seed 0's result with the photo; compare the two results: "
-                          "layout(x0, x1).")
-        return failed(f"your layout {layout:.4g} differs from layout(x0, x1) = {want['layout']:.4g}: use section 3's "
-                      "function (4×4 blocks of luminance) on the two results.")
-    return passed("your experiment measures what it should (re-measured here on 32 px images with random weights). "
-                  "On the lesson's images the two losses end close together while the pixels differ by about as "
-                  "much as the styled image differs from the photo, yet the layouts agree: the minima differ where "
-                  "the loss does not look (where each stroke falls), and agree where it does (relu4_2's layout).")
+            return failed(
+                "your layout compares seed 0's result with the photo; compare the two results: layout(x0, x1)."
+            )
+        return failed(
+            f"your layout {layout:.4g} differs from layout(x0, x1) = {want['layout']:.4g}: use section 3's "
+            "function (4×4 blocks of luminance) on the two results."
+        )
+    return passed(
+        "your experiment measures what it should (re-measured here on 32 px images with random weights). "
+        "On the lesson's images the two losses end close together while the pixels differ by about as "
+        "much as the styled image differs from the photo, yet the layouts agree: the minima differ where "
+        "the loss does not look (where each stroke falls), and agree where it does (relu4_2's layout)."
+    )
