@@ -15,7 +15,8 @@ import torch
 from oracle import assert_near
 
 import nstlib as nst
-from nstlib.algorithms.dream import Tiling, _gradient, dream_loss, octave_sizes
+from nstlib.algorithms.dream import octave_sizes
+from nstlib.algorithms.dream_gradient import Tiling, dream_loss, tiled_gradient
 from nstlib.errors import ImageTooSmallError
 
 _SPEC = importlib.util.spec_from_file_location(
@@ -129,7 +130,7 @@ def test_jittered_gradient_matches_nstlib_untiled_gradient() -> None:
     net = nst.VGGFeatures("vgg16", layers=["relu2_1"], weights="random:0")
     image = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(0))
     shift = (3, -5)
-    want, _ = _gradient(net, image, {"relu2_1": 1.0}, None, Tiling(None), shift)
+    want, _ = tiled_gradient(net, image, {"relu2_1": 1.0}, None, Tiling(None), shift)
 
     def loss_fn(x):
         return sum(t.sum() for t in dream_loss(net(x)).values())

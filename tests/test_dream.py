@@ -12,13 +12,10 @@ from oracle import assert_near
 import nstlib as nst
 from nstlib.algorithms.dream import (
     DEFAULT_DREAM_LAYERS,
-    Tiling,
-    _gradient,
-    _tiles,
-    dream_loss,
     dream_network,
     octave_sizes,
 )
+from nstlib.algorithms.dream_gradient import Tiling, dream_loss, tiled_gradient, tiles
 from nstlib.net.inception import (
     INCEPTION_LAYERS,
     KERAS_MIXED,
@@ -321,10 +318,10 @@ def test_one_tile_covering_the_image_is_identical_to_untiled():
 
 
 def test_tiles_cover_the_image_and_snap_to_the_stride():
-    spans = _tiles(100, Tiling(size=32, margin=10, align=8))
+    spans = tiles(100, Tiling(size=32, margin=10, align=8))
     assert [(c0, c1) for c0, c1, _, _ in spans] == [(0, 24), (24, 48), (48, 72), (72, 100)]  # 4 cores ≤ 32 px
     assert spans[1][2:] == (8, 64)  # margin rounded up to 16 (a multiple of 8), clipped at the borders
-    assert _tiles(30, Tiling(size=32)) == [(0, 30, 0, 30)]
+    assert tiles(30, Tiling(size=32)) == [(0, 30, 0, 30)]
 
 
 def test_tiled_gradient_equals_whole_image_gradient():
@@ -332,9 +329,9 @@ def test_tiled_gradient_equals_whole_image_gradient():
     2-px pooling grid, so every core's gradient is exactly the whole image's gradient there."""
     net = dream_network("vgg19", ("relu2_1",), weights="random", device="cpu")
     image = _image(64, 96)
-    whole, loss_whole = _gradient(net, image, {"relu2_1": 1.0}, None, Tiling(None), (3, -5))
-    tiled, loss_tiled = _gradient(net, image, {"relu2_1": 1.0}, None, Tiling(32, 16, 2), (3, -5))
-    assert len(_tiles(64, Tiling(32, 16, 2))) * len(_tiles(96, Tiling(32, 16, 2))) == 6
+    whole, loss_whole = tiled_gradient(net, image, {"relu2_1": 1.0}, None, Tiling(None), (3, -5))
+    tiled, loss_tiled = tiled_gradient(net, image, {"relu2_1": 1.0}, None, Tiling(32, 16, 2), (3, -5))
+    assert len(tiles(64, Tiling(32, 16, 2))) * len(tiles(96, Tiling(32, 16, 2))) == 6
     assert_near(tiled, whole)  # the windows' sizes pick other conv blockings: rounding ~1e-7..1e-6 of the largest
     # The recorded loss weights each window's mean by its core's area: close to the whole image's, not equal.
     assert loss_tiled["total"] == pytest.approx(loss_whole["total"], rel=0.1)

@@ -186,6 +186,15 @@ def test_modules_stay_small(name):
     assert lines <= LONGEST_MODULE, f"{name} has {lines} lines; split it by concept (at most {LONGEST_MODULE})"
 
 
+def test_stylize_reads_top_down():
+    """stylize's body (after its docstring) stays short: keywords into Goal and Execution, then five steps."""
+    tree = ast.parse((NSTLIB / "algorithms" / "transfer.py").read_text(encoding="utf-8"))
+    (stylize,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "stylize"]
+    body = stylize.end_lineno - stylize.body[0].end_lineno
+    assert body <= 60, f"stylize's body has {body} lines (at most 60): move a step into a named function"
+    assert "Goal(" in ast.unparse(stylize) and "Execution(" in ast.unparse(stylize)
+
+
 def test_the_checks_catch_what_they_guard(tmp_path):
     """Each rule above fails on a small package that breaks it."""
     fake = tmp_path / "nstlib"

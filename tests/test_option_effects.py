@@ -12,7 +12,7 @@ import torch
 from oracle import Features, gram, noise, transfer_terms, tv
 
 import nstlib as nst
-from nstlib.algorithms import transfer
+from nstlib.algorithms import request
 from nstlib.loss import objective as loss_objective
 from nstlib.loss import stats
 from nstlib.optim import schedule
@@ -314,7 +314,7 @@ def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(
 
     monkeypatch.setattr(stats, "gram_matrix", gram_spy)
     monkeypatch.setattr(loss_objective, "content_loss", content_spy)
-    monkeypatch.setattr(transfer, "VGGFeatures", Recording)
+    monkeypatch.setattr(request, "VGGFeatures", Recording)
     result = nst.stylize(
         content,
         style,
@@ -344,7 +344,7 @@ def test_channels_last_sets_the_networks_layout(content, style, monkeypatch, cha
             super().__init__(*args, **kwargs)
             self.features[0].register_forward_hook(record)
 
-    monkeypatch.setattr(transfer, "VGGFeatures", Recording)
+    monkeypatch.setattr(request, "VGGFeatures", Recording)
     result = nst.stylize(
         content,
         style,
@@ -569,16 +569,16 @@ def test_texture_synthesis_first_step(style, stat) -> None:
 
 
 def test_deepdream_passes_its_tiling_and_guide_to_each_gradient(monkeypatch) -> None:
-    from nstlib.algorithms import dream
+    from nstlib.algorithms import dream_gradient
 
     seen = []
-    real = dream._gradient
+    real = dream_gradient.tiled_gradient
 
     def spy(net, image, weights, guides, tiling, shift):
         seen.append((tiling, guides is not None, shift))
         return real(net, image, weights, guides, tiling, shift)
 
-    monkeypatch.setattr(dream, "_gradient", spy)
+    monkeypatch.setattr(dream_gradient, "tiled_gradient", spy)
     image = noise((1, 3, 64, 64), 1)
     nst.deepdream(
         image,
@@ -593,5 +593,5 @@ def test_deepdream_passes_its_tiling_and_guide_to_each_gradient(monkeypatch) -> 
         weights="random",
         **CPU,
     )
-    assert [t[:2] for t in seen] == [(dream.Tiling(40, 12, 2), True)] * 2
+    assert [t[:2] for t in seen] == [(dream_gradient.Tiling(40, 12, 2), True)] * 2
     assert all(abs(s) <= 3 + 40 for t in seen for s in t[2])  # jitter plus the random roll of the tile grid

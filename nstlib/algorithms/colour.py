@@ -12,8 +12,15 @@ keep the *content's* colours while taking the style's brush work:
    Two choices of A (§5.2): Cholesky, A = L_C L_S⁻¹ (Σ = L Lᵀ), and the "image analogies" one,
    A = Σ_C^{1/2} Σ_S^{-1/2} (symmetric square roots from an eigen-decomposition).
 
-    >>> style_recoloured = match_colour(style, content)                   # doctest: +SKIP
-    >>> result = stylize_luminance(content, style, steps=300)             # doctest: +SKIP
+    >>> from nstlib.images import load_image
+    >>> content = load_image("images/tubingen.jpg", size=48)
+    >>> style = load_image("images/starry_night.jpg", size=48)
+    >>> style_recoloured = match_colour(style, content)      # the painting in the photo's colours
+    >>> style_recoloured.shape == style.shape
+    True
+    >>> result = stylize_luminance(content, style, steps=3, progress=False)   # a real run: size 256, steps=300
+    >>> result.image.shape == content.shape
+    True
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """DeepDream: "whatever you see there, I want more of it" (Mordvintsev, Olah & Tyka 2015).
 
-    >>> result = deepdream(load_image("images/coffee.jpg", size=256))     # doctest: +SKIP
-    >>> show_images(result.image)                                          # doctest: +SKIP
+    >>> result = deepdream(load_image("images/coffee.jpg", size=64), model="vgg16", layers="relu4_3",
+    ...                    octaves=2, steps_per_octave=2, progress=False)   # a real run: size=256, the defaults
+    >>> result.image.shape
+    torch.Size([1, 3, 43, 64])
 
 Gradient *ascent* on the pixels of an image through a frozen network: the same loop as style
 transfer (:func:`~nstlib.optim.loop.optimize_pixels`, run once per octave) with the sign flipped.
@@ -13,7 +15,7 @@ normalised so large layers do not outweigh small ones:
 and each step is  x ← clip_[0,1]( x + η · g / mean|g| ),  g = ∂L/∂x, the normalised gradient step
 of Google's original deepdream notebook (the loop's ``optimizer="normalized"``). Two more tricks from
 that notebook make it work on real photos: a random roll (jitter) of the image before every step,
-undone after (the loop's ``gradient`` function: :func:`_jittered_gradient`); and an *octave*
+undone after (the loop's ``gradient`` function: :func:`~nstlib.algorithms.dream_gradient.jittered_gradient`); and an *octave*
 pyramid that dreams at small scales first and carries the added detail (dreamed − base) up to
 the next scale. For large images the gradient can be computed in tiles on a randomly shifted grid
 and normalised over the whole image, as in the TensorFlow tutorial; unlike there, each tile also
@@ -33,12 +35,13 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from nstlib.algorithms.dream_gradient import Tiling, dream_loss, jittered_gradient, tiles
 from nstlib.algorithms.reconstruct import ImageInput
 from nstlib.device import get_device
 from nstlib.errors import ImageTooSmallError, InputError, ResourceError, is_out_of_memory
@@ -46,7 +49,7 @@ from nstlib.images import check_image, load_image, resize_image
 from nstlib.net.inception import INCEPTION_LAYERS, KERAS_MIXED, InceptionFeatures
 from nstlib.net.layers import VGG_BLOCKS, Layers
 from nstlib.net.vgg import VGGFeatures
-from nstlib.optim.loop import Gradient, Progress, optimize_pixels
+from nstlib.optim.loop import Progress, optimize_pixels
 from nstlib.weights.sources import weights_key
 
 __all__ = ["deepdream", "DreamResult", "DEFAULT_DREAM_LAYERS", "dream_network", "dream_loss", "octave_sizes"]
@@ -90,7 +93,7 @@ def dream_network(
     layers: Sequence[str] = (),
     weights: str | os.PathLike | None = None,
     device: torch.device | str | None = None,
-) -> torch.nn.Module:
+) -> VGGFeatures | InceptionFeatures:
     """A frozen feature extractor ``net(image) -> {layer: activation}`` for ``model``.
 
     ``"inception_v3"`` / ``"googlenet"``: :class:`~nstlib.net.inception.InceptionFeatures` (torchvision
@@ -104,114 +107,12 @@ def dream_network(
     raise InputError(f"Unknown model {model!r}; choose one of {', '.join(DEFAULT_DREAM_LAYERS)}.")
 
 
-def dream_loss(
-    features: Mapping[str, torch.Tensor],
-    weights: Mapping[str, float] | None = None,
-    guides: Mapping[str, torch.Tensor] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Per-layer DeepDream loss terms, each of shape (B,): ``{"dream:<layer>": w_l · L_l}``.
-
-    Without guides L_l = mean over (C, H, W) of the activation A_l (seed 004: activations added,
-    each layer normalised by its size). With ``guides[layer]`` of shape (C, N) (the guide's feature
-    vectors), L_l = mean over (C, H, W) of A_l · g_{j*}, the best-matching guide vector per position.
-    """
-    terms: dict[str, torch.Tensor] = {}
-    for name, act in features.items():  # act: (B, C, H, W)
-        w = 1.0 if weights is None else float(weights[name])
-        if guides is None:
-            terms[f"dream:{name}"] = w * act.mean(dim=(1, 2, 3))
-            continue
-        flat = act.flatten(2)  # (B, C, HW)
-        guide = guides[name].to(flat)  # (C, N)
-        with torch.no_grad():  # the best match per position; the gradient of max_j is its g_{j*}
-            best = torch.cat([(chunk.transpose(1, 2) @ guide).argmax(-1) for chunk in flat.split(4096, dim=2)], 1)
-        matched = guide[:, best]  # (C, B, HW)
-        terms[f"dream:{name}"] = w * (flat * matched.permute(1, 0, 2)).mean(dim=(1, 2))
-    return terms
-
-
 def octave_sizes(size: tuple[int, int], octaves: int, octave_scale: float) -> list[tuple[int, int]]:
     """(H, W) of each octave, smallest first: round(H / s^k), round(W / s^k) for k = octaves−1 … 0."""
     h, w = size
     return [
         (max(1, round(h / octave_scale**k)), max(1, round(w / octave_scale**k))) for k in range(octaves - 1, -1, -1)
     ]
-
-
-class Tiling(NamedTuple):
-    """How the gradient is cut into tiles: core side, context margin, and the grid step cuts snap to."""
-
-    size: int | None  # core side in px; None = the whole image at once
-    margin: int = 32  # context each tile sees beyond its core on every side (its gradient is discarded)
-    align: int = 1  # cuts fall on multiples of this (the deepest layer's stride), so tile and image share one grid
-
-
-def _tiles(length: int, tiling: Tiling) -> list[tuple[int, int, int, int]]:
-    """(core start, core end, window start, window end) along one side of ``length`` px.
-
-    ceil(length / size) cores of near-equal size (cuts snapped to multiples of ``align``); each
-    window is its core plus ``margin`` px of context on both sides, clipped to the image.
-    """
-    if tiling.size is None or length <= tiling.size:
-        return [(0, length, 0, length)]
-    n, a = math.ceil(length / tiling.size), max(1, tiling.align)
-    cuts = sorted({0, length, *(min(length, round(i * length / n / a) * a) for i in range(1, n))})
-    margin = math.ceil(tiling.margin / a) * a
-    return [(c0, c1, max(0, c0 - margin), min(length, c1 + margin)) for c0, c1 in zip(cuts[:-1], cuts[1:])]
-
-
-def _gradient(
-    net: torch.nn.Module,
-    image: torch.Tensor,
-    weights: Mapping[str, float],
-    guides,
-    tiling: Tiling,
-    shift: tuple[int, int],
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """∂L/∂x at ``image`` rolled by ``shift``, computed tile by tile, rolled back; and the loss terms.
-
-    A window's loss is its mean activation × (window area / image area), so that for a network
-    whose maps scale with the input (VGG) it equals Σ(window activations) / (activations of the
-    whole image): with a margin wider than the receptive field, each core's gradient is then the
-    whole image's gradient there. The recorded loss weights each window's mean by its core's area.
-    """
-    rows, cols = _tiles(image.shape[-2], tiling), _tiles(image.shape[-1], tiling)
-    rolled = torch.roll(image, shift, dims=(2, 3))
-    grad = torch.zeros_like(rolled)
-    record: dict[str, float] = defaultdict(float)
-    area = image.shape[-2] * image.shape[-1]
-    for cy0, cy1, wy0, wy1 in rows:
-        for cx0, cx1, wx0, wx1 in cols:
-            window = rolled[..., wy0:wy1, wx0:wx1].detach().requires_grad_(True)
-            terms = dream_loss(net(window), weights, guides)
-            total = sum(t.sum() for t in terms.values()) * ((wy1 - wy0) * (wx1 - wx0) / area)
-            total.backward()
-            grad[..., cy0:cy1, cx0:cx1] = window.grad[..., cy0 - wy0 : cy1 - wy0, cx0 - wx0 : cx1 - wx0]
-            for name, t in terms.items():
-                record[name] += float(t.detach().sum()) * (cy1 - cy0) * (cx1 - cx0) / area
-    record["total"] = sum(v for k, v in record.items() if k.startswith("dream:"))
-    return torch.roll(grad, (-shift[0], -shift[1]), dims=(2, 3)), dict(record)
-
-
-def _jittered_gradient(
-    net: torch.nn.Module, weights: Mapping[str, float], guides, tiling: Tiling, jitter: int, generator: torch.Generator
-) -> Gradient:
-    """The loop's gradient function for DeepDream: before every evaluation a random roll of up to
-    ``jitter`` px (plus, with several tiles, up to one tile so the seams move), drawn from ``generator``;
-    then :func:`_gradient`. The terms it hands back are batch sums (scalars), as the dream records them."""
-    tile = tiling.size
-
-    def gradient(image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
-        # With several tiles, a random roll of up to one tile moves the seams to new places every step.
-        extra = torch.randint(0, tile or 1, (2,), generator=generator)
-        if tile is not None:
-            shift = tuple(s + int(e) if side > tile else s for s, e, side in zip(shift, extra, image.shape[-2:]))
-        grad, record = _gradient(net, image, weights, guides, tiling, shift)
-        terms = {name: torch.tensor(value, dtype=torch.float64) for name, value in record.items() if name != "total"}
-        return grad, terms
-
-    return gradient
 
 
 def _dream_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -287,7 +188,7 @@ def deepdream(
             merged[KERAS_MIXED.get(name, name)] += w
         weights_l = dict(merged)
     net = dream_network(model, tuple(weights_l), weights=weights, device=run_device)
-    sizes = octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale)
+    sizes = octave_sizes((int(image.shape[-2]), int(image.shape[-1])), octaves, octave_scale)
     tiling = Tiling(tile_size, tile_margin, _stride(net))
     _check_sizes(sizes, net.min_size, tiling, net.layers)
     guides = None
@@ -298,7 +199,7 @@ def deepdream(
 
     generator = torch.Generator().manual_seed(seed)
     original = image.detach().to(run_device, torch.float32).clamp(0.0, 1.0)
-    gradient = _jittered_gradient(net, weights_l, guides, tiling, jitter, generator)
+    gradient = jittered_gradient(net, weights_l, guides, tiling, jitter, generator)
     detail = torch.zeros_like(resize_image(original, sizes[0]))
     history: dict[str, list[float]] = defaultdict(list)
     octave_images: list[torch.Tensor] = []
@@ -441,7 +342,7 @@ def _check_sizes(sizes: list[tuple[int, int]], min_size: int, tiling: Tiling, la
         )
     for size in sizes:
         for length in size:
-            short = min(w1 - w0 for _, _, w0, w1 in _tiles(length, tiling))
+            short = min(w1 - w0 for _, _, w0, w1 in tiles(length, tiling))
             if short < min_size:
                 raise InputError(
                     f"tile_size={tiling.size} with tile_margin={tiling.margin} cuts a {length}-px side into windows of "

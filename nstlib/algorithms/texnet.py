@@ -23,6 +23,8 @@ nearest-neighbour upsampling followed by a convolution instead of fractionally s
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import time
 from collections import defaultdict
@@ -226,10 +228,11 @@ def train_transfer_net(
                 targets = vgg(x)
             y = net(x)
             feats = vgg(y)
-            content = sum(
-                content_weight * w * content_loss(feats[n], targets[n], per_image=True) for n, w in c_w.items()
+            content = functools.reduce(
+                operator.add,
+                (content_weight * w * content_loss(feats[n], targets[n], per_image=True) for n, w in c_w.items()),
             ).mean()
-            style_l = sum(style_terms(feats, style_weight).values()).mean()
+            style_l = functools.reduce(operator.add, style_terms(feats, style_weight).values()).mean()
             tv = tv_weight * tv_loss(y, p=1, per_image=True).mean()
             total = content + style_l + tv
             opt.zero_grad(set_to_none=True)

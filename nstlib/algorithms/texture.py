@@ -1,6 +1,9 @@
 """Texture synthesis (Gatys, Ecker & Bethge 2015): white noise optimised until its style statistics match a picture's.
 
-    >>> texture = synthesize_texture(load_image("images/style_waves.jpg", size=128))   # doctest: +SKIP
+    >>> from nstlib.images import load_image
+    >>> texture = synthesize_texture(load_image("images/style_waves.jpg", size=48), steps=3, progress=False)
+    >>> texture.steps_done                                     # a real run: size=128, the default steps
+    3
 
 The objective is the style part of style transfer alone, β Σ_l w_l L_stat,l, with any of the statistics
 of :mod:`nstlib.loss.stats` (Gram matrix, mean and covariance, Gaussian W2); the loop is

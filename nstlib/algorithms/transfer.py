@@ -1,218 +1,48 @@
 """Gatys style transfer: paint a photo in the style of a painting by optimising its pixels.
 
-:func:`stylize` reads top-down: the request (inputs checked, the weights source's defaults filled in), the
-plan (:mod:`nstlib.optim.schedule`), the network and the targets (:mod:`nstlib.loss.objective`), each group
-of images through every stage, the result. The two reconstructions it is built from are in
-:mod:`nstlib.algorithms.reconstruct`.
+:func:`stylize` reads top-down: the request (its keywords as a Goal and an Execution, inputs checked, the weights
+source's defaults filled in: :mod:`nstlib.algorithms.request`), the plan (sizes, steps and precision per stage:
+:mod:`nstlib.optim.schedule`), the network and the targets (:mod:`nstlib.loss.objective`), each group of images
+through every stage (:func:`nstlib.optim.loop.optimize_pixels`, which also reports progress), the result. The two
+reconstructions it is built from are in :mod:`nstlib.algorithms.reconstruct`.
 
-    >>> result = stylize(content, style, steps=300)        # doctest: +SKIP
-    >>> save_image(result.image, "outputs/result.png")     # doctest: +SKIP
+    >>> from nstlib.images import load_image, save_image
+    >>> content = load_image("images/tubingen.jpg", size=48)
+    >>> style = load_image("images/starry_night.jpg", size=48)
+    >>> result = stylize(content, style, steps=3, progress=False)   # a real run: size=256, the default steps
+    >>> result.steps_done, result.settings["content_layers"]
+    (3, {'relu4_2': 1.0})
+    >>> save_image(result.image, "outputs/result.png")
+    PosixPath('outputs/result.png')
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import torch
 
-from nstlib.algorithms.reconstruct import ImageInput, as_image
-from nstlib.device import get_device
-from nstlib.errors import InputError
+from nstlib.algorithms.reconstruct import ImageInput
+from nstlib.algorithms.request import Execution, Goal, Request, prepare_request
 from nstlib.images import resize_image
-from nstlib.loss.objective import LossWeights, Targets, stage_objective
+from nstlib.loss.objective import Targets, stage_objective
+from nstlib.loss.stats import StyleStat
 from nstlib.net.layers import Layers, layer_weights
-from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
-from nstlib.optim.loop import Objective, Progress, TransferResult
+from nstlib.net.vgg import GATYS_CONTENT_LAYER
+from nstlib.optim.loop import Progress, TransferResult
 from nstlib.optim.schedule import (
     Speed,
     Stage,
-    check_fits,
     concat_stages,
-    guarded_optimize,
-    initial_image,
-    native_bf16,
-    offset_callback,
     plan_stages,
-    precision_setting,
     speed_for,
     warm_start,
 )
-from nstlib.weights.sources import resolve_arch, weights_key, weights_source
 
-__all__ = ["stylize", "layer_weights", "native_bf16"]  # native_bf16: nstlib.bench imports it from here
-
-_VARIANT_KEYS = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "init", "seed")
-
-
-@dataclass(frozen=True)
-class Goal:
-    """What stylize optimises: the network, the loss's layers and weights, the start, the styles' terms."""
-
-    arch: str | None  # None: the weights' own (resolved by with_defaults)
-    weights: str | os.PathLike | None  # the network's: "imagenet", "hed", "random[:SEED]", a file
-    content_layers: Layers
-    style_layers: Layers | None  # None: relu1_1 … relu5_1 balanced as the weights source says
-    content_weight: float | None  # α; None: the weights source's default
-    style_weight: float | None  # β
-    tv_weight: float | None  # γ
-    init: str | torch.Tensor  # "content", "noise", "style" or an image
-    seed: int  # of the noise
-    pooling: str  # "max" or "avg"
-    style_scale: float  # the style's long side over the content's
-    style_blend: Sequence[float] | None  # b_i, one per style
-    style_masks: Sequence[torch.Tensor] | None  # one region per style
-    style_stat: str  # "gram", "mean_cov" or "w2"
-    variants: tuple[Mapping[str, Any], ...] | None  # several goals at once, each changing some of the above
-
-    def with_defaults(self) -> Goal:
-        """This goal with the weights source's defaults filled in: arch, α, β, γ and the style layers."""
-        arch = resolve_arch(self.arch, self.weights)
-        defaults = weights_source(self.weights).defaults
-        alpha, beta, gamma = defaults.fill(self.content_weight, self.style_weight, self.tv_weight)
-        style_layers = self.style_layers
-        if style_layers is None:
-            style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
-        return replace(
-            self, arch=arch, content_weight=alpha, style_weight=beta, tv_weight=gamma, style_layers=style_layers
-        )
-
-    def loss_weights(self) -> LossWeights:
-        """α, β, γ and the layer weights c_l, w_l of this goal (after :meth:`with_defaults`)."""
-        return LossWeights(
-            self.content_weight,
-            self.style_weight,
-            self.tv_weight,
-            layer_weights(self.content_layers),
-            layer_weights(self.style_layers),
-        )
-
-    def runs(self) -> tuple[Goal, ...]:
-        """One goal per image of the batch: this one, or each variant's changes on top of it."""
-        if self.variants is None:
-            return (self,)
-        if not self.variants:
-            raise InputError("variants is empty: give at least one dict, e.g. variants=[{'style_weight': 1e4}].")
-        for i, v in enumerate(self.variants):
-            unknown = set(v) - set(_VARIANT_KEYS)
-            if unknown:
-                raise InputError(
-                    f"variants[{i}] has unknown key(s) {sorted(unknown)}; a variant may set {', '.join(_VARIANT_KEYS)}."
-                )
-        return tuple(replace(self, variants=None, **v) for v in self.variants)
-
-
-@dataclass(frozen=True)
-class Execution:
-    """How stylize runs: where, the schedule, the optimiser, the network's speed settings, what it reports."""
-
-    device: torch.device | str | None
-    steps: int | Sequence[int] | None  # one count, or one per stage; None: the default schedule
-    scales: Sequence[int] | None  # long sides of the coarse stages
-    optimizer: str  # "lbfgs" or "adam"
-    lr: float | None
-    precision: str  # "auto", "fp32", "bf16" or "fp16"
-    channels_last: bool | None
-    compile: bool
-    check_memory: bool
-    callback: Callable[[Progress], bool | None] | None
-    progress: bool
-    snapshot_every: int | None
-
-    def run_stage(
-        self,
-        objective: Objective,
-        start: torch.Tensor,
-        device: torch.device,
-        *,
-        steps: int,
-        done: int,
-        total: int,
-        desc: str,
-        loss_scale: float,
-    ) -> TransferResult:
-        """One stage through the loop, its step numbers counted over the whole run (``done`` before it)."""
-        return guarded_optimize(
-            objective,
-            start,
-            device,
-            steps=steps,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            callback=offset_callback(self.callback, done, total),
-            progress=self.progress,
-            snapshot_every=self.snapshot_every,
-            desc=desc,
-            loss_scale=loss_scale,
-        )
-
-
-@dataclass(frozen=True)
-class _Request:
-    """What stylize was asked, with the weights source's defaults filled in and the images on the run device."""
-
-    content: torch.Tensor
-    styles: list[torch.Tensor]  # the originals: every stage resizes the style from these
-    home: torch.device  # where the result goes back to
-    device: torch.device
-    goal: Goal  # with the defaults filled in
-    runs: tuple[Goal, ...]  # one per image of the batch: its init, seed and weights
-    loss_weights: LossWeights  # of the whole batch: floats, or with variants tensors of shape (B,)
-    groups: list[list[int]]  # images optimised together
-
-    def start_images(self, group: list[int], content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """The first stage's start of each image of ``group``, at ``content``'s size."""
-        return torch.cat([initial_image(self.runs[i].init, content, style, self.runs[i].seed) for i in group])
-
-    def settings(self, stages: Sequence[Stage], speed: Speed, blend: list[float] | None) -> dict[str, Any]:
-        """``result.settings``: what the run used, defaults filled in."""
-        g = self.goal
-        return dict(
-            arch=g.arch,
-            weights=weights_key(g.weights),
-            device=str(self.device),
-            content_layers=layer_weights(g.content_layers),
-            style_layers=layer_weights(g.style_layers),
-            content_weight=g.content_weight,
-            style_weight=g.style_weight,
-            tv_weight=g.tv_weight,
-            init=g.init if isinstance(g.init, str) else "tensor",
-            seed=g.seed,
-            pooling=g.pooling,
-            style_scale=g.style_scale,
-            size=tuple(self.content.shape[-2:]),
-            styles=len(self.styles),
-            style_blend=blend,
-            style_stat=g.style_stat,
-            style_masks=g.style_masks is not None,
-            scales=[max(s.size) for s in stages],
-            variants=list(g.variants) if g.variants is not None else None,
-            precision=precision_setting(stages),
-            precisions=[s.precision for s in stages],
-            channels_last=speed.channels_last,
-            compile=speed.compile,
-        )
-
-
-def _prepare(content: ImageInput, style: ImageInput | Sequence[ImageInput], goal: Goal, how: Execution) -> _Request:
-    """Check the inputs, fill in the defaults of the weights' source (nstlib.weights.sources), move the images."""
-    content = as_image(content, "content")
-    styles = [as_image(s, "style") for s in (style if isinstance(style, (list, tuple)) else [style])]
-    goal = goal.with_defaults()
-    device = get_device(how.device)
-    if goal.style_scale <= 0:
-        raise InputError(f"style_scale must be positive, got {goal.style_scale}.")
-    loss_weights = goal.loss_weights()
-    runs = goal.runs()
-    if goal.variants is not None:
-        loss_weights = LossWeights.stack([run.loss_weights() for run in runs], device)
-    # Adam is separable per image, so variants share one batch; L-BFGS would couple them (see optimize_pixels).
-    groups = [list(range(len(runs)))] if how.optimizer == "adam" else [[i] for i in range(len(runs))]
-    return _Request(
-        content.to(device), [s.to(device) for s in styles], content.device, device, goal, runs, loss_weights, groups
-    )
+__all__ = ["stylize", "layer_weights"]
 
 
 def stylize(
@@ -325,7 +155,7 @@ def stylize(
         style_scale=style_scale,
         style_blend=style_blend,
         style_masks=style_masks,
-        style_stat=style_stat,
+        style_stat=cast(StyleStat, style_stat),  # StyleTerms checks the name
         variants=None if variants is None else tuple(variants),
     )
     how = Execution(
@@ -344,41 +174,17 @@ def stylize(
     )
 
     # 1. the request: inputs checked, the weights source's defaults filled in, images on the run device
-    request = _prepare(content, style, goal, how)
-    goal = request.goal
+    request = prepare_request(content, style, goal, how)
 
     # 2. the plan: sizes coarse to fine, steps and precision per stage, how the network runs; does it fit?
     stages = plan_stages(request.content, how.scales, how.steps, how.precision, request.device)
     speed = speed_for(request.device, "fp32", how.channels_last, how.compile)
     if how.check_memory:
-        check_fits(
-            stages[-1].size,
-            len(request.groups[0]),
-            request.loss_weights.layers,
-            goal.arch,
-            how.optimizer,
-            stages[-1].precision,
-            request.device,
-        )
+        request.check_fits(stages[-1], how.optimizer)  # the memory estimate of the last (largest) stage
 
-    # 3. the network and the targets
-    vgg = VGGFeatures(
-        goal.arch,
-        request.loss_weights.layers,
-        weights=goal.weights,
-        pooling=goal.pooling,
-        device=request.device,
-        channels_last=speed.channels_last,
-    )
-    targets = Targets(
-        vgg,
-        request.styles,
-        request.loss_weights,
-        style_scale=goal.style_scale,
-        stat=goal.style_stat,
-        blend=goal.style_blend,
-        masks=goal.style_masks,
-    )
+    # 3. the network (VGGFeatures) and the targets: the photo's maps, the paintings' statistics (loss.objective)
+    vgg = request.build_network(speed.channels_last)
+    targets = request.build_targets(vgg)
     forward = torch.compile(vgg) if speed.compile else vgg
 
     # 4. each group of images through every stage (variants one group after another with L-BFGS)
@@ -400,7 +206,7 @@ def stylize(
 def _run_stages(
     group: list[int],
     stages: list[Stage],
-    request: _Request,
+    request: Request,
     targets: Targets,
     forward: Callable[[torch.Tensor], dict[str, torch.Tensor]],
     speed: Speed,
@@ -437,10 +243,10 @@ def _run_stages(
         previous, image = content_s, part.image
         if part.interrupted or part.steps_done < stage.steps:  # Ctrl-C, or the callback asked to stop
             break
-    return concat_stages(parts, tuple(content.shape[-2:]))
+    return concat_stages(parts, (int(content.shape[-2]), int(content.shape[-1])))
 
 
-def _not_run(group: list[int], request: _Request) -> TransferResult:
+def _not_run(group: list[int], request: Request) -> TransferResult:
     """A group the run did not reach (it was interrupted): its images keep their start."""
     blank = request.start_images(group, request.content, request.styles[0])
     return TransferResult(image=blank, history={}, image_history=[{} for _ in group])
