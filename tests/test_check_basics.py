@@ -154,7 +154,7 @@ def test_nan_in_a_pooled_map_is_named_not_a_crash():
 
 
 def test_the_sharing_oracle_is_the_model_answer():
-    from nstlib.course.check.basics import _sharing_oracle
+    from nstlib.course.check._basics_sharing import _sharing_oracle
 
     g = torch.Generator().manual_seed(0)
     train, test = torch.rand(20, 20, generator=g), torch.rand(20, 20, generator=g)

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 import nstlib as nst
-from nstlib.course.check.vgg import _fold, _map_height, _side_holding, _swatches
+from nstlib.course.check._vgg_field import _side_holding
+from nstlib.course.check.vgg import _fold, _map_height, _swatches
 from nstlib.net.conventions import CAFFE_CONVENTION, IMAGENET_CONVENTION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,13 +50,13 @@ def _field_theoretical(arch, weights, layer, size):
 
 
 def _field_ninety(arch, weights, layer, size):
-    from nstlib.course.check.vgg import _gradient_map
+    from nstlib.course.check._vgg_field import _gradient_map
 
     return _side_holding(_gradient_map(arch, weights, layer, size), 0.9)
 
 
 def _field_squared(arch, weights, layer, size):
-    from nstlib.course.check.vgg import _gradient_map
+    from nstlib.course.check._vgg_field import _gradient_map
 
     return _side_holding(_gradient_map(arch, weights, layer, size) ** 2, 0.5)
 

@@ -6,8 +6,11 @@ gallery, the benchmarks) asks :func:`course_folder` at the moment it needs it, n
 ``import nstlib`` works anywhere. (Files that belong to the package itself would be read through
 :mod:`importlib.resources`; the course's files do not, so they are looked for here.)
 
-    >>> (course_folder() / "solutions" / "lesson01.py").is_file()   # doctest: +SKIP
+    >>> import os
+    >>> os.environ["NSTLIB_COURSE"] = str(imported_from())   # here: the checkout nstlib runs from
+    >>> (course_folder() / "solutions" / "lesson01.py").is_file()
     True
+    >>> del os.environ["NSTLIB_COURSE"]
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
@@ -58,13 +59,30 @@ class GalleryFigure:
     row_labels: list[str] = field(default_factory=list)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+class _Run(TypedDict):
+    """The keywords every figure passes on to reconstruct and stylize: the lesson's network, no progress bars."""
+
+    weights: str
+    arch: str
+    device: torch.device
+    progress: bool
+
+
+_Font = ImageFont.FreeTypeFont | ImageFont.ImageFont  # a TrueType font, or PIL's own when there is none
+
+
+def _font(size: int) -> _Font:
     try:
         from matplotlib import font_manager
 
         return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
     except Exception:  # no matplotlib font: PIL's own
         return ImageFont.load_default(size)
+
+
+def _line_height(font: _Font) -> int:
+    """The height of a line of ``font`` in px: the bottom of "Ag" (whole pixels, though PIL's stubs say float)."""
+    return int(font.getbbox("Ag")[3])
 
 
 def compose(figure: GalleryFigure, tile: int) -> Image.Image:
@@ -80,11 +98,11 @@ def compose(figure: GalleryFigure, tile: int) -> Image.Image:
     )
     widths = [[max(1, round(img.shape[-1] * tile / img.shape[-2])) for img, _ in row] for row in figure.rows]
     sheet_w = max(sum(w) + pad * (len(w) + 1) for w in widths) + row_label_w
-    line_h = label_font.getbbox("Ag")[3] + 4
+    line_h = _line_height(label_font) + 4
     chars = max(40, int(sheet_w / (caption_font.getlength("n") or 7)))
     caption = textwrap.wrap(figure.caption, chars)
-    cap_h = (caption_font.getbbox("Ag")[3] + 3) * len(caption)
-    title_h = title_font.getbbox("Ag")[3] + 2 * pad
+    cap_h = (_line_height(caption_font) + 3) * len(caption)
+    title_h = _line_height(title_font) + 2 * pad
     sheet_h = title_h + len(figure.rows) * (tile + line_h + pad) + cap_h + 2 * pad
     sheet = Image.new("RGB", (sheet_w, sheet_h), "white")
     draw = ImageDraw.Draw(sheet)
@@ -101,7 +119,7 @@ def compose(figure: GalleryFigure, tile: int) -> Image.Image:
         y += tile + line_h + pad
     for line in caption:
         draw.text((pad, y), line, fill="#333333", font=caption_font)
-        y += caption_font.getbbox("Ag")[3] + 3
+        y += _line_height(caption_font) + 3
     return sheet
 
 
@@ -138,7 +156,7 @@ def figures(
     :func:`nstlib.course.files.course_folder`).
     """
     images = course_folder() / "images" if images is None else images
-    run = dict(weights=setup.weights, arch=setup.arch, device=setup.device, progress=False)
+    run = _Run(weights=setup.weights, arch=setup.arch, device=setup.device, progress=False)
     photo = load_image(images / "tubingen.jpg", size=size)
     starry = load_image(images / "starry_night.jpg", size=size)
     source = weights_source(setup.weights)
@@ -313,7 +331,7 @@ def render_gallery(
     for figure in figures(setup, size, steps, quick=size < 96, images=images):  # each is written as soon as it is done
         rendered.append(figure)
         data = _jpeg(compose(figure, tile or size), quality)
-        written.append(write_atomically(folder / f"{figure.name}.jpg", lambda h, d=data: h.write(d), overwrite=True))
+        written.append(write_atomically(folder / f"{figure.name}.jpg", lambda h: h.write(data), overwrite=True))
         log(f"  {figure.name}.jpg: {figure.seconds:.0f} s, {len(data) // 1024} KiB")
     total = time.perf_counter() - start
     today = _dt.date.today().isoformat()

@@ -9,10 +9,16 @@ elsewhere it prints a line or stays silent.
 
 A *trace* is a run's losses per step plus its settings, saved as JSON so it can be re-plotted later:
 
-    >>> view = LiveView(interval=2.0)                                     # doctest: +SKIP
-    >>> result = nst.stylize(content, style, callback=view)               # doctest: +SKIP
-    >>> nst.save_trace(result, "outputs/run.json")                        # doctest: +SKIP
-    >>> nst.plot_losses(nst.load_trace("outputs/run.json").history)      # doctest: +SKIP
+    >>> import nstlib as nst
+    >>> content = nst.load_image("images/tubingen.jpg", size=48)
+    >>> style = nst.load_image("images/starry_night.jpg", size=48)
+    >>> view = LiveView(interval=2.0)
+    >>> result = nst.stylize(content, style, steps=3, callback=view, progress=False)
+    >>> nst.save_trace(result, "outputs/run.json")
+    PosixPath('outputs/run.json')
+    >>> len(nst.load_trace("outputs/run.json").history["total"])
+    3
+    >>> fig = nst.plot_losses(nst.load_trace("outputs/run.json").history)
 """
 
 from __future__ import annotations

@@ -1,19 +1,22 @@
 """Interactive explorers for the lessons (ipywidgets): style transfer with a live preview, and VGG's feature maps.
 
-    >>> from nstlib import widgets                                                      # doctest: +SKIP
-    >>> explorer = widgets.style_explorer(size=128, steps=100, weights=setup.weights)   # doctest: +SKIP
-    >>> explorer          # shows the controls; press Run, watch, press Stop; then:    # doctest: +SKIP
-    >>> explorer.result   # the TransferResult (also after Stop)                        # doctest: +SKIP
+    >>> from nstlib.course import widgets
+    >>> explorer = widgets.style_explorer(images_dir="images", size=32, steps=2)   # in a lesson: size=128, steps=100
+    >>> explorer.style_choice.value = "starry_night.jpg"
+    >>> result = explorer.run()   # in Jupyter: show `explorer`, press Run, watch, press Stop
+    >>> explorer.result is result, result.steps_done
+    (True, 2)
 
-All logic sits in two small classes whose widgets are plain attributes, so a script or a test can
+All logic sits in small classes whose widgets are plain attributes, so a script or a test can
 set values, call :meth:`StyleExplorer.run` (synchronously) and look at the outcome without a
 browser. In Jupyter the Run button starts the optimisation in a background thread so the kernel
-stays free to receive the Stop button's click. ``import nstlib`` does not import this module.
+stays free to receive the Stop button's click. The feature browser (:class:`FeatureBrowser`,
+:func:`feature_browser`) lives in :mod:`nstlib.course.browser`; the lessons take it from here.
+``import nstlib`` does not import this module.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import tempfile
@@ -21,9 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any, TypedDict
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 try:
     import ipywidgets as W
@@ -33,32 +34,18 @@ except ImportError as exc:  # pragma: no cover - ipywidgets is in the lab and te
     ) from exc
 
 from nstlib.algorithms.transfer import stylize
+from nstlib.course.browser import LABEL_STYLE, FeatureBrowser, ImageSource, feature_browser
 from nstlib.course.live import LiveView
 from nstlib.errors import InputError, NSTError
-from nstlib.images import check_image, load_image, resize_image, to_pil
+from nstlib.images import check_image, load_image, resize_image
 from nstlib.net.layers import layer_names
-from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
+from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS
 from nstlib.optim.loop import Progress, TransferResult
 from nstlib.weights.sources import resolve_arch, weights_source
 
 __all__ = ["StyleExplorer", "FeatureBrowser", "style_explorer", "feature_browser"]
 
-ImageSource = str | os.PathLike | torch.Tensor | bytes
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-_WIDE = {"description_width": "110px"}
-
-
-def _png(image: torch.Tensor | np.ndarray) -> bytes:
-    picture = to_pil(image) if isinstance(image, torch.Tensor) else _array_to_pil(image)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
-
-
-def _array_to_pil(array: np.ndarray) -> Any:
-    from PIL import Image
-
-    return Image.fromarray((np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8), mode="RGB")
 
 
 def _decode(data: bytes, name: str, size: int) -> torch.Tensor:
@@ -84,7 +71,7 @@ def _log_slider(value: float, decades_below: int, decades_above: int, label: str
         max=centre + decades_above,
         step=0.25,
         description=label,
-        style=_WIDE,
+        style=LABEL_STYLE,
         readout_format=".3g",
     )
 
@@ -144,26 +131,30 @@ class StyleExplorer:
             )
         names = layer_names(arch)
         labels = list(self._sources)
-        self.content_choice = W.Dropdown(options=labels, value=content_label, description="content image", style=_WIDE)
-        self.style_choice = W.Dropdown(options=labels, value=style_label, description="style image", style=_WIDE)
+        self.content_choice = W.Dropdown(
+            options=labels, value=content_label, description="content image", style=LABEL_STYLE
+        )
+        self.style_choice = W.Dropdown(options=labels, value=style_label, description="style image", style=LABEL_STYLE)
         self.content_upload = W.FileUpload(accept="image/*", multiple=False, description="upload content")
         self.style_upload = W.FileUpload(accept="image/*", multiple=False, description="upload style")
         self.content_layers = W.SelectMultiple(
-            options=names, value=(GATYS_CONTENT_LAYER,), rows=7, description="content layers", style=_WIDE
+            options=names, value=(GATYS_CONTENT_LAYER,), rows=7, description="content layers", style=LABEL_STYLE
         )
         self.style_layers = W.SelectMultiple(
-            options=names, value=tuple(GATYS_STYLE_LAYERS), rows=7, description="style layers", style=_WIDE
+            options=names, value=tuple(GATYS_STYLE_LAYERS), rows=7, description="style layers", style=LABEL_STYLE
         )
         # Each slider starts at stylize's default for these weights (nstlib.weights.sources), on a grid around it.
         defaults = weights_source(weights).defaults
         self.content_weight = _log_slider(defaults.content_weight, 3, 3, "α (content)")
         self.style_weight = _log_slider(defaults.style_weight, 4, 3, "β (style)")
         self.tv_weight = _log_slider(defaults.tv_weight, 4, 3, "γ (TV)")
-        self.size = W.IntSlider(value=size, min=32, max=max(512, size), step=16, description="size (px)", style=_WIDE)
-        self.steps = W.IntSlider(value=steps, min=1, max=max(500, steps), description="steps", style=_WIDE)
+        self.size = W.IntSlider(
+            value=size, min=32, max=max(512, size), step=16, description="size (px)", style=LABEL_STYLE
+        )
+        self.steps = W.IntSlider(value=steps, min=1, max=max(500, steps), description="steps", style=LABEL_STYLE)
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
-        self.progress = W.IntProgress(value=0, min=0, max=steps, description="progress", style=_WIDE)
+        self.progress = W.IntProgress(value=0, min=0, max=steps, description="progress", style=LABEL_STYLE)
         self.status = W.HTML(value="Pick images, layers and weights, then press <b>Run</b>.")
         self.preview = W.Image(format="png", layout=W.Layout(display="none", max_width="100%"))
         self.result: TransferResult | None = None
@@ -351,121 +342,3 @@ def style_explorer(
     Other options (``arch``, ``device``, ``interval`` between preview frames) go to :class:`StyleExplorer`.
     """
     return StyleExplorer(content, style, images_dir=images_dir, size=size, steps=steps, weights=weights, **options)
-
-
-class FeatureBrowser:
-    """A layer slider over VGG and a grid of that layer's feature maps; see :func:`feature_browser`."""
-
-    def __init__(
-        self,
-        image: ImageSource,
-        arch: str | None = None,
-        weights: str | os.PathLike | None = None,
-        size: int = 128,
-        channels: int = 16,
-        ncols: int = 8,
-        tile: int = 72,
-        layer: str = "relu1_1",
-        device: torch.device | str | None = None,
-    ) -> None:
-        arch = resolve_arch(arch, weights)
-        if isinstance(image, (str, os.PathLike)):
-            image = load_image(image, size=size)
-        self.image = check_image(image)[:1].float()
-        self.arch, self.weights, self.device = arch, weights, device
-        self.channels, self.ncols, self.tile = int(channels), int(ncols), int(tile)
-        if self.channels < 1 or self.ncols < 1 or self.tile < 1:
-            raise InputError(f"channels, ncols and tile must be >= 1, got {channels}, {ncols}, {tile}.")
-        names = layer_names(arch)
-        if layer not in names:
-            raise InputError(f"Unknown layer {layer!r} for {arch}; choose one of {', '.join(names)}.")
-        self._cache: dict[str, torch.Tensor] = {}
-        self.layer = W.SelectionSlider(
-            options=names, value=layer, description="layer", continuous_update=False, layout=W.Layout(width="60%")
-        )
-        self.first = W.IntSlider(
-            value=0, min=0, max=0, step=self.channels, description="first channel", continuous_update=False, style=_WIDE
-        )
-        self.info = W.HTML()
-        self.grid = W.Image(format="png", layout=W.Layout(max_width="100%"))
-        self.maps: torch.Tensor = torch.empty(0)
-        self.mosaic: np.ndarray = np.zeros((1, 1, 3))
-        self._quiet = False  # True while refresh() itself adjusts the channel slider
-        self.layer.observe(self._changed, names="value")
-        self.first.observe(self._changed, names="value")
-        self.widget = W.VBox([W.HBox([self.layer, self.first]), self.info, self.grid])
-        self.refresh()
-
-    def features(self, layer: str) -> torch.Tensor:
-        """All of ``layer``'s maps for the image, (C, H, W) on the CPU (computed once per layer)."""
-        if layer not in self._cache:
-            vgg = VGGFeatures(self.arch, (layer,), weights=self.weights, device=self.device)
-            with torch.no_grad():
-                self._cache[layer] = vgg(self.image.to(vgg.device))[layer][0].float().cpu()
-        return self._cache[layer]
-
-    def _changed(self, _: object) -> None:
-        """A slider moved: redraw, unless refresh() itself is adjusting it."""
-        if not self._quiet:
-            self.refresh()
-
-    def refresh(self) -> None:
-        """Recompute the grid for the current layer and first channel."""
-        layer = self.layer.value
-        feats = self.features(layer)
-        count = feats.shape[0]
-        top = max(0, math.ceil(count / self.channels) - 1) * self.channels
-        self._quiet = True
-        try:
-            self.first.max = top  # may clamp .value
-        finally:
-            self._quiet = False
-        start = self.first.value
-        shown = feats[start : start + self.channels]
-        low = shown.amin(dim=(1, 2), keepdim=True)
-        span = shown.amax(dim=(1, 2), keepdim=True) - low
-        # a map that is flat up to rounding (span below a millionth of the largest value shown) shows as flat,
-        # not as its rounding noise stretched to full contrast
-        flat = span <= 1e-6 * shown.abs().amax()
-        self.maps = torch.where(flat, torch.zeros_like(shown), (shown - low) / span.clamp_min(1e-12))
-        self.mosaic = self._tile(self.maps)
-        self.grid.value = _png(self.mosaic)
-        h, w = feats.shape[-2:]
-        self.info.value = (
-            f"<b>{layer}</b>: {count} channels of {h}×{w} px; showing {start}–{start + len(shown) - 1}, "
-            "each scaled to its own min (dark) … max (bright)."
-        )
-
-    def _tile(self, maps: torch.Tensor) -> np.ndarray:
-        """Maps (n, H, W) in [0, 1] → one RGB picture (viridis), tiles of ``tile`` px, 2 px white gaps."""
-        from matplotlib import colormaps
-
-        n, h, w = maps.shape
-        scale = self.tile / max(h, w)
-        th, tw = max(1, round(h * scale)), max(1, round(w * scale))
-        mode = "nearest" if scale >= 1 else "area"  # keep deep layers' few pixels as visible blocks
-        tiles = F.interpolate(maps[:, None], size=(th, tw), mode=mode)[:, 0].numpy()
-        cols = min(self.ncols, n)
-        rows = math.ceil(n / cols)
-        gap = 2
-        out = np.ones((rows * (th + gap) - gap, cols * (tw + gap) - gap, 3))
-        colour = colormaps["viridis"]
-        for i in range(n):
-            r, c = divmod(i, cols)
-            out[r * (th + gap) : r * (th + gap) + th, c * (tw + gap) : c * (tw + gap) + tw] = colour(tiles[i])[..., :3]
-        return out
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-
-def feature_browser(
-    image: ImageSource, arch: str | None = None, weights: str | os.PathLike | None = None, **options: Any
-) -> FeatureBrowser:
-    """Slide through VGG's layers and see a grid of the chosen layer's feature maps for ``image``.
-
-    ``image`` is a (1, 3, H, W) tensor or a path (loaded at ``size``, default 128). Maps are computed
-    once per layer and cached; ``first channel`` pages through the channels ``channels`` at a time.
-    Other options: ``size``, ``channels`` (16), ``ncols`` (8), ``tile`` (px per map), ``layer``, ``device``.
-    """
-    return FeatureBrowser(image, arch=arch, weights=weights, **options)

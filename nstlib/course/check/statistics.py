@@ -4,105 +4,25 @@ Gaussian, the cheapest map between two Gaussians, which distance vanishes, and a
 Oracles: ``nstlib.mean_covariance``, ``nstlib.gaussian_w2`` and ``nstlib.gram_matrix`` (tested against analytic
 Gaussians), float64 eigendecompositions, and hand-computed numbers. Each checker also recognises the usual wrong
 answers and says which one it saw.
+
+Exercises 1 and 3 (W₂ between Gaussians) live in :mod:`._statistics_w2`; this module exports them with
+the others.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import SupportsFloat, SupportsIndex
 
 import torch
 
 from nstlib.course.check._core import CheckResult, NotAnswered, call_safely, exercise, failed, generator, passed
+from nstlib.course.check._statistics_w2 import one_number, psd_power, w2_map, w2_to_zero, within
 from nstlib.loss.stats import gaussian_w2, mean_covariance
 
 __all__ = ["w2_to_zero", "same_gaussian", "w2_map", "which_vanish", "floor_and_gap"]
 
 STATS = ("gram", "mean_cov", "w2")
-
-
-def _root(s: torch.Tensor, power: float = 0.5) -> torch.Tensor:
-    values, vectors = torch.linalg.eigh(s.double())
-    return vectors @ torch.diag(values.clamp_min(1e-300) ** power) @ vectors.T
-
-
-def _psd(n: int, seed: int) -> torch.Tensor:
-    a = torch.randn(n, n, generator=generator(seed), dtype=torch.float64)
-    return a @ a.T / n + 0.3 * torch.eye(n, dtype=torch.float64)
-
-
-def _number(got: object) -> float | CheckResult:
-    """``got`` as a float, or the feedback when it is not one number."""
-    try:
-        if not isinstance(got, (SupportsFloat, SupportsIndex, str)):
-            raise TypeError  # as float() would; checking first lets mypy see a number below
-        return float(got)
-    except (TypeError, ValueError, RuntimeError):
-        return failed(f"return one number (a float or a 0-d tensor); got {type(got).__name__}.")
-
-
-def _near(a: float, b: float, rel: float = 1e-5) -> bool:
-    return abs(a - b) <= rel * max(1.0, abs(b))
-
-
-# ------------------------------------------------------------------------------------------- exercise 1
-@exercise(
-    lesson=9,
-    number=1,
-    title="how far is an empty feature map?",
-    level="one line",
-    hint="an all-zero feature map is the Gaussian with μ = 0 and Σ = 0 (all its mass at one point). Put that "
-    "into the W₂² formula of section 2: the cross term has a zero inside.",
-)
-def w2_to_zero(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
-    """``fn(mu, cov)`` = W₂²(δ₀, N(μ, Σ)) = ‖μ‖² + tr Σ, the denominator that calibrates ``stat="w2"``."""
-    cases = [
-        (torch.randn(4, generator=generator(20), dtype=torch.float64), _psd(4, 21)),
-        (torch.tensor([1.5], dtype=torch.float64), torch.tensor([[0.36]], dtype=torch.float64)),
-        (torch.rand(6, generator=generator(22), dtype=torch.float64) + 0.5, _psd(6, 23)),
-    ]
-    for mu, cov in cases:
-        want = float(mu.square().sum() + torch.trace(cov))
-        got, error = call_safely(fn, mu.clone(), cov.clone())
-        if error is not None:
-            return error
-        value = _number(got)
-        if isinstance(value, CheckResult):
-            return value
-        if _near(value, want):
-            continue
-        m2, tr = float(mu.square().sum()), float(torch.trace(cov))
-        named = [
-            (math.sqrt(want), "that is W₂ itself; the exercise asks for its square, W₂²."),
-            (tr, "the mean term is missing: an empty map is ‖μ‖² away from the mean, too."),
-            (m2, "only the mean term: the spread costs tr Σ (the sum of the variances)."),
-            (
-                m2 + float(cov.norm()),
-                "you used the Frobenius norm ‖Σ‖_F; the formula has tr Σ, the sum of the variances.",
-            ),
-            (
-                m2 + float(cov.sum()),
-                "you summed every entry of Σ, covariances included; only the diagonal (the trace) belongs here.",
-            ),
-            (math.sqrt(m2) + tr, "‖μ‖ should be squared."),
-            (
-                m2 + float(torch.trace(_root(cov))),
-                "you used tr Σ^{1/2}; with Σ₁ = 0 the cross term vanishes and tr Σ is left.",
-            ),
-            (
-                m2 + tr - 2 * float(torch.trace(_root(cov))),
-                "the cross term tr (Σ₂^{1/2} Σ₁ Σ₂^{1/2})^{1/2} has Σ₁ = 0 inside: it is 0, not tr Σ^{1/2}.",
-            ),
-        ]
-        for wrong, why in named:
-            if _near(value, wrong):
-                return failed(f"for μ of length {len(mu)} you returned {value:.6g}, expected {want:.6g}: {why}")
-        return failed(f"for μ of length {len(mu)} you returned {value:.6g}, expected {want:.6g}.")
-    return passed(
-        "W₂²(δ₀, N(μ, Σ)) = ‖μ‖² + tr Σ — and since N Ĝ = Σ + μμᵀ, that is N · tr Ĝ: the trace of the "
-        "style's own Gram matrix, the same number the Gram loss's calibration r is built from."
-    )
 
 
 # ------------------------------------------------------------------------------------------- exercise 2
@@ -180,96 +100,6 @@ def same_gaussian(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     )
 
 
-# ------------------------------------------------------------------------------------------- exercise 3
-_MAP_CASES = [  # (μ₁, Σ₁, μ₂, Σ₂): covariances that do not commute, so the shortcuts differ
-    (
-        torch.tensor([0.0, 1.0]),
-        torch.tensor([[2.0, 0.9], [0.9, 1.0]]),
-        torch.tensor([0.5, 0.0]),
-        torch.tensor([[1.0, -0.4], [-0.4, 3.0]]),
-    ),
-    (
-        torch.tensor([0.1, 0.2, 0.3]),
-        torch.tensor([[1.0, 0.3, 0.1], [0.3, 2.0, -0.5], [0.1, -0.5, 1.5]]),
-        torch.tensor([1.0, 0.0, -1.0]),
-        torch.tensor([[2.0, -0.7, 0.0], [-0.7, 1.0, 0.2], [0.0, 0.2, 0.5]]),
-    ),
-]
-
-
-@exercise(
-    lesson=9,
-    number=3,
-    title="the cheapest map between two Gaussians",
-    level="a function",
-    hint="the cheapest map is x ↦ A x + b with A symmetric positive definite and A Σ₁ A = Σ₂. Multiply that "
-    "equation by Σ₁^{1/2} on both sides: Σ₁^{1/2} A Σ₁^{1/2} squared is Σ₁^{1/2} Σ₂ Σ₁^{1/2}.",
-)
-def w2_map(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
-    """``fn(mu1, cov1, mu2, cov2)`` returns (A, b): x ↦ A x + b maps N(μ₁, Σ₁) onto N(μ₂, Σ₂) and moves the mass by
-    E‖A x + b − x‖² = W₂², the least any map can."""
-    for m1, s1, m2, s2 in _MAP_CASES:
-        m1, s1, m2, s2 = (t.double() for t in (m1, s1, m2, s2))
-        n = len(m1)
-        got, error = call_safely(fn, m1.clone(), s1.clone(), m2.clone(), s2.clone())
-        if error is not None:
-            return error
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return failed("return two things, (A, b): the matrix and the shift of x ↦ A x + b.")
-        a, b = got
-        if (
-            not isinstance(a, torch.Tensor)
-            or tuple(a.shape) != (n, n)
-            or not isinstance(b, torch.Tensor)
-            or b.numel() != n
-        ):
-            return failed(f"A should be an {n}×{n} tensor and b a tensor of {n} numbers.")
-        a, b = a.detach().double(), b.detach().double().flatten()
-        case = f"in the {n}-D case"
-        mean = a @ m1 + b
-        if not torch.allclose(mean, m2, atol=1e-5):
-            return failed(
-                f"{case} your map sends the mean μ₁ to {[round(v, 4) for v in mean.tolist()]}, not μ₂ = "
-                f"{m2.tolist()}: choose b = μ₂ − A μ₁."
-            )
-        pushed = a @ s1 @ a.T
-        w2 = float(gaussian_w2(m1, s1, m2, s2))
-        eye = torch.eye(n, dtype=torch.float64)
-        cost = float((mean - m1).square().sum() + torch.trace((a - eye) @ s1 @ (a - eye).T))
-        if not torch.allclose(pushed, s2, atol=1e-5):
-            if torch.allclose(a, torch.diag(a.diagonal())) and torch.allclose(
-                pushed.diagonal(), s2.diagonal(), atol=1e-5
-            ):
-                return failed(
-                    f"{case} you scaled each coordinate on its own: the variances match, the correlations "
-                    "do not. A must mix the coordinates."
-                )
-            return failed(
-                f"{case} A Σ₁ Aᵀ is not Σ₂ (it differs by up to {float((pushed - s2).abs().max()):.3g}): "
-                "your map does not produce the second Gaussian."
-            )
-        if cost > w2 * (1 + 1e-5) + 1e-9:
-            chol = torch.linalg.cholesky(s2) @ torch.linalg.inv(torch.linalg.cholesky(s1))
-            eig = _root(s2) @ _root(s1, -0.5)
-            name = (
-                "Cholesky's A = L₂ L₁⁻¹"
-                if torch.allclose(a, chol, atol=1e-5)
-                else "the symmetric-root map Σ₂^{1/2} Σ₁^{-1/2}"
-                if torch.allclose(a, eig, atol=1e-5)
-                else "your A"
-            )
-            return failed(
-                f"{case} {name} does map N(μ₁, Σ₁) onto N(μ₂, Σ₂) — lesson 8 recoloured with such maps — but "
-                f"it moves the mass by E‖Ax + b − x‖² = {cost:.5g}, more than W₂² = {w2:.5g}. The cheapest "
-                "A is symmetric" + (" (yours is not)." if not torch.allclose(a, a.T, atol=1e-6) else ".")
-            )
-    return passed(
-        "A is symmetric, A Σ₁ A = Σ₂, and the mean squared move equals W₂² exactly: the optimal transport "
-        "map "
-        "between the two Gaussians. Used on pixels, it is the recolouring that changes the colours least."
-    )
-
-
 # ------------------------------------------------------------------------------------------- exercise 4
 def _gram(f: torch.Tensor) -> torch.Tensor:
     return f @ f.T / (f.shape[0] * f.shape[1])
@@ -290,7 +120,7 @@ def _vanish_pairs() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     f = raw - raw.mean(1, keepdim=True) + torch.tensor([[1.0], [2.0]], dtype=torch.float64)  # μ = (1, 2) exactly
     z = torch.randn(2, 60, generator=g, dtype=torch.float64)
     z = z - z.mean(1, keepdim=True)
-    iso = _root(z @ z.T / z.shape[1], -0.5) @ z  # mean 0, covariance I exactly: an isotropic cloud
+    iso = psd_power(z @ z.T / z.shape[1], -0.5) @ z  # mean 0, covariance I exactly: an isotropic cloud
     c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
     rotation = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
     return {
@@ -377,10 +207,10 @@ def which_vanish(predictions: dict) -> CheckResult:
             "not round does move it.",
         ),
     ):
-        value = _number(predictions[key])
+        value = one_number(predictions[key])
         if isinstance(value, CheckResult):
             return failed(f"{key}: give a number; got {predictions[key]!r}.")
-        if not _near(value, want, 1e-3):
+        if not within(value, want, 1e-3):
             wrong.append(f"{key}: you said {value:g}, it is {want:g}: {why}")
     if wrong:
         verb = "is" if len(wrong) == 1 else "are"
@@ -447,7 +277,7 @@ def floor_and_gap(fn: Callable[..., tuple[float, float]]) -> CheckResult:
             return error
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return failed("return two numbers, (floor, gap).")
-        pair = [_number(v) for v in got]
+        pair = [one_number(v) for v in got]
         problems = [p for p in pair if isinstance(p, CheckResult)]
         if problems:
             return problems[0]
@@ -474,9 +304,9 @@ def floor_and_gap(fn: Callable[..., tuple[float, float]]) -> CheckResult:
             "halves (and its top and bottom) are identical, so their distance must vanish: compare two "
             "halves of the image, not other pieces."
         )
-    if any(_near(floor, math.sqrt(v), 1e-4) for v in floors.values()):
+    if any(within(floor, math.sqrt(v), 1e-4) for v in floors.values()):
         return failed("your floor looks like W₂, not W₂²: report the squared distance (nst.gaussian_w2's default).")
-    split = next((k for k, v in floors.items() if _near(floor, v, 1e-4)), None)
+    split = next((k for k, v in floors.items() if within(floor, v, 1e-4)), None)
     if split is None:
         return failed(
             f"your floor is {floor:.5g}; W₂² between the halves of the style is "
@@ -484,7 +314,7 @@ def floor_and_gap(fn: Callable[..., tuple[float, float]]) -> CheckResult:
             f"(left and right) or {floors['top and bottom']:.5g} (top and bottom)."
         )
     gaps = {(p, q): _w2_images(style[p], other[q]) for p in style for q in other}
-    match = next((k for k, v in gaps.items() if _near(gap, v, 1e-4)), None)
+    match = next((k for k, v in gaps.items() if within(gap, v, 1e-4)), None)
     if match is None:
         return failed(
             f"your gap ({gap:.5g}) is not W₂² between the features of (a piece of) the style and (a piece "
