@@ -190,8 +190,8 @@ def load_image(path: PathLike, size: ImageSize | None = None, device: torch.devi
     images become RGB. Anything unreadable raises :class:`ImageError` saying what is wrong and
     what to do; a file too large to decode in the free memory is refused before decoding.
 
-    >>> img = load_image("images/chelsea.jpg", size=128)   # doctest: +SKIP
-    >>> img.shape                                           # doctest: +SKIP
+    >>> img = load_image("images/chelsea.jpg", size=128)
+    >>> img.shape
     torch.Size([1, 3, 85, 128])
     """
     if not isinstance(path, (str, os.PathLike)):
@@ -363,7 +363,8 @@ def save_image(image: torch.Tensor, path: PathLike, overwrite: bool = False) -> 
     leaves half a file. An existing file is kept unless ``overwrite=True``. Missing folders are
     created. Problems raise :class:`OutputError` (path) or :class:`InputError` (a non-finite image).
 
-    >>> save_image(torch.rand(1, 3, 8, 8), "outputs/noise.png")   # doctest: +SKIP
+    >>> save_image(torch.rand(1, 3, 8, 8), "outputs/noise.png")   # the folder is made; returns the path
+    PosixPath('outputs/noise.png')
     """
     path = check_output_path(path, overwrite)
     fmt = _SAVE_FORMATS[path.suffix.lower()]

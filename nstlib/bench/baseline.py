@@ -12,10 +12,12 @@ Both sides minimise :data:`OBJECTIVE` on the same pictures (:func:`bench_images`
 from __future__ import annotations
 
 import copy
+import functools
+import operator
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -39,8 +41,17 @@ __all__ = [
     "network_seconds",
 ]
 
+
+class _ObjectiveWeights(TypedDict):
+    """The loss weights α, β, γ, as stylize's keywords (so ``stylize(..., **OBJECTIVE)`` type-checks)."""
+
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+
+
 # The objective both sides minimise: stylize's defaults (content relu4_2, style relu1_1 … relu5_1).
-OBJECTIVE = dict(content_weight=1.0, style_weight=5e4, tv_weight=10.0)
+OBJECTIVE = _ObjectiveWeights(content_weight=1.0, style_weight=5e4, tv_weight=10.0)
 
 
 def bench_images(size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,7 +127,11 @@ class TutorialBaseline:
         tv_weight: float = OBJECTIVE["tv_weight"],
     ) -> None:
         # The tutorial runs the style image through the same layers as the content, so it needs the content's size.
-        style = resize_image(style, tuple(content.shape[-2:])) if style.shape[-2:] != content.shape[-2:] else style
+        style = (
+            resize_image(style, (content.shape[-2], content.shape[-1]))
+            if style.shape[-2:] != content.shape[-2:]
+            else style
+        )
         content_w = {GATYS_CONTENT_LAYER: content_weight}
         style_w = {name: style_weight for name in GATYS_STYLE_LAYERS}  # per layer
         last_index = max(layer_names(arch).index(n) for n in (*content_w, *style_w))
@@ -134,13 +149,13 @@ class TutorialBaseline:
                 layer = nn.ReLU(inplace=False)
             self.model.add_module(name, layer)
             if name in content_w:
-                module = _ContentLoss(self.model(content).detach(), content_w[name])
-                self.model.add_module(f"content_loss_{name}", module)
-                self.content_losses.append(module)
+                content_loss = _ContentLoss(self.model(content).detach(), content_w[name])
+                self.model.add_module(f"content_loss_{name}", content_loss)
+                self.content_losses.append(content_loss)
             if name in style_w:
-                module = _StyleLoss(self.model(style).detach(), style_w[name])
-                self.model.add_module(f"style_loss_{name}", module)
-                self.style_losses.append(module)
+                style_loss = _StyleLoss(self.model(style).detach(), style_w[name])
+                self.model.add_module(f"style_loss_{name}", style_loss)
+                self.style_losses.append(style_loss)
         self.content, self.tv_weight = content, tv_weight
 
     def run(self, evals: int, on_eval: Callable[[int, float], None] | None = None) -> tuple[torch.Tensor, list[float]]:
@@ -154,8 +169,8 @@ class TutorialBaseline:
                 input_img.clamp_(0, 1)
             optimizer.zero_grad()
             self.model(input_img)
-            style_score = sum(sl.loss for sl in self.style_losses)
-            content_score = sum(cl.loss for cl in self.content_losses)
+            style_score = functools.reduce(operator.add, (sl.loss for sl in self.style_losses))
+            content_score = functools.reduce(operator.add, (cl.loss for cl in self.content_losses))
             loss = style_score + content_score
             if self.tv_weight:
                 loss = loss + self.tv_weight * tv_loss(input_img)

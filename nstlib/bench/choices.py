@@ -22,7 +22,8 @@ __all__ = ["batch_gain", "layout_and_gram"]
 
 def batch_gain(content: torch.Tensor, style: torch.Tensor, steps: int) -> dict[str, Any]:
     """An α/β grid of five variants with Adam: one batched call against five separate calls."""
-    variants = [{"style_weight": w} for w in (1e3, 3e3, 1e4, 3e4, 1e5)]
+    style_weights = (1e3, 3e3, 1e4, 3e4, 1e5)
+    variants = [{"style_weight": w} for w in style_weights]
     t = time.perf_counter()
     batched = stylize(
         content, style, steps=steps, optimizer="adam", variants=variants, progress=False, weights="random", device="cpu"
@@ -30,8 +31,17 @@ def batch_gain(content: torch.Tensor, style: torch.Tensor, steps: int) -> dict[s
     t_batched = time.perf_counter() - t
     t = time.perf_counter()
     singles = [
-        stylize(content, style, steps=steps, optimizer="adam", progress=False, weights="random", device="cpu", **v)
-        for v in variants
+        stylize(
+            content,
+            style,
+            steps=steps,
+            optimizer="adam",
+            progress=False,
+            weights="random",
+            device="cpu",
+            style_weight=w,
+        )
+        for w in style_weights
     ]
     t_single = time.perf_counter() - t
     # Same trajectories up to float rounding (batched convolutions sum in another order, and Adam's

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
@@ -16,6 +16,14 @@ from nstlib.optim.memory import estimate_memory
 __all__ = ["gpu_suite"]
 
 
+class _Variant(TypedDict, total=False):
+    """The options of stylize one timed variant sets; the others keep their defaults."""
+
+    channels_last: bool
+    precision: str
+    compile: bool
+
+
 def gpu_suite(sizes: Sequence[int], steps: int, device: str = "cuda") -> dict[str, Any]:
     """512 px x ``steps`` wall time; precision, channels_last, compile; peak memory against size."""
     dev = torch.device(device)
@@ -23,7 +31,7 @@ def gpu_suite(sizes: Sequence[int], steps: int, device: str = "cuda") -> dict[st
     out: dict[str, Any] = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
     big = max(sizes)
     c, s = torch.rand(1, 3, big, big, device=dev), torch.rand(1, 3, big, big, device=dev)
-    variants = {
+    variants: dict[str, _Variant] = {
         "fp32": {},
         "fp32 nchw": {"channels_last": False},
         "bf16": {"precision": "bf16"},

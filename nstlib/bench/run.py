@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 
-from nstlib.algorithms.transfer import native_bf16
 from nstlib.bench.baseline import bench_images, network_seconds, per_eval_seconds, run_baseline
 from nstlib.bench.choices import batch_gain, layout_and_gram
 from nstlib.bench.gpu import gpu_suite
@@ -32,6 +31,7 @@ from nstlib.bench.notebooks import run_notebooks
 from nstlib.bench.time_to_quality import TOLERANCE, time_to_quality
 from nstlib.course.files import course_folder
 from nstlib.optim.memory import estimate_memory
+from nstlib.optim.schedule import native_bf16
 
 __all__ = ["RATIOS", "run", "main"]
 

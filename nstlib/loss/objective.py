@@ -79,7 +79,7 @@ class LossWeights:
         """One batch of weights from one row of floats per image: α, β, γ and each layer's weight become
         tensors of shape (B,), 0 for a layer a row does not use."""
         vec = lambda pick: torch.tensor([float(pick(r)) for r in rows], device=device)
-        per_layer = []
+        per_layer: list[dict[str, Weight]] = []
         for tables in ([r.content for r in rows], [r.style for r in rows]):
             names = list(dict.fromkeys(n for t in tables for n in t))
             per_layer.append({n: torch.tensor([t.get(n, 0.0) for t in tables], device=device) for n in names})

@@ -253,14 +253,20 @@ class StyleTerms:
         w2 = (mu - target["mu"]).square().sum(1) + trace_cov + target["cov"].diagonal(dim1=1, dim2=2).sum() - 2 * cross
         return w2 / target["zero_w2"] * target["ref"]
 
-    def __call__(self, feats: Mapping[str, torch.Tensor], style_weight: float = 1.0) -> dict[str, torch.Tensor]:
-        """``{"style:<layer>": β w_l Σ_i b_i L_stat,i,l}``, each of shape (B,), for the current features."""
+    def __call__(
+        self, feats: Mapping[str, torch.Tensor], style_weight: float | torch.Tensor = 1.0
+    ) -> dict[str, torch.Tensor]:
+        """``{"style:<layer>": β w_l Σ_i b_i L_stat,i,l}``, each of shape (B,), for the current features.
+
+        β is ``style_weight``: a float, or a tensor of shape (B,) with one value per image.
+        """
         terms: dict[str, torch.Tensor] = {}
         for n, w in self.layer_weights.items():
             f = feats[n]
             total = None
             for i, (b, target) in enumerate(zip(self.blend, self.targets)):
-                part = b * self.distance(f, target[n], self._mask_at(i, tuple(f.shape[-2:]), f))
+                part = b * self.distance(f, target[n], self._mask_at(i, (f.shape[-2], f.shape[-1]), f))
                 total = part if total is None else total + part
+            assert total is not None  # at least one style: __init__ checks it
             terms[f"style:{n}"] = style_weight * w * total
         return terms

@@ -76,6 +76,9 @@ class VGGFeatures(nn.Module):
     Calling it on (B, 3, H, W) images in [0, 1] returns ``{name: (B, C, H_l, W_l)}``.
     """
 
+    mean: torch.Tensor  # buffers registered in __init__: the input convention's mean and std, (1, 3, 1, 1)
+    std: torch.Tensor
+
     def __init__(
         self,
         arch: str | None = None,
@@ -132,7 +135,7 @@ class VGGFeatures(nn.Module):
         image = check_image(image)
         height, width = image.shape[-2:]
         if min(height, width) < self.min_size:
-            deepest = max(self.indices, key=self.indices.get)
+            deepest = max(self.indices, key=self.indices.__getitem__)
             raise ImageTooSmallError(
                 f"The image is {height}x{width} px, but {deepest} needs at least {self.min_size}x{self.min_size} px "
                 f"(it sits after {self.min_size.bit_length() - 1} poolings that each halve the size). Use a larger image "

@@ -30,9 +30,9 @@ import math
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from tqdm.auto import tqdm
@@ -82,7 +82,10 @@ class TransferResult:
     def split(self) -> list[TransferResult]:
         """One result per image of the batch, each with its own image (1, 3, H, W) and history.
 
-        >>> [r.history["total"][-1] for r in result.split()]   # doctest: +SKIP
+        >>> result = TransferResult(image=torch.zeros(2, 3, 4, 4), history={"total": [3.0]},
+        ...                         image_history=[{"total": [1.0]}, {"total": [2.0]}])
+        >>> [r.history["total"][-1] for r in result.split()], result.split()[0].image.shape
+        ([1.0, 2.0], torch.Size([1, 3, 4, 4]))
         """
         histories = self.image_history or [self.history]
         return [
@@ -131,6 +134,11 @@ class _NormalizedStep(torch.optim.Optimizer):
                 mean_abs = d.abs().mean(dim=tuple(range(1, d.dim())), keepdim=True)  # (B, 1, 1, 1)
                 p.sub_(group["lr"] * (d / (mean_abs + 1e-8)))
         return loss
+
+
+def _total(terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The one number the optimiser sees: every term summed over the batch, then over the terms."""
+    return cast(torch.Tensor, sum(t.sum() for t in terms.values()))  # sum() starts from 0; torch's stubs miss it
 
 
 def _make_optimizer(kind: str, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
@@ -233,11 +241,11 @@ def optimize_pixels(
         if gradient is not None:  # the gradient function did the backward passes
             grad, terms = gradient(x.detach())
             x.grad = grad if sign == 1.0 else -grad
-            total = sum(t.sum() for t in terms.values())
+            total = _total(terms)
         else:
             assert objective is not None  # exactly one of the two, checked above
             terms = objective(x)
-            total = sum(t.sum() for t in terms.values())
+            total = _total(terms)
             if loss_scale != 1.0:
                 (sign * loss_scale * total).backward()
                 if x.grad is not None:
@@ -257,7 +265,7 @@ def optimize_pixels(
     try:
         while done < steps:
             evaluated = x.detach().clone()
-            opt.step(closure)
+            opt.step(closure)  # type: ignore[arg-type]  # torch's stubs say () -> float; a loss tensor works
             record = _group_totals(last_terms)
             if not math.isfinite(record["total"]) or not torch.isfinite(x).all():
                 recoveries += 1

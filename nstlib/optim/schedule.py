@@ -323,7 +323,7 @@ def initial_image(
     if isinstance(init, torch.Tensor):
         init = check_image(init, "init").to(content.device)
         if init.shape[-2:] != content.shape[-2:]:
-            init = resize_image(init, tuple(content.shape[-2:]))
+            init = resize_image(init, (content.shape[-2], content.shape[-1]))
         return init.expand_as(content).clone()
     if init == "content":
         return content.clone()
@@ -331,7 +331,7 @@ def initial_image(
         generator = torch.Generator().manual_seed(seed)
         return torch.rand(content.shape, generator=generator).to(content.device)
     if init == "style" and style is not None:
-        return resize_image(style, tuple(content.shape[-2:])).expand_as(content).clone()
+        return resize_image(style, (content.shape[-2], content.shape[-1])).expand_as(content).clone()
     raise InputError(f"init must be 'content', 'noise', 'style' or an image tensor, got {init!r}.")
 
 
