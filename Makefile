@@ -13,7 +13,7 @@ DEPS_ID  := $(shell (cat pyproject.toml; echo $(HED)) | sha256sum | cut -c1-12)
 STAMP    := $(VENV)/.nst-kit-deps-$(DEPS_ID)
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: lab test test-fast setup bench gallery fetch-weights clean-venv
+.PHONY: lab test lint format test-fast setup bench gallery fetch-weights clean-venv
 
 setup: $(STAMP)
 
@@ -33,7 +33,7 @@ lab: $(STAMP)
 
 # Unit tests run on seeded random weights (chosen explicitly; tests of the trained path name weights="hed"),
 # the lessons on HED's trained VGG-16, so that their assertions check real results. Both always run.
-test: $(STAMP)
+test: $(STAMP) lint
 	bash .ci/browser-deps.sh $(PY)
 	@rc=0; \
 	NSTLIB_QUICK=1 NSTLIB_WEIGHTS=random MPLBACKEND=Agg $(PY) -m pytest tests --durations=15 -p no:cacheprovider || rc=1; \
@@ -41,11 +41,21 @@ test: $(STAMP)
 		-p no:cacheprovider || rc=1; \
 	exit $$rc
 
+# ruff (lint and format) and mypy, configured in pyproject.toml; `make format` applies the formatter.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check nstlib tests tools
+	$(VENV)/bin/ruff format --check nstlib tests tools
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix nstlib tests tools
+	$(VENV)/bin/ruff format nstlib tests tools
+
 test-fast: $(STAMP)
 	NSTLIB_QUICK=1 NSTLIB_WEIGHTS=random MPLBACKEND=Agg $(PY) -m pytest tests -m "not browser" -p no:cacheprovider
 
 bench: $(STAMP)
-	$(PY) -m nstlib.bench.run
+	$(PY) -m nstlib.bench
 
 # Gatys et al.'s figures and DeepDream with the best weights this machine has (about 20 min on 2 CPU cores).
 gallery: $(STAMP)
