@@ -446,8 +446,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "snapshot-every-ignored",
         "nstlib/optim/loop.py",
-        "if snapshot_every and done % snapshot_every == 0:",
-        "if snapshot_every and done % 2 == 0:",
+        "if self.snapshot_every and step % self.snapshot_every == 0:",
+        "if self.snapshot_every and step % 2 == 0:",
         (f"{OE}::test_snapshot_every_keeps_exactly_those_steps",),
     ),
     Mutant(

@@ -122,13 +122,32 @@ def _dream_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _layer_weights(layers: Layers | None, model: str) -> dict[str, float]:
+    """``{layer: weight}`` of a ``layers`` argument for ``model`` (Keras' Inception names become torchvision's)."""
+    if model not in DEFAULT_DREAM_LAYERS:
+        raise InputError(f"Unknown model {model!r}; choose one of {', '.join(DEFAULT_DREAM_LAYERS)}.")
     if layers is None:
-        return {name: 1.0 for name in DEFAULT_DREAM_LAYERS.get(model, ())}
-    if isinstance(layers, str):
-        return {layers: 1.0}
-    if isinstance(layers, Mapping):
-        return {str(k): float(v) for k, v in layers.items()}
-    return {str(name): 1.0 for name in layers}
+        weights = {name: 1.0 for name in DEFAULT_DREAM_LAYERS.get(model, ())}
+    elif isinstance(layers, str):
+        weights = {layers: 1.0}
+    elif isinstance(layers, Mapping):
+        weights = {str(k): float(v) for k, v in layers.items()}
+    else:
+        weights = {str(name): 1.0 for name in layers}
+    if not weights:
+        raise InputError("layers is empty: name at least one layer to dream on.")
+    if model != "inception_v3":
+        return weights
+    merged: dict[str, float] = defaultdict(float)  # Keras' names (mixed3 -> Mixed_6a); weights of aliases added
+    for name, w in weights.items():
+        merged[KERAS_MIXED.get(name, name)] += w
+    return dict(merged)
+
+
+def _guide_features(net: torch.nn.Module, guide: ImageInput, device: torch.device) -> dict[str, torch.Tensor]:
+    """The guide image's feature vectors at each layer, (C, N): what a guided dream pulls towards."""
+    image = load_image(guide) if isinstance(guide, (str, os.PathLike)) else check_image(guide, "guide")
+    with torch.no_grad():
+        return {n: f[0].flatten(1) for n, f in net(image[:1].to(device)).items()}
 
 
 def deepdream(
@@ -177,25 +196,12 @@ def deepdream(
     _check_settings(octaves, octave_scale, steps_per_octave, step_size, jitter, tile_size, tile_margin)
     run_device = get_device(device)
     home = image.device
-    if model not in DEFAULT_DREAM_LAYERS:
-        raise InputError(f"Unknown model {model!r}; choose one of {', '.join(DEFAULT_DREAM_LAYERS)}.")
     weights_l = _layer_weights(layers, model)
-    if not weights_l:
-        raise InputError("layers is empty: name at least one layer to dream on.")
-    if model == "inception_v3":  # Keras' names for the mixed blocks (mixed3 -> Mixed_6a), weights of aliases added
-        merged: dict[str, float] = defaultdict(float)
-        for name, w in weights_l.items():
-            merged[KERAS_MIXED.get(name, name)] += w
-        weights_l = dict(merged)
     net = dream_network(model, tuple(weights_l), weights=weights, device=run_device)
     sizes = octave_sizes((int(image.shape[-2]), int(image.shape[-1])), octaves, octave_scale)
     tiling = Tiling(tile_size, tile_margin, _stride(net))
     _check_sizes(sizes, net.min_size, tiling, net.layers)
-    guides = None
-    if guide is not None:
-        guide_img = load_image(guide) if isinstance(guide, (str, os.PathLike)) else check_image(guide, "guide")
-        with torch.no_grad():
-            guides = {n: f[0].flatten(1) for n, f in net(guide_img[:1].to(run_device)).items()}  # (C, N)
+    guides = None if guide is None else _guide_features(net, guide, run_device)
 
     generator = torch.Generator().manual_seed(seed)
     original = image.detach().to(run_device, torch.float32).clamp(0.0, 1.0)

@@ -53,22 +53,10 @@ def _load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
-def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the benchmark described by ``args`` (see :func:`main`); returns every figure."""
-    report: dict[str, Any] = {
-        "date": _dt.date.today().isoformat(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cpus": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "load_start": _load(),
-        "ratios": {},
-    }
-    ratios = report["ratios"]
-    say(
-        f"nstlib bench {report['date']}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"load {report['load_start']:.2f}"
-    )
+def _limits(
+    args: argparse.Namespace, report: dict[str, Any], say: Callable[[str], None]
+) -> tuple[float, dict[str, float]]:
+    """[limit] the machine's best 3×3 convolution (fp32, bf16) and sgemm rates, in FLOP/s."""
     rate = sgemm_rate(args.gemm_sizes, repeats=args.repeats + 2)
     conv = {
         "fp32": conv_rate(torch.float32, args.conv_shapes, args.repeats + 3),
@@ -80,6 +68,14 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         f"limit: best 3x3 convolution {conv['fp32'] / 1e9:.0f} GFLOP/s fp32, {conv['bf16'] / 1e9:.0f} GFLOP/s bf16 "
         f"({'native' if native else 'emulated: no avx512_bf16/AMX'}); sgemm (reference) {rate / 1e9:.0f} GFLOP/s"
     )
+    return rate, conv
+
+
+def _per_evaluation(
+    args: argparse.Namespace, report: dict[str, Any], say: Callable[[str], None], rate: float, conv: dict[str, float]
+) -> None:
+    """[1] seconds per loss evaluation, fp32 and bf16, against the limit and the original design."""
+    ratios = report["ratios"]
     for size in args.sizes:
         content, style = bench_images(size)
         hw = (size, size)
@@ -111,6 +107,11 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
             f"{limit['bf16']:.3f} s -> {ours['bf16'] / limit['bf16']:.2f}x; VGG alone (fp32) {net:.3f} s; "
             f"at sgemm's rate {work / rate:.3f} s; seed-000 baseline {base:.3f} s ({base / ours['fp32']:.2f}x ours)"
         )
+
+
+def _time_to_quality(args: argparse.Namespace, report: dict[str, Any], say: Callable[[str], None]) -> None:
+    """[2] time to a picture as good as the original design's (needs HED's weights)."""
+    ratios = report["ratios"]
     for size in args.quality_sizes:
         try:
             quality = time_to_quality(size, args.evals)
@@ -140,6 +141,11 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
                 f"{row['edges']:.3f}, colours {row['colours']:.4f} -> "
                 f"{'at least as good' if row['as_good'] else 'NOT as good'} (tolerance {TOLERANCE:.0%})"
             )
+
+
+def _batch_and_layout(args: argparse.Namespace, report: dict[str, Any], say: Callable[[str], None]) -> None:
+    """[3] batched variants against one by one; [3b] channels_last and the Gram's backward."""
+    ratios = report["ratios"]
     batch = batch_gain(*bench_images(args.batch_size), steps=args.batch_steps)
     report["batch"] = batch
     ratios[f"batch_gain@{args.batch_size}"] = batch["gain"]
@@ -157,6 +163,11 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         f"one-matmul {extra['gram_ours_s'] * 1e3:.1f} ms, autograd {extra['gram_autograd_s'] * 1e3:.1f} ms -> "
         f"{extra['gram_gain']:.2f}x"
     )
+
+
+def _memory(args: argparse.Namespace, report: dict[str, Any], say: Callable[[str], None]) -> None:
+    """[4] the memory estimate against the measured peak (Linux only)."""
+    ratios = report["ratios"]
     has_proc = Path("/proc/self/clear_refs").exists()
     if not has_proc:
         say("[4] memory: skipped (measuring a call's peak resident memory needs Linux's /proc)")
@@ -174,6 +185,10 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
             f"{peak / 2**20:.0f} MiB -> estimate/measured {est / max(peak, 1):.2f} (with L-BFGS's full history "
             f"the estimate is {estimate_memory(size).total / 2**20:.0f} MiB)"
         )
+
+
+def _gpu_and_notebooks(args: argparse.Namespace, report: dict[str, Any], say: Callable[[str], None]) -> None:
+    """[GPU] the CUDA suite when asked; [5] every lesson's run time."""
     if args.device == "cuda":
         report["gpu"] = gpu_suite(args.gpu_sizes, args.gpu_steps)
         say(f"[GPU] {json.dumps(report['gpu'], indent=1, default=str)}")
@@ -184,13 +199,36 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[st
         for row in rows:
             say(f"[5] {row['notebook']} ({args.notebooks_mode}): {row['seconds']:.1f} s ({row['status']})")
         say(f"[5] all {len(rows)} notebooks ({args.notebooks_mode}): {sum(r['seconds'] for r in rows):.1f} s")
+
+
+def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the benchmark described by ``args`` (see :func:`main`); returns every figure."""
+    report: dict[str, Any] = {
+        "date": _dt.date.today().isoformat(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "load_start": _load(),
+        "ratios": {},
+    }
+    say(
+        f"nstlib bench {report['date']}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load {report['load_start']:.2f}"
+    )
+    rate, conv = _limits(args, report, say)
+    _per_evaluation(args, report, say, rate, conv)
+    _time_to_quality(args, report, say)
+    _batch_and_layout(args, report, say)
+    _memory(args, report, say)
+    _gpu_and_notebooks(args, report, say)
     report["load_end"] = _load()
     say(
         f"load average: start {report['load_start']:.2f}, end {report['load_end']:.2f} "
         f"(2 cores shared; a load above ~2 means the timings are inflated by other work)"
     )
     say("RATIOS")
-    for name, value in ratios.items():
+    for name, value in report["ratios"].items():
         say(f"  {name} = {value:.3f}")
     return report
 

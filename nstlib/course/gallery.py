@@ -34,7 +34,7 @@ from nstlib.errors import OutputError
 from nstlib.images import check_output_path, load_image, resize_image, to_pil, write_atomically
 from nstlib.net.layers import layer_names
 from nstlib.net.vgg import GATYS_STYLE_LAYERS
-from nstlib.weights.sources import weights_source
+from nstlib.weights.sources import WeightsSource, weights_source
 
 __all__ = ["render_gallery", "GalleryFigure"]
 
@@ -147,28 +147,31 @@ def _what(setup: LessonSetup, size: int, steps: str, seconds: float) -> str:
     )
 
 
-def figures(
-    setup: LessonSetup, size: int, steps: int, quick: bool = False, images: Path | None = None
-) -> Iterator[GalleryFigure]:
-    """Compute the five figures one after another (the slow part: minutes each on a CPU at 256 px).
+@dataclass(frozen=True)
+class _Inputs:
+    """What every figure of the gallery is made from: the lesson set-up, the size and steps, the photo and painting."""
 
-    ``images``: the folder of the photo and paintings (default: images/ of the course folder,
-    :func:`nstlib.course.files.course_folder`).
-    """
-    images = course_folder() / "images" if images is None else images
-    run = _Run(weights=setup.weights, arch=setup.arch, device=setup.device, progress=False)
-    photo = load_image(images / "tubingen.jpg", size=size)
-    starry = load_image(images / "starry_night.jpg", size=size)
-    source = weights_source(setup.weights)
+    setup: LessonSetup
+    size: int
+    steps: int
+    quick: bool
+    images: Path
+    run: _Run
+    photo: torch.Tensor
+    starry: torch.Tensor
+    source: WeightsSource
 
-    # Fig. 1, top: content reconstructions. Gatys' 'conv' layers were read after Caffe's in-place ReLU.
+
+def _fig1_content(g: _Inputs) -> GalleryFigure:
+    """Gatys et al.'s Figure 1, top: content reconstructions from five layers."""
+    setup, size, steps, run, photo = g.setup, g.size, g.steps, g.run, g.photo
     layers = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
     tiles, total = [(photo, "photo")], 0.0
     for name in layers:
         image, sec = _timed(lambda: reconstruct(photo, name, steps=steps, pooling="avg", **run).image)
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    yield GalleryFigure(
+    return GalleryFigure(
         "fig1_content",
         "Content reconstructions: what one layer keeps of the photo (Gatys et al. 2016, Fig. 1)",
         [tiles],
@@ -180,7 +183,10 @@ def figures(
         total,
     )
 
-    # Fig. 1, bottom: style reconstructions from relu1_1, relu1_1 + relu2_1, …
+
+def _fig1_style(g: _Inputs) -> GalleryFigure:
+    """Figure 1, bottom: style reconstructions from relu1_1 up to each deeper layer."""
+    setup, size, steps, run, starry, source = g.setup, g.size, g.steps, g.run, g.starry, g.source
     tiles, total = [(starry, "painting")], 0.0
     for k in range(1, len(GATYS_STYLE_LAYERS) + 1):
         subset = GATYS_STYLE_LAYERS[:k]
@@ -190,7 +196,7 @@ def figures(
         )
         tiles.append((image, f"to {subset[-1]} ({sec:.0f} s)"))
         total += sec
-    yield GalleryFigure(
+    return GalleryFigure(
         "fig1_style",
         "Style reconstructions: the Gram matrices of more and more layers (Fig. 1)",
         [tiles],
@@ -200,7 +206,10 @@ def figures(
         total,
     )
 
-    # Fig. 2: the photo in the style of the paintings, with stylize's defaults for these weights.
+
+def _fig2_transfer(g: _Inputs) -> GalleryFigure:
+    """Figure 2: the photo in the style of the four paintings, with stylize's defaults."""
+    setup, size, steps, images, run, photo, source = g.setup, g.size, g.steps, g.images, g.run, g.photo, g.source
     tiles, total = [(photo, "photo")], 0.0
     for file, label in PAINTINGS:
         style = load_image(images / file, size=size)
@@ -208,7 +217,7 @@ def figures(
         tiles.append((image, f"{label.split(',')[0]} ({sec:.0f} s)"))
         total += sec
     d = source.defaults
-    yield GalleryFigure(
+    return GalleryFigure(
         "fig2_transfer",
         "The Neckarfront in Tübingen in the style of four paintings (Fig. 2)",
         [
@@ -224,7 +233,11 @@ def figures(
         total,
     )
 
-    # Fig. 3: α/β against the number of style layers.
+
+def _fig3_balance(g: _Inputs) -> GalleryFigure:
+    """Figure 3: α/β against the number of style layers."""
+    setup, size, steps, quick, run = g.setup, g.size, g.steps, g.quick, g.run
+    photo, starry, d = g.photo, g.starry, g.source.defaults
     factors = (10.0, 1.0, 0.1, 0.01) if not quick else (10.0, 0.1)
     depths = (1, 3, 5) if not quick else (1, 5)
     small = max(32, size * 3 // 4)
@@ -251,7 +264,7 @@ def figures(
             total += sec
         rows.append(row)
         labels.append(f"to {subset[-1]}")
-    yield GalleryFigure(
+    return GalleryFigure(
         "fig3_balance",
         "More style or more content: α/β against the style layers (Fig. 3)",
         rows,
@@ -262,7 +275,10 @@ def figures(
         row_labels=labels,
     )
 
-    # DeepDream on three depths of the same network.
+
+def _dream(g: _Inputs) -> GalleryFigure:
+    """DeepDream on three depths of the same network."""
+    setup, size, quick, photo = g.setup, g.size, g.quick, g.photo
     # the last ReLU of blocks 3, 4 and 5: relu3_3, relu4_3, relu5_3 in VGG-16 (relu3_4 … in VGG-19)
     dream_layers = [[n for n in layer_names(setup.arch) if n.startswith(f"relu{b}_")][-1] for b in (3, 4, 5)]
     tiles, total = [(photo, "photo")], 0.0
@@ -283,7 +299,7 @@ def figures(
         )
         tiles.append((image, f"{name} ({sec:.0f} s)"))
         total += sec
-    yield GalleryFigure(
+    return GalleryFigure(
         "dream",
         "DeepDream: more of whatever a layer sees",
         [tiles],
@@ -293,6 +309,30 @@ def figures(
         + f" {PHOTO_CREDIT}.",
         total,
     )
+
+
+def figures(
+    setup: LessonSetup, size: int, steps: int, quick: bool = False, images: Path | None = None
+) -> Iterator[GalleryFigure]:
+    """Compute the five figures one after another (the slow part: minutes each on a CPU at 256 px).
+
+    ``images``: the folder of the photo and paintings (default: images/ of the course folder,
+    :func:`nstlib.course.files.course_folder`).
+    """
+    images = course_folder() / "images" if images is None else images
+    g = _Inputs(
+        setup,
+        size,
+        steps,
+        quick,
+        images,
+        _Run(weights=setup.weights, arch=setup.arch, device=setup.device, progress=False),
+        load_image(images / "tubingen.jpg", size=size),
+        load_image(images / "starry_night.jpg", size=size),
+        weights_source(setup.weights),
+    )
+    for figure in (_fig1_content, _fig1_style, _fig2_transfer, _fig3_balance, _dream):
+        yield figure(g)
 
 
 def _jpeg(sheet: Image.Image, quality: int) -> bytes:

@@ -169,6 +169,101 @@ def _per_image_totals(terms: dict[str, torch.Tensor], batch: int) -> list[dict[s
     return out
 
 
+@dataclass
+class _Evaluation:
+    """The latest evaluation's loss terms: each one per image (float64, on the CPU), and summed over the batch."""
+
+    each: dict[str, torch.Tensor] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=dict)
+
+
+def _closure(
+    x: torch.Tensor,
+    objective: Objective | None,
+    gradient: Gradient | None,
+    sign: float,
+    loss_scale: float,
+    last: _Evaluation,
+) -> Callable[[], torch.Tensor]:
+    """What the optimiser's ``step()`` calls: evaluate the loss at ``x``, leave its gradient in ``x.grad``, keep
+    the terms in ``last``, return the (signed) loss. ``sign`` is −1 to maximise."""
+
+    def closure() -> torch.Tensor:
+        x.grad = None  # a fresh gradient every evaluation (the optimiser's zero_grad(set_to_none=True))
+        if gradient is not None:  # the gradient function did the backward passes
+            grad, terms = gradient(x.detach())
+            x.grad = grad if sign == 1.0 else -grad
+            total = _total(terms)
+        else:
+            assert objective is not None  # exactly one of the two, checked by optimize_pixels
+            terms = objective(x)
+            total = _total(terms)
+            if loss_scale != 1.0:
+                (sign * loss_scale * total).backward()
+                if x.grad is not None:
+                    x.grad.div_(loss_scale)
+            else:
+                (sign * total).backward()
+        # One device-to-host copy for all terms (a GPU waits once per step, not once per term).
+        flat = [t.detach().reshape(-1) for t in terms.values()]
+        values = torch.cat(flat).double().cpu().split([f.numel() for f in flat]) if flat else ()
+        last.each = dict(zip(terms, values))
+        last.sums = {name: float(t.sum()) for name, t in last.each.items()}
+        return sign * total
+
+    return closure
+
+
+class _Kept:
+    """What the loop keeps of a run: every step's losses (summed over the batch, and each image's own), the image
+    it will return, and the snapshots.
+
+    The image to return is, per image of the batch, the evaluated version with the lowest loss (``keep="best"``),
+    or the image after the latest step (``keep="last"``); a NaN/Inf goes back to it.
+    """
+
+    def __init__(self, x: torch.Tensor, sign: float, keep: str, snapshot_every: int | None) -> None:
+        batch = x.shape[0]
+        self.sign, self.keep, self.snapshot_every = sign, keep, snapshot_every
+        self.history: dict[str, list[float]] = defaultdict(list)
+        self.image_history: list[dict[str, list[float]]] = [defaultdict(list) for _ in range(batch)]
+        self.best_each = torch.full((batch,), math.inf, dtype=torch.float64)  # each image's lowest (signed) loss
+        self.image = x.detach().clone()
+        self.snapshots: dict[int, torch.Tensor] = {}
+
+    def add(
+        self,
+        step: int,
+        record: dict[str, float],
+        each: dict[str, torch.Tensor],
+        evaluated: torch.Tensor,
+        x: torch.Tensor,
+    ) -> torch.Tensor:
+        """Keep step ``step``: its losses (``record`` for the batch, ``each`` per image) and, where better, the
+        image ``evaluated`` at (``x``: after the step). Returns the image the progress report shows."""
+        for name, value in record.items():
+            self.history[name].append(value)
+        per_image = _per_image_totals(each, len(self.image_history))
+        for mine, image_record in zip(self.image_history, per_image):
+            for name, value in image_record.items():
+                mine[name].append(value)
+        if self.keep == "last":
+            self.image = shown = x.detach().clone()  # the image this step made
+        else:
+            shown = evaluated  # the image whose loss was just recorded
+            loss = torch.tensor([r["total"] for r in per_image], dtype=torch.float64) * self.sign
+            better = loss < self.best_each
+            if better.all():
+                self.image = evaluated
+            elif better.any():
+                self.image = self.image.clone()
+                self.image[better.to(self.image.device)] = evaluated[better.to(evaluated.device)]
+            self.best_each = torch.where(better, loss, self.best_each)
+        if self.snapshot_every and step % self.snapshot_every == 0:
+            self.snapshots[step] = shown.cpu()
+        return shown
+
+
 def optimize_pixels(
     init: torch.Tensor,
     objective: Objective | None,
@@ -219,58 +314,27 @@ def optimize_pixels(
     sign = -1.0 if maximize else 1.0
     x = init.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
     opt = _make_optimizer(optimizer, x, lr)
-    history: dict[str, list[float]] = defaultdict(list)
-    snapshots: dict[int, torch.Tensor] = {}
-    best_value, best_image = math.inf, x.detach().clone()  # with keep="last": the latest good image
-    batch = x.shape[0]
-    best_each = torch.full((batch,), math.inf, dtype=torch.float64)
-    image_history: list[dict[str, list[float]]] = [defaultdict(list) for _ in range(batch)]
-    last_terms: dict[str, float] = {}
-    last_each: dict[str, torch.Tensor] = {}
+    kept = _Kept(x, sign, keep, snapshot_every)
+    last = _Evaluation()
+    closure = _closure(x, objective, gradient, sign, loss_scale, last)
     recoveries, interrupted, done = 0, False, 0
     total_steps = steps_before + steps if steps_total is None else steps_total  # what reports count up to
     # What a NaN/Inf goes back to, and what Ctrl-C or giving up returns, in the warnings' words.
     if keep == "best":
-        back = kept = "the best image so far"
+        back = returned = "the best image so far"
     else:
-        back, kept = "the image before that step", "the image so far"
+        back, returned = "the image before that step", "the image so far"
     start = time.perf_counter()
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        if gradient is not None:  # the gradient function did the backward passes
-            grad, terms = gradient(x.detach())
-            x.grad = grad if sign == 1.0 else -grad
-            total = _total(terms)
-        else:
-            assert objective is not None  # exactly one of the two, checked above
-            terms = objective(x)
-            total = _total(terms)
-            if loss_scale != 1.0:
-                (sign * loss_scale * total).backward()
-                if x.grad is not None:
-                    x.grad.div_(loss_scale)
-            else:
-                (sign * total).backward()
-        # One device-to-host copy for all terms (a GPU waits once per step, not once per term).
-        flat = [t.detach().reshape(-1) for t in terms.values()]
-        values = torch.cat(flat).double().cpu().split([f.numel() for f in flat]) if flat else ()
-        last_each.clear()
-        last_each.update(zip(terms, values))
-        last_terms.clear()
-        last_terms.update({name: float(t.sum()) for name, t in last_each.items()})
-        return sign * total
-
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=True)
     try:
         while done < steps:
             evaluated = x.detach().clone()
             opt.step(closure)  # type: ignore[arg-type]  # torch's stubs say () -> float; a loss tensor works
-            record = _group_totals(last_terms)
+            record = _group_totals(last.sums)
             if not math.isfinite(record["total"]) or not torch.isfinite(x).all():
                 recoveries += 1
                 with torch.no_grad():
-                    x.copy_(best_image)
+                    x.copy_(kept.image)
                 lr *= 0.5
                 opt = _make_optimizer(optimizer, x, lr)
                 warnings.warn(
@@ -281,48 +345,25 @@ def optimize_pixels(
                 )
                 if recoveries > _MAX_RECOVERIES:
                     warnings.warn(
-                        f"Giving up after repeated NaN/Inf losses; returning {kept}.", RuntimeWarning, stacklevel=2
+                        f"Giving up after repeated NaN/Inf losses; returning {returned}.", RuntimeWarning, stacklevel=2
                     )
                     break
                 continue
             with torch.no_grad():
                 x.clamp_(0.0, 1.0)
             done += 1
-            for name, value in record.items():
-                history[name].append(value)
-            if sign * record["total"] < best_value:
-                best_value = sign * record["total"]
-            per_image = _per_image_totals(last_each, batch)
-            for b, image_record in enumerate(per_image):
-                for name, value in image_record.items():
-                    image_history[b][name].append(value)
-            if keep == "last":
-                best_image = shown = x.detach().clone()  # the image this step made
-            else:
-                shown = evaluated  # the image whose loss was just recorded
-                each = torch.tensor([r["total"] for r in per_image], dtype=torch.float64) * sign
-                better = each < best_each
-                if better.all():
-                    best_image = evaluated
-                elif better.any():
-                    best_image = best_image.clone()
-                    best_image[better.to(best_image.device)] = evaluated[better.to(evaluated.device)]
-                best_each = torch.where(better, each, best_each)
-            if snapshot_every and done % snapshot_every == 0:
-                snapshots[done] = shown.cpu()
+            shown = kept.add(done, record, last.each, evaluated, x)
             bar.update(1)
             if done % 10 == 0 or done == steps:
                 bar.set_postfix(loss=f"{record['total']:.4g}")
             if callback is not None:
-                report = Progress(
-                    steps_before + done, total_steps, record["total"], record, shown, time.perf_counter() - start
-                )
-                if callback(report):
+                elapsed = time.perf_counter() - start
+                if callback(Progress(steps_before + done, total_steps, record["total"], record, shown, elapsed)):
                     break
     except KeyboardInterrupt:
         interrupted = True
         warnings.warn(
-            f"Interrupted after {steps_before + done} of {total_steps} steps: returning {kept} "
+            f"Interrupted after {steps_before + done} of {total_steps} steps: returning {returned} "
             "(result.interrupted is True).",
             RuntimeWarning,
             stacklevel=2,
@@ -330,15 +371,15 @@ def optimize_pixels(
     finally:
         bar.close()
     if done == 0:
-        best_image = x.detach().clone()
+        kept.image = x.detach().clone()
     return TransferResult(
-        image=best_image.detach(),
-        history=dict(history),
-        snapshots=snapshots,
+        image=kept.image.detach(),
+        history=dict(kept.history),
+        snapshots=kept.snapshots,
         steps_done=done,
         interrupted=interrupted,
         seconds=time.perf_counter() - start,
         recoveries=recoveries,
         settings={"optimizer": optimizer, "lr": lr, "steps": steps},
-        image_history=[dict(h) for h in image_history],
+        image_history=[dict(h) for h in kept.image_history],
     )
