@@ -48,6 +48,7 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
     (tmp_path / "images").symlink_to(ROOT / "images")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NSTLIB_WEIGHTS", "random")
+    monkeypatch.setenv("NSTLIB_COURSE", "")  # unset for nstlib (course.files sets it in its example); restored after
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     failures = []
     for test in tests:
