@@ -148,22 +148,7 @@ _STRIDE_TWO = {
 
 # Keras' InceptionV3 names its eleven mixed blocks mixed0 … mixed10, in the same order as torchvision's.
 KERAS_MIXED: dict[str, str] = {
-    f"mixed{i}": name
-    for i, name in enumerate(
-        (
-            "Mixed_5b",
-            "Mixed_5c",
-            "Mixed_5d",
-            "Mixed_6a",
-            "Mixed_6b",
-            "Mixed_6c",
-            "Mixed_6d",
-            "Mixed_6e",
-            "Mixed_7a",
-            "Mixed_7b",
-            "Mixed_7c",
-        )
-    )
+    f"mixed{i}": name for i, name in enumerate(n for n in INCEPTION_LAYERS["inception_v3"] if n.startswith("Mixed_"))
 }
 
 
