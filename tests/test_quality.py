@@ -56,3 +56,24 @@ def test_judge_ranks_the_photo_and_the_painting_each_best_at_its_own_measure(vgg
     assert quality.at_least_as_good(photo, photo) and not quality.at_least_as_good(photo, art)
     near = dict(photo, style=photo["style"] * 1.005)
     assert not quality.at_least_as_good(near, photo) and quality.at_least_as_good(near, photo, tolerance=0.01)
+
+
+def test_layout_agreement_sees_light_and_dark_that_edges_cannot(content_image) -> None:
+    assert quality.layout_agreement(content_image, content_image) == pytest.approx(1.0, abs=1e-5)
+    inverted = 1 - content_image  # the same edges, light and dark swapped
+    assert quality.edge_agreement(inverted, content_image) == pytest.approx(1.0, abs=1e-4)
+    assert quality.layout_agreement(inverted, content_image) == pytest.approx(-1.0, abs=1e-4)
+    # fine texture on top of the photo (a stroke per pixel) leaves the block averages, and so the layout, in place
+    grain = torch.rand(content_image.shape, generator=torch.Generator().manual_seed(1)) - 0.5
+    assert quality.layout_agreement((content_image + 0.3 * grain).clamp(0, 1), content_image) > 0.95
+    # the block size follows the picture: 32 blocks along the long side, whatever its size
+    half = nst.resize_image(content_image, (content_image.shape[-2] // 2, content_image.shape[-1] // 2))
+    assert quality.layout_agreement(half, content_image) > 0.98
+
+
+def test_at_least_as_good_judges_the_layout_too(vgg, content_image, style_image) -> None:
+    photo = quality.judge(content_image, content_image, style_image, vgg=vgg)
+    assert quality.at_least_as_good(photo, photo)
+    assert not quality.at_least_as_good(dict(photo, layout=photo["layout"] - 0.1), photo)
+    bar_without_layout = {k: v for k, v in photo.items() if k != "layout"}  # saved before the measure existed
+    assert quality.at_least_as_good(dict(photo, layout=-1.0), bar_without_layout)

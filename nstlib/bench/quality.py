@@ -12,6 +12,11 @@ by loss at all. These measures are computed from the picture alone:
   magnitudes (Sobel) of the result's and the photo's luminance, both blurred with a Gaussian of
   σ = long side / 256 px first, so strokes finer than that do not count against the result.
   1 for the photo itself; higher is more of the content's structure.
+* **layout** — does the photo's light and dark survive? The Pearson correlation between the result's and
+  the photo's luminance averaged over square blocks of long side / 32 px (8 × 8 px at 256 px). 1 for the
+  photo; near 0 or below where the picture's light and dark are scrambled or inverted (dark houses under
+  a light sky where the photo has light houses under a darker one) — which an edge measure cannot see,
+  since an inverted edge is still an edge.
 * **colours** — the sliced Wasserstein-1 distance between the result's and the painting's RGB
   pixel distributions (64 seeded random directions), in [0, 1] units. Reported, not judged: the
   Gram matrices at relu1_x already see colour.
@@ -20,8 +25,8 @@ by loss at all. These measures are computed from the picture alone:
     >>> content = nst.load_image("images/tubingen.jpg", size=64)
     >>> style = nst.load_image("images/starry_night.jpg", size=64)
     >>> scores = judge(content, content, style)       # the photo itself, judged; a real judge: weights="hed"
-    >>> sorted(scores), round(scores["edges"], 6)     # the photo keeps all of its own edges
-    (['colours', 'edges', 'style'], 1.0)
+    >>> sorted(scores), round(scores["edges"], 6), round(scores["layout"], 6)   # the photo keeps all of its own
+    (['colours', 'edges', 'layout', 'style'], 1.0, 1.0)
 """
 
 from __future__ import annotations
@@ -39,7 +44,15 @@ from nstlib.net.layers import layer_names
 from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGGFeatures
 from nstlib.weights.sources import resolve_arch
 
-__all__ = ["held_out_layers", "held_out_style", "edge_agreement", "colour_distance", "judge", "at_least_as_good"]
+__all__ = [
+    "held_out_layers",
+    "held_out_style",
+    "edge_agreement",
+    "layout_agreement",
+    "colour_distance",
+    "judge",
+    "at_least_as_good",
+]
 
 
 def held_out_layers(
@@ -100,9 +113,28 @@ def edge_agreement(image: torch.Tensor, content: torch.Tensor, sigma: float | No
     if image.shape[-2:] != content.shape[-2:]:
         content = resize_image(content, (image.shape[-2], image.shape[-1]))
     sigma = max(image.shape[-2:]) / 256 if sigma is None else float(sigma)
-    a, b = _edges(image, sigma)[0], _edges(content, sigma)[0]
-    a, b = a - a.mean(), b - b.mean()
+    return _pearson(_edges(image, sigma)[0], _edges(content, sigma)[0])
+
+
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.flatten() - a.mean(), b.flatten() - b.mean()
     return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+
+
+def layout_agreement(image: torch.Tensor, content: torch.Tensor, blocks: int = 32) -> float:
+    """Pearson correlation of the two luminances averaged over square blocks, ``blocks`` of them along the long side.
+
+    >>> photo = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(1, 3, 48, 64)   # dark left, light right
+    >>> round(layout_agreement(photo, photo), 6), round(layout_agreement(1 - photo, photo), 6)
+    (1.0, -1.0)
+    """
+    image, content = check_image(image, "image")[:1].float(), check_image(content, "content").float()
+    if image.shape[-2:] != content.shape[-2:]:
+        content = resize_image(content, (image.shape[-2], image.shape[-1]))
+    side = max(1, round(max(image.shape[-2:]) / blocks))
+    a = F.avg_pool2d(_luminance(image), side, ceil_mode=True)
+    b = F.avg_pool2d(_luminance(content), side, ceil_mode=True)
+    return _pearson(a, b)
 
 
 def colour_distance(image: torch.Tensor, style: torch.Tensor, directions: int = 64, seed: int = 0) -> float:
@@ -126,7 +158,7 @@ def judge(
     used: Sequence[str] = GATYS_STYLE_LAYERS + (GATYS_CONTENT_LAYER,),
     vgg: VGGFeatures | None = None,
 ) -> dict[str, float]:
-    """The three measures of the module docstring for one result: ``{"style", "edges", "colours"}``."""
+    """The four measures of the module docstring for one result: ``{"style", "edges", "layout", "colours"}``."""
     image = check_image(image, "image")
     if vgg is None:
         arch = resolve_arch(arch, weights)
@@ -134,13 +166,16 @@ def judge(
     return {
         "style": held_out_style(image, style.to(image.device), vgg),
         "edges": edge_agreement(image, content.to(image.device)),
+        "layout": layout_agreement(image, content.to(image.device)),
         "colours": colour_distance(image, style.to(image.device)),
     }
 
 
 def at_least_as_good(mine: Mapping[str, float], bar: Mapping[str, float], tolerance: float = 0.0) -> bool:
-    """As much of the style (held-out Gram error no higher) and of the photo's edges (correlation no lower)
-    as ``bar``, each within a relative ``tolerance``."""
-    return mine["style"] <= bar["style"] * (1 + tolerance) and mine["edges"] >= bar["edges"] - tolerance * abs(
-        bar["edges"]
+    """As much of the style (held-out Gram error no higher), of the photo's edges and of its light and dark
+    (correlations no lower) as ``bar``, each within a relative ``tolerance``. A ``bar`` without ``"layout"``
+    (a result saved before the measure existed) is judged on the other two."""
+    higher = [k for k in ("edges", "layout") if k in bar]
+    return mine["style"] <= bar["style"] * (1 + tolerance) and all(
+        mine[k] >= bar[k] - tolerance * abs(bar[k]) for k in higher
     )

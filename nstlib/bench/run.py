@@ -128,7 +128,7 @@ def _time_to_quality(args: argparse.Namespace, report: dict[str, Any], say: Call
         )
         say(
             f"[2] {size}px ({quality['size'][0]}x{quality['size'][1]}), HED VGG-16, Tübingen x The Scream: seed 000 "
-            f"{bar['evals']} evals {bar['seconds']:.1f} s: held-out style {bar['style']:.3f}, edges {bar['edges']:.3f}, "
+            f"{bar['evals']} evals {bar['seconds']:.1f} s: held-out style {bar['style']:.3f}, edges {bar['edges']:.3f}, layout {bar['layout']:.3f}, "
             f"colours {bar['colours']:.4f}"
         )
         for name in rows:
@@ -138,7 +138,7 @@ def _time_to_quality(args: argparse.Namespace, report: dict[str, Any], say: Call
             say(
                 f"[2]   stylize {name} {row['options'] or ''} ({row['precision']}, stages {row['stages']}): "
                 f"{row['seconds']:.1f} s, {row['speedup']:.1f}x faster; style {row['style']:.3f}, edges "
-                f"{row['edges']:.3f}, colours {row['colours']:.4f} -> "
+                f"{row['edges']:.3f}, layout {row['layout']:.3f}, colours {row['colours']:.4f} -> "
                 f"{'at least as good' if row['as_good'] else 'NOT as good'} (tolerance {TOLERANCE:.0%})"
             )
 

@@ -30,7 +30,7 @@ TOLERANCE = 0.01  # "at least as good": each measure within 1 % of the seed desi
 def time_to_quality(size: int, evals: int, settings: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Seed 000's design (SEED_HED, ``evals`` L-BFGS evaluations) against stylize's default schedule on HED's
     VGG-16, Tübingen x The Scream at ``size`` px: wall seconds of each whole call, and the picture judged by
-    :mod:`nstlib.bench.quality` (held-out style, the photo's edges, colours)."""
+    :mod:`nstlib.bench.quality` (held-out style, the photo's edges, its light and dark, colours)."""
     images = course_folder() / "images"
     content = load_image(images / "tubingen.jpg", size=size)
     style = load_image(images / "the_scream.jpg", size=size)
