@@ -66,7 +66,7 @@ from nstlib.loss.functional import content_loss, gram_matrix, style_loss, tv_los
 from nstlib.loss.stats import STYLE_STATS, StyleTerms, gaussian_w2, masked_gram_matrix, mean_covariance
 from nstlib.net.layers import layer_index, layer_names, receptive_field
 from nstlib.net.vgg import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
-from nstlib.optim.loop import Progress, TransferResult
+from nstlib.optim.loop import Progress, TransferResult, cap_step
 from nstlib.optim.memory import MemoryEstimate, estimate_memory, largest_size
 from nstlib.version import __version__
 from nstlib.weights import fetch_weights, weights_available, weights_path
@@ -102,6 +102,7 @@ __all__ = [
     "reconstruct",
     "TransferResult",
     "Progress",
+    "cap_step",
     # memory: what a run needs, and the largest image that fits
     "estimate_memory",
     "largest_size",

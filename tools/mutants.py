@@ -451,6 +451,20 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{OE}::test_snapshot_every_keeps_exactly_those_steps",),
     ),
     Mutant(
+        "max-step-ignored",
+        "nstlib/optim/loop.py",
+        "cap_step(opt, x, evaluated, max_step)",
+        "cap_step(opt, x, evaluated, DEFAULT_MAX_STEP)",
+        ("tests/test_step_cap.py::test_optimize_pixels_follows_the_loop_by_hand_with_and_without_the_cap",),
+    ),
+    Mutant(
+        "step-length-not-rescaled",
+        "nstlib/optim/steps.py",
+        'opt.state[x]["t"] = opt.state[x]["t"] * factor',
+        "pass",
+        ("tests/test_step_cap.py",),
+    ),
+    Mutant(
         "progress-ignored",
         "nstlib/optim/loop.py",
         "bar = tqdm(total=steps, desc=desc, disable=not progress,",

@@ -38,8 +38,9 @@ import torch
 from tqdm.auto import tqdm
 
 from nstlib.errors import InputError
+from nstlib.optim.steps import DEFAULT_MAX_STEP, NormalizedStep, cap_step
 
-__all__ = ["Progress", "TransferResult", "optimize_pixels", "Objective", "Gradient"]
+__all__ = ["Progress", "TransferResult", "optimize_pixels", "cap_step", "DEFAULT_MAX_STEP", "Objective", "Gradient"]
 
 # An objective maps the current image (B, 3, H, W) to named, already-weighted loss terms, each of
 # shape (B,): "content:relu4_2", "style:relu1_1", "tv", … The group is the part before the colon.
@@ -112,30 +113,6 @@ class TransferResult:
         )
 
 
-class _NormalizedStep(torch.optim.Optimizer):
-    """x ← x − lr · d / (mean|d| + 1e-8) with d = x.grad, the mean over each image's (C, H, W).
-
-    The step's size is lr in mean absolute pixel change, whatever the gradient's scale (the 1e-8
-    only guards a zero gradient). It has no state: each step depends on this gradient alone.
-    """
-
-    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
-        super().__init__(params, {"lr": lr})
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
-        with torch.enable_grad():
-            loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p.grad  # (B, C, H, W)
-                mean_abs = d.abs().mean(dim=tuple(range(1, d.dim())), keepdim=True)  # (B, 1, 1, 1)
-                p.sub_(group["lr"] * (d / (mean_abs + 1e-8)))
-        return loss
-
-
 def _total(terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """The one number the optimiser sees: every term summed over the batch, then over the terms."""
     return cast(torch.Tensor, sum(t.sum() for t in terms.values()))  # sum() starts from 0; torch's stubs miss it
@@ -149,7 +126,7 @@ def _make_optimizer(kind: str, x: torch.Tensor, lr: float) -> torch.optim.Optimi
     if kind == "adam":
         return torch.optim.Adam([x], lr=lr)
     if kind == "normalized":
-        return _NormalizedStep([x], lr=lr)
+        return NormalizedStep([x], lr=lr)
     raise InputError(f"optimizer must be 'lbfgs', 'adam' or 'normalized', got {kind!r}.")
 
 
@@ -281,6 +258,7 @@ def optimize_pixels(
     keep: str = "best",
     steps_before: int = 0,
     steps_total: int | None = None,
+    max_step: float | None = DEFAULT_MAX_STEP,
 ) -> TransferResult:
     """Minimise (or with ``maximize=True`` maximise) ``objective`` over the pixels of ``init``.
 
@@ -293,6 +271,10 @@ def optimize_pixels(
     for each image separately, the evaluated version with its lowest loss. Adam updates every pixel
     on its own, so a batch of B images optimised together follows exactly the B separate runs;
     L-BFGS shares one curvature estimate (inner products over the whole batch), so it does not.
+
+    With ``optimizer="lbfgs"``, no pixel changes by more than ``max_step`` in one step (:func:`cap_step`; the
+    colour range is 0-1); ``max_step=None`` takes torch's L-BFGS steps as they come. The other optimisers'
+    steps are ``lr``-sized already, and ``max_step`` does not apply to them.
 
     ``loss_scale`` multiplies the loss before ``backward()`` and divides the gradient after it
     (static loss scaling for float16 autocast, whose small gradients would otherwise underflow).
@@ -308,6 +290,8 @@ def optimize_pixels(
         raise InputError(f"steps must be >= 0, got {steps}.")
     if (objective is None) == (gradient is None):
         raise InputError("Give optimize_pixels either an objective or a gradient function (exactly one of them).")
+    if max_step is not None and not max_step > 0:
+        raise InputError(f"max_step must be a positive number or None, got {max_step}.")
     if keep not in ("best", "last"):
         raise InputError(f"keep must be 'best' or 'last', got {keep!r}.")
     lr = _DEFAULT_LR.get(optimizer, 0.02) if lr is None else float(lr)
@@ -330,6 +314,8 @@ def optimize_pixels(
         while done < steps:
             evaluated = x.detach().clone()
             opt.step(closure)  # type: ignore[arg-type]  # torch's stubs say () -> float; a loss tensor works
+            if optimizer == "lbfgs" and max_step is not None:
+                cap_step(opt, x, evaluated, max_step)
             record = _group_totals(last.sums)
             if not math.isfinite(record["total"]) or not torch.isfinite(x).all():
                 recoveries += 1
@@ -380,6 +366,6 @@ def optimize_pixels(
         interrupted=interrupted,
         seconds=time.perf_counter() - start,
         recoveries=recoveries,
-        settings={"optimizer": optimizer, "lr": lr, "steps": steps},
+        settings={"optimizer": optimizer, "lr": lr, "steps": steps, "max_step": max_step},
         image_history=[dict(h) for h in kept.image_history],
     )
