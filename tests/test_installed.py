@@ -69,6 +69,8 @@ def test_the_wheel_holds_every_module_and_nothing_else(installed: tuple[Path, Pa
     assert {"nstlib/__init__.py", "nstlib/course/check/__init__.py", "nstlib/bench/__init__.py"} <= packages
     assert packages - names == set(), "subpackages missing from the wheel"
     assert modules - names == set(), "modules missing from the wheel"
+    images = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nstlib" / "weights" / "normalization").iterdir()}
+    assert len(images) >= 11 and images - names == set(), "the normalised network's images missing from the wheel"
     assert all(n.startswith("nstlib/") or n.split("/")[0].endswith(".dist-info") for n in names), sorted(names)
 
 

