@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         "--weights",
         default=None,
         help="imagenet | hed (HED's trained VGG-16, offline) | random[:SEED] | path to a state dict or "
-        "HED .h5 (default: $NSTLIB_WEIGHTS or imagenet)",
+        "HED .h5, each optionally +normalized (Gatys et al.'s normalised network) (default: $NSTLIB_WEIGHTS or "
+        "imagenet)",
     )
     run.add_argument(
         "--arch",

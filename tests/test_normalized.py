@@ -138,3 +138,14 @@ def test_a_read_only_cache_folder_warns_and_still_normalises(tmp_path: Path, mon
 def test_inception_refuses_the_normalised_network_clearly() -> None:
     with pytest.raises(WeightsError, match="VGGs only"):
         nst.deepdream(torch.rand(1, 3, 64, 64), model="googlenet", weights="random+normalized", steps_per_octave=1)
+
+
+def test_the_command_line_takes_the_normalised_network(tmp_path: Path) -> None:
+    from nstlib import cli
+
+    img = tmp_path / "in.png"
+    nst.save_image(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)), img)
+    out = tmp_path / "out.png"
+    argv = ["stylize", str(img), str(img), "-o", str(out), "--steps", "1", "--size", "32", "--arch", "vgg16"]
+    assert cli.main([*argv, "--weights", "random:0+normalized"]) == 0
+    assert out.is_file()
