@@ -4,7 +4,8 @@ One *step* is one evaluation of the loss and its gradient followed by one optimi
 every optimiser (L-BFGS runs with ``max_iter=1`` and keeps its curvature memory between steps, so
 nothing is evaluated that is not recorded). Three optimisers, by name:
 
-* ``"lbfgs"``       torch's L-BFGS (Gatys et al.'s choice), lr 1 by default;
+* ``"lbfgs"``       torch's L-BFGS (Gatys et al.'s choice), lr 1 by default, no pixel moving by more than 0.25 in a
+  step (:func:`~nstlib.optim.steps.cap_step`);
 * ``"adam"``        Adam, lr 0.02 by default;
 * ``"normalized"``  x ← x − η · d / mean|d|, d = the gradient, the mean taken per image (lr η 0.01 by default):
   every step changes the pixels by η on average however large the gradient is (DeepDream's step, from

@@ -17,6 +17,9 @@ a .pth path  a state dict in torchvision's format   as imagenet                 
 a .h5 path   a HED file of your own (Keras 3)       as hed                           as hed
 =========== ===================================== ================================ =========================
 
+Any row + ``"+normalized"`` (``"hed+normalized"``) is Gatys et al.'s normalised network made from those
+weights (:mod:`nstlib.weights.normalized`), with one set of defaults for every source, :data:`NORMALIZED_DEFAULTS`.
+
 Every row's loss conventions are nstlib's ``"mean"`` ones (Gram ÷ N·M, mean squared errors), the
 conventions of both anchors, so their numbers carry over unchanged: all three of d2l's, and
 jcjohnson/neural-style's α for Caffe scale (β, γ and the layer balance there were chosen by
@@ -131,7 +134,7 @@ _CAFFE = LossDefaults(
 # On a normalised network (weights="…+normalized") every common filter's mean activation is 1, whatever the
 # source, so one set of weights serves all of them. Chosen on HED's VGG-16 (Tübingen × The Starry Night and
 # The Scream, 256 px, the default schedule; BENCHMARKS.md, "Gatys et al.'s normalised network"): β from 1e4 to
-# 3e7; 1e4 hardly moved the photo, 3e7 lost its edges without adding style.
+# 3e7; 1e4 hardly moved the photo, 3e7 gave up edges for little more style.
 NORMALIZED_DEFAULTS = LossDefaults(
     1.0,
     3e6,
