@@ -149,3 +149,17 @@ def test_the_command_line_takes_the_normalised_network(tmp_path: Path) -> None:
     argv = ["stylize", str(img), str(img), "-o", str(out), "--steps", "1", "--size", "32", "--arch", "vgg16"]
     assert cli.main([*argv, "--weights", "random:0+normalized"]) == 0
     assert out.is_file()
+
+
+def test_a_weights_file_replaced_under_the_same_name_is_normalised_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    weights = tmp_path / "mine.pth"
+    torch.save(random_state_dict("vgg11", seed=6), weights)
+    first = load_vgg_state_dict("vgg11", f"{weights}+normalized")
+    torch.save(random_state_dict("vgg11", seed=7), weights)
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # a new stamp for sure
+    second = load_vgg_state_dict("vgg11", f"{weights}+normalized")
+    assert not torch.equal(first["features.0.weight"], second["features.0.weight"])
+    cache.clear()

@@ -172,7 +172,7 @@ def normalized(
     """``state`` normalised (cached per process under ``key``, the weights' text; the means also on disk if
     ``on_disk``): what ``weights="…+normalized"`` loads."""
     return cache.cached_load(
-        ("normalized", arch, key, id(state)),
+        ("normalized", arch, key, _digest(arch, state)),  # new weights under the same name: computed again
         None,
         lambda: normalize_state_dict(arch, state, _cached_means(arch, state, convention, on_disk)),
     )
