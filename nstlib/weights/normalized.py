@@ -140,11 +140,12 @@ def _digest(arch: str, state: dict[str, torch.Tensor]) -> str:
 
 
 def _cached_means(
-    arch: str, state: dict[str, torch.Tensor], convention: InputConvention, on_disk: bool
+    arch: str, state: dict[str, torch.Tensor], convention: InputConvention, digest: str | None
 ) -> dict[str, torch.Tensor]:
-    if not on_disk:
+    """The filter means, read from (and written to) ``filter-means-ARCH-DIGEST.pt``; ``digest=None``: not on disk."""
+    if digest is None:
         return filter_means(arch, state, convention)
-    path = Path(torch.hub.get_dir()) / "checkpoints" / f"filter-means-{arch}-{_digest(arch, state)}.pt"
+    path = Path(torch.hub.get_dir()) / "checkpoints" / f"filter-means-{arch}-{digest}.pt"
     if path.is_file():
         try:
             means = torch.load(path, map_location="cpu", weights_only=True)
@@ -171,8 +172,9 @@ def normalized(
 ) -> dict[str, torch.Tensor]:
     """``state`` normalised (cached per process under ``key``, the weights' text; the means also on disk if
     ``on_disk``): what ``weights="…+normalized"`` loads."""
+    digest = _digest(arch, state)  # new weights under the same name: computed again
     return cache.cached_load(
-        ("normalized", arch, key, _digest(arch, state)),  # new weights under the same name: computed again
+        ("normalized", arch, key, digest),
         None,
-        lambda: normalize_state_dict(arch, state, _cached_means(arch, state, convention, on_disk)),
+        lambda: normalize_state_dict(arch, state, _cached_means(arch, state, convention, digest if on_disk else None)),
     )
