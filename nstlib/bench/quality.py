@@ -107,11 +107,17 @@ def _edges(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return g.square().sum(1).sqrt().flatten(1)  # (B, H·W)
 
 
-def edge_agreement(image: torch.Tensor, content: torch.Tensor, sigma: float | None = None) -> float:
-    """Pearson correlation of blurred Sobel gradient magnitudes; ``sigma`` default: long side / 256 px."""
+def _first_and_photo(image: torch.Tensor, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first image of ``image`` and the photo, both checked, in float32, the photo at the image's size."""
     image, content = check_image(image, "image")[:1].float(), check_image(content, "content").float()
     if image.shape[-2:] != content.shape[-2:]:
         content = resize_image(content, (image.shape[-2], image.shape[-1]))
+    return image, content
+
+
+def edge_agreement(image: torch.Tensor, content: torch.Tensor, sigma: float | None = None) -> float:
+    """Pearson correlation of blurred Sobel gradient magnitudes; ``sigma`` default: long side / 256 px."""
+    image, content = _first_and_photo(image, content)
     sigma = max(image.shape[-2:]) / 256 if sigma is None else float(sigma)
     return _pearson(_edges(image, sigma)[0], _edges(content, sigma)[0])
 
@@ -128,9 +134,7 @@ def layout_agreement(image: torch.Tensor, content: torch.Tensor, blocks: int = 3
     >>> round(layout_agreement(photo, photo), 6), round(layout_agreement(1 - photo, photo), 6)
     (1.0, -1.0)
     """
-    image, content = check_image(image, "image")[:1].float(), check_image(content, "content").float()
-    if image.shape[-2:] != content.shape[-2:]:
-        content = resize_image(content, (image.shape[-2], image.shape[-1]))
+    image, content = _first_and_photo(image, content)
     side = max(1, round(max(image.shape[-2:]) / blocks))
     a = F.avg_pool2d(_luminance(image), side, ceil_mode=True)
     b = F.avg_pool2d(_luminance(content), side, ceil_mode=True)
