@@ -45,11 +45,11 @@ def style_profile(image: torch.Tensor, style: torch.Tensor, reference: torch.Ten
 # that noise (exercise 3). What the profiles show on the painting (HED's VGG-16, 128-256 px): row 1 matches
 # relu1_1 and relu1_2 almost perfectly but is FARTHER than the noise from the painting at relu3_2 … relu4_x; every
 # added row pulls the layers around its new one below the noise's level, including the ones no row uses
-# (relu2_2, relu3_2, relu4_2, relu5_2); the last rows still improve relu5_x. So seed 000's "style in the low-level
-# features" is half true: the low layers carry the colours and the grain, which is much of what we call style, but
-# the strokes and swirls are statistics of the deeper layers, and a texture looks like the painting only when those
-# are matched too. The fair yardstick is a layer the loss never saw; the row's own loss says nothing (it only
-# counts the layers it optimised).
+# (relu2_2, relu3_2, relu4_2, relu5_2); the last rows still improve relu5_x. So the "style in the low-level
+# features" of the *Algorithmic Art* lecture slides is half true: the low layers carry the colours and the grain,
+# which is much of what we call style, but the strokes and swirls are statistics of the deeper layers, and a texture
+# looks like the painting only when those are matched too. The fair yardstick is a layer the loss never saw; the
+# row's own loss says nothing (it only counts the layers it optimised).
 def figure3_rows(style: torch.Tensor, **options) -> dict[int, dict[str, float]]:
     arch, weights = options["arch"], options["weights"]
     defaults = nst.VGGFeatures(arch, layers="relu1_1", weights=weights, device="cpu").source.defaults

@@ -51,23 +51,24 @@ def l2_step_rms(height: int, width: int, step_size: float) -> float:
 # Exercise 5. The design: the normalised step divides the TOTAL gradient by its size, so each layer's share of the
 # step is its share of ∂L/∂x, not its share of L. So measure, for each layer alone, the pull mean|∂ mean(A_l)/∂x| on
 # this image and weight the layer by its inverse (only ratios matter; here the weights are scaled to average 1).
-# Then the experiment (in the lesson, on its network; about 2 dreams of the lesson's size):
+# Then the experiment (in the lesson, on its network; about 2 dreams of the lesson's size), on the pair of layers of
+# KDAG IIT Kharagpur's blog post *How art is generated from Algorithms?*:
 #
-#     pair = LAYERS["seed"]
+#     pair = LAYERS["blog"]
 #     pair_net = dream_network(MODEL, [KERAS_MIXED.get(n, n) for n in pair], weights=setup.weights, device=setup.device)
 #     w = balanced_weights(pair_net, image, [KERAS_MIXED.get(n, n) for n in pair])
 #     balanced = nst.deepdream(image, MODEL, layers=w, octaves=OCTAVES, steps_per_octave=setup.steps,
 #                              weights=setup.weights, device=setup.device, progress=False)
-#     nst.show_images([both.image, balanced.image], ["equal weights (the seed's)", f"balanced {w}"])
+#     nst.show_images([both.image, balanced.image], ["equal weights (the blog post's)", f"balanced {w}"])
 #     nst.plot_losses(balanced.history, keys=[f"dream:{n}" for n in w], log=False)
 #
 # What it shows (HED's VGG-16, quick mode): on the cat relu3_2 pulls about 1.7× harder than relu4_2, so the balanced
 # weights are about 0.75 : 1.25. Balanced, relu4_2's mean activation grows a little more (3.6× → 3.7× the photo's) and
-# relu3_2's a little less (2.8× → 2.7×), and the two pictures are hard to tell apart. The seed's means already keep
-# the pair within a factor of 2, and a factor of 1.7 in the weights moves each layer's gain by a few per cent. (The
-# pulls were measured on the photo; they drift as the dream goes, which the per-layer curves show.) Weights matter when
-# the pulls differ by orders of magnitude, as raw sums make them (section 4: × C·H·W). So equal loss terms are not
-# equal pulls, but on this network the seed's plain sum is good enough.
+# relu3_2's a little less (2.8× → 2.7×), and the two pictures are hard to tell apart. The blog post's means already
+# keep the pair within a factor of 2, and a factor of 1.7 in the weights moves each layer's gain by a few per cent.
+# (The pulls were measured on the photo; they drift as the dream goes, which the per-layer curves show.) Weights
+# matter when the pulls differ by orders of magnitude, as raw sums make them (section 4: × C·H·W). So equal loss terms
+# are not equal pulls, but on this network the blog post's plain sum is good enough.
 def balanced_weights(net: torch.nn.Module, image: torch.Tensor, layers: Sequence[str]) -> dict[str, float]:
     """{layer: w_l} with w_l · mean|∂ mean(A_l)/∂x| the same for every layer, on this image (weights average 1)."""
     x = image.detach().clone().requires_grad_(True)

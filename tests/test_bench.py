@@ -47,8 +47,10 @@ def test_conv_rate_counts_the_flops_of_the_convolutions_it_times(dtype: torch.dt
     assert limits.conv_rate(dtype, shapes=((8, 16),), repeats=2) == 2 * 9 * 8 * 8 * 16 * 16  # whole numbers: exact
 
 
-def test_seed_design_on_hed_is_seed_000_with_jcjohnsons_weights() -> None:
-    assert baseline.SEED_HED == dict(weights="hed", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0)
+def test_slides_design_on_hed_has_jcjohnsons_weights() -> None:
+    assert baseline.SLIDES_HED == dict(
+        weights="hed", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0
+    )
     c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 48, 48)
     tutorial = baseline.TutorialBaseline(
         c, s, weights="random", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0
@@ -58,7 +60,7 @@ def test_seed_design_on_hed_is_seed_000_with_jcjohnsons_weights() -> None:
     assert len(losses) == 2
 
 
-def test_baseline_is_seed_000_and_minimises_the_same_objective(
+def test_baseline_is_the_slides_design_and_minimises_the_same_objective(
     content_image: torch.Tensor, style_image: torch.Tensor
 ) -> None:
     c, s = nst.resize_image(content_image, (32, 32)), nst.resize_image(style_image, (32, 32))
@@ -67,7 +69,7 @@ def test_baseline_is_seed_000_and_minimises_the_same_objective(
     assert names[0] == "0" and "content_loss_relu4_2" in names and names[-1] == "style_loss_relu5_1"
     assert [n for n in names if n.startswith("style_loss")] == [f"style_loss_{n}" for n in nst.GATYS_STYLE_LAYERS]
     convs = [m for m in tutorial.model if isinstance(m, torch.nn.Conv2d)]
-    assert all(p.requires_grad for m in convs for p in m.parameters()), "seed 000's weights are not frozen"
+    assert all(p.requires_grad for m in convs for p in m.parameters()), "the slides' weights are not frozen"
     _, losses = tutorial.run(7)
     assert len(losses) == 7  # exactly the requested evaluations, though L-BFGS runs 20 per call
     assert convs[0].weight.grad is not None  # the wasted work: weight gradients every evaluation
@@ -113,7 +115,7 @@ def test_quick_bench_reports_every_ratio(tmp_path: Path, capsys: pytest.CaptureF
         assert "time to a good picture: skipped" in text
         return
     rows = saved["time_to_quality_32"]["rows"]
-    assert rows["seed 000"]["evals"] == 4 and set(rows) == {"seed 000", "defaults", "matched"}
+    assert rows["slides"]["evals"] == 4 and set(rows) == {"slides", "defaults", "matched"}
     assert all(0 < rows[k]["seconds"] and -1 <= rows[k]["edges"] <= 1 for k in rows)
     assert "at least as good" in text or "NOT as good" in text
 

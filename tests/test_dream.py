@@ -1,4 +1,5 @@
-"""DeepDream and its Inception/GoogLeNet feature extractors, checked against torchvision and the seed's formulas."""
+"""DeepDream and its Inception/GoogLeNet feature extractors, checked against torchvision and the formulas of
+KDAG IIT Kharagpur's blog post *How art is generated from Algorithms?*."""
 
 from __future__ import annotations
 
@@ -184,7 +185,8 @@ def test_layer_names_validated_with_the_valid_names(model, bad, valid):
 def test_keras_names_map_to_torchvision_blocks():
     assert KERAS_MIXED["mixed0"] == "Mixed_5b" and KERAS_MIXED["mixed3"] == "Mixed_6a"
     assert KERAS_MIXED["mixed5"] == "Mixed_6c" and KERAS_MIXED["mixed10"] == "Mixed_7c"
-    assert DEFAULT_DREAM_LAYERS["inception_v3"] == (KERAS_MIXED["mixed3"], KERAS_MIXED["mixed5"])  # the seed's choice
+    # the KDAG blog post's choice
+    assert DEFAULT_DREAM_LAYERS["inception_v3"] == (KERAS_MIXED["mixed3"], KERAS_MIXED["mixed5"])
 
 
 # --- the loss ----------------------------------------------------------------------------------------

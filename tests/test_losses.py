@@ -1,4 +1,4 @@
-"""Losses against independent computations: einsum, the seeds' formulas, autograd, analytic cases."""
+"""Losses against independent computations: einsum, the papers' formulas, autograd, analytic cases."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def test_gram_is_f_f_transpose_per_image() -> None:
 
 
 def test_gram_worked_example_by_hand() -> None:
-    """Seed 001: entry (i, j) is the dot product of channel i's and channel j's activations."""
+    """Entry (i, j) is the dot product of channel i's and channel j's activations: the worked example of T. Wang's
+    presentation *A Neural Algorithm of Artistic Style*."""
     a = torch.tensor([[1.0, 2.0, 0.0, 1.0], [0.0, 1.0, 3.0, 1.0]]).reshape(1, 2, 2, 2)
     g = nst.gram_matrix(a)[0]
     assert g.tolist() == [[1 + 4 + 0 + 1, 0 + 2 + 0 + 1], [3, 0 + 1 + 9 + 1]]
@@ -49,8 +50,8 @@ def test_gram_normalisations(norm, divisor) -> None:
     assert torch.allclose(nst.gram_matrix(x, normalize=norm), nst.gram_matrix(x) / divisor(n, m))
 
 
-def test_style_loss_gatys_equals_the_seeds_E_l() -> None:
-    """E_l = 1/(4 N² M²) Σ_ij (G_ij − A_ij)² with raw Gram matrices (seeds 000, 001, 002)."""
+def test_style_loss_gatys_equals_the_papers_E_l() -> None:
+    """E_l = 1/(4 N² M²) Σ_ij (G_ij − A_ij)² with raw Gram matrices (Gatys et al. 2016, eq. 4)."""
     x, s = feats(1, 4, 3, 5, seed=1), feats(1, 4, 3, 5, seed=2)
     n, m = 4, 15
     g_raw, a_raw = x.reshape(n, m) @ x.reshape(n, m).T, s.reshape(n, m) @ s.reshape(n, m).T
@@ -77,7 +78,7 @@ def test_style_gradient_is_gatys_eq_6() -> None:
 
 
 def test_content_loss_forms_and_gradient() -> None:
-    """L_content = ½ Σ (F − P)² with gradient F − P (seed 000; Gatys eq. 1-2)."""
+    """L_content = ½ Σ (F − P)² with gradient F − P (Gatys et al. 2016, eqs. 1-2)."""
     x = feats(seed=7).requires_grad_(True)
     p = feats(seed=8)
     loss = nst.content_loss(x, p, reduction="gatys")

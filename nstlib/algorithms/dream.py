@@ -7,8 +7,9 @@
 
 Gradient *ascent* on the pixels of an image through a frozen network: the same loop as style
 transfer (:func:`~nstlib.optim.loop.optimize_pixels`, run once per octave) with the sign flipped.
-The loss (seed 004) adds the activations of the chosen layers, each layer's contribution
-normalised so large layers do not outweigh small ones:
+The loss (as in KDAG IIT Kharagpur's blog post *How art is generated from Algorithms?*, 2022) adds the
+activations of the chosen layers, each layer's contribution normalised so large layers do not outweigh
+small ones:
 
     L(x) = Σ_l w_l · mean_{c,i,j} A_l(x)[c, i, j]          (w_l = 1 unless you pass {layer: weight})
 
@@ -55,7 +56,7 @@ from nstlib.weights.sources import weights_key
 __all__ = ["deepdream", "DreamResult", "DEFAULT_DREAM_LAYERS", "dream_network", "dream_loss", "octave_sizes"]
 
 
-# Seed 004 dreams on Keras' mixed3 and mixed5 of Inception v3 = torchvision's Mixed_6a and Mixed_6c
+# The KDAG blog post dreams on Keras' mixed3 and mixed5 of Inception v3 = torchvision's Mixed_6a and Mixed_6c
 # (the 4th and 6th of the eleven mixed blocks). GoogLeNet: inception4c, the default of Google's
 # original deepdream notebook ("inception_4c/output"). VGG: our choice by the same token, two layers
 # from the middle of the network that every VGG has (no paper prescribes one).
@@ -173,9 +174,9 @@ def deepdream(
 
     Args:
         image: (B, 3, H, W) tensor in [0, 1] or an image path; the result has its size.
-        model: ``"inception_v3"`` (as seed 004), ``"googlenet"`` (Google's original) or a VGG
+        model: ``"inception_v3"`` (as the KDAG blog post), ``"googlenet"`` (Google's original) or a VGG
             (``"vgg19"``, … with paper names such as ``relu4_2``).
-        layers: a name, a sequence (weights 1, losses added as in seed 004) or ``{name: weight}``.
+        layers: a name, a sequence (weights 1, losses added as in the KDAG blog post) or ``{name: weight}``.
             Default :data:`DEFAULT_DREAM_LAYERS` (Inception v3: Mixed_6a + Mixed_6c = Keras mixed3 + mixed5).
         octaves: number of scales; octave k (0 = smallest) is the image shrunk by octave_scale^(octaves−1−k).
         steps_per_octave: gradient steps at each scale. step_size: η, in [0, 1] pixel units per step.

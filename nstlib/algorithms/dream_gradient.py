@@ -28,9 +28,9 @@ def dream_loss(
 ) -> dict[str, torch.Tensor]:
     """Per-layer DeepDream loss terms, each of shape (B,): ``{"dream:<layer>": w_l · L_l}``.
 
-    Without guides L_l = mean over (C, H, W) of the activation A_l (seed 004: activations added,
-    each layer normalised by its size). With ``guides[layer]`` of shape (C, N) (the guide's feature
-    vectors), L_l = mean over (C, H, W) of A_l · g_{j*}, the best-matching guide vector per position.
+    Without guides L_l = mean over (C, H, W) of the activation A_l (KDAG IIT Kharagpur's blog post
+    *How art is generated from Algorithms?*: activations added, each layer normalised by its size). With
+    ``guides[layer]`` of shape (C, N) (the guide's feature vectors), L_l = mean over (C, H, W) of A_l · g_{j*}, the best-matching guide vector per position.
     """
     terms: dict[str, torch.Tensor] = {}
     for name, act in features.items():  # act: (B, C, H, W)

@@ -1,9 +1,10 @@
 """A feed-forward transfer network trained with the perceptual loss (Johnson, Alahi & Fei-Fei 2016).
 
-Seed 004: "Training a style transfer model requires two networks: a pre-trained feature extractor
-and a transfer network." Gatys' method optimises the *pixels* of one image for every picture;
-Johnson et al. instead train the *weights* of an image-to-image network f_W once per style, with the
-same losses computed by a frozen VGG (the "loss network"):
+KDAG IIT Kharagpur's blog post *How art is generated from Algorithms?* (2022): "Training a style
+transfer model requires two networks: a pre-trained feature extractor and a transfer network." Gatys'
+method optimises the *pixels* of one image for every picture; Johnson et al. instead train the *weights*
+of an image-to-image network f_W once per style, with the same losses computed by a frozen VGG (the
+"loss network"):
 
     W* = argmin_W  E_x [ α L_content(f_W(x), x) + β L_style(f_W(x), s) + γ L_tv(f_W(x)) ],
 

@@ -107,7 +107,7 @@ def stylize(
         steps: loss evaluations (= optimiser steps), one int or one per stage of ``scales``. ``None``
             (default, with ``scales=None``): the default schedule, a quarter of the size, half of it, then
             the full size with 60, 40 and 10 steps (fewer stages below 256 px): a finished picture in
-            about a twentieth of the time of the seeds' 300 full-size L-BFGS evaluations (BENCHMARKS.md);
+            about a twentieth of the time of the 300 full-size L-BFGS evaluations (BENCHMARKS.md);
             with ``scales`` given, 300 per stage. Pass ``steps=300`` for Gatys et al.'s single-scale run. optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
         init: ``"content"``, ``"noise"`` (seeded by ``seed``), ``"style"`` or an image tensor.
         style_scale: the style image is resized so its long side is ``style_scale`` × the content's.

@@ -3,10 +3,10 @@
 1. per-evaluation time of :func:`nstlib.stylize`, in fp32 and bf16, against this machine's limit:
    VGG19's convolution FLOPs to relu5_1 (forward and input-gradient backward) over the best 3x3
    convolution rate measured in the same run in that precision (oneDNN, channels_last); sgemm is
-   printed as a reference line, and so is a baseline written as seed 000 describes it (loss modules
+   printed as a reference line, and so is a baseline written as the *Algorithmic Art* lecture slides describe it (loss modules
    inserted as layers into a copied VGG whose weights are not frozen);
 2. time to a good picture on trained features (HED's VGG-16, Tübingen x The Scream at 256 and 512
-   px): stylize with its defaults against seed 000's design with 300 L-BFGS evaluations, judged by
+   px): stylize with its defaults against the slides' design with 300 L-BFGS evaluations, judged by
    :mod:`nstlib.bench.quality` (measures the loss does not see);
 3. batching: variants optimised as one Adam batch against one after another; the channels_last
    layout against NCHW, and the one-matmul Gram backward against autograd's;
@@ -18,7 +18,7 @@
 Only ratios and seconds are printed; nothing here asserts on time. The modules, one concept each:
 
 * :mod:`nstlib.bench.limits` — the work of one evaluation (FLOPs) and this machine's best rates (1);
-* :mod:`nstlib.bench.baseline` — seed 000's tutorial baseline and the per-evaluation timings (1);
+* :mod:`nstlib.bench.baseline` — the *Algorithmic Art* slides' baseline and the per-evaluation timings (1);
 * :mod:`nstlib.bench.quality` and :mod:`nstlib.bench.time_to_quality` — judging a picture, and the time to a
   good one (2);
 * :mod:`nstlib.bench.choices` — batching, channels_last and the Gram backward against their alternatives (3);

@@ -1,6 +1,6 @@
-"""The tutorial baseline and per-evaluation timings: what one evaluation of the loss costs, ours and seed 000's.
+"""The tutorial baseline and per-evaluation timings: what one evaluation of the loss costs, ours and the *Algorithmic Art* lecture slides' design's.
 
-* :class:`TutorialBaseline` — seed 000's implementation (the PyTorch tutorial's design): loss modules inserted
+* :class:`TutorialBaseline` — the implementation of the *Algorithmic Art* lecture slides (the PyTorch tutorial's design): loss modules inserted
   as layers into a copied VGG whose weights are not frozen, so every backward also computes weight gradients;
 * :func:`run_baseline` — build and run it, timing every evaluation;
 * :func:`per_eval_seconds` — the same timing for :func:`nstlib.stylize`;
@@ -33,7 +33,7 @@ from nstlib.weights.sources import load_vgg_state_dict, weights_source
 
 __all__ = [
     "OBJECTIVE",
-    "SEED_HED",
+    "SLIDES_HED",
     "bench_images",
     "TutorialBaseline",
     "run_baseline",
@@ -102,7 +102,7 @@ class _StyleLoss(nn.Module):
 
 
 class TutorialBaseline:
-    """Seed 000's implementation: loss modules inserted as layers into a copied VGG.
+    """The *Algorithmic Art* slides' implementation: loss modules inserted as layers into a copied VGG.
 
     A copy of the VGG's ``features`` (weights *not* frozen, so every backward also computes weight
     gradients), a normalisation module in front, a ``_ContentLoss``/``_StyleLoss`` module after each
@@ -110,7 +110,7 @@ class TutorialBaseline:
     defaults (max_iter=20, history 100), clamping inside the closure as the tutorial does.
     The Gatys layers go under their paper names; ``weights``, ``arch`` and the loss weights are
     parameters: by default stylize's objective on random weights (α=1, β·w_l=1e4, γ=10 with
-    nstlib's TV term), so the two minimise the same loss; :data:`SEED_HED` is seed 000 on HED's
+    nstlib's TV term), so the two minimise the same loss; :data:`SLIDES_HED` is the slides' design on HED's
     VGG-16 with jcjohnson/neural-style's weights. L-BFGS's ``max_iter`` is trimmed on the last call
     so that exactly ``evals`` evaluations run.
     """
@@ -188,9 +188,9 @@ class TutorialBaseline:
         return input_img.detach(), losses
 
 
-# Seed 000's design on trained features: HED's VGG-16 (Caffe convention), jcjohnson/neural-style's loss
-# weights for Caffe-scale VGG (content 5, style 100 per layer), no TV term (seed 000 has none), 300 evaluations.
-SEED_HED = dict(weights="hed", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0)
+# The slides' design on trained features: HED's VGG-16 (Caffe convention), jcjohnson/neural-style's loss
+# weights for Caffe-scale VGG (content 5, style 100 per layer), no TV term (the slides have none), 300 evaluations.
+SLIDES_HED = dict(weights="hed", arch="vgg16", content_weight=5.0, style_weight=100.0, tv_weight=0.0)
 
 
 def run_baseline(content: torch.Tensor, style: torch.Tensor, evals: int, **design: Any) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def _per_evaluation(
             f"[1] {size}px per evaluation ({work / 1e9:.1f} GFLOP): fp32 {ours['fp32']:.3f} s vs limit "
             f"{limit['fp32']:.3f} s -> {ours['fp32'] / limit['fp32']:.2f}x; bf16 {ours['bf16']:.3f} s vs limit "
             f"{limit['bf16']:.3f} s -> {ours['bf16'] / limit['bf16']:.2f}x; VGG alone (fp32) {net:.3f} s; "
-            f"at sgemm's rate {work / rate:.3f} s; seed-000 baseline {base:.3f} s ({base / ours['fp32']:.2f}x ours)"
+            f"at sgemm's rate {work / rate:.3f} s; slides' baseline {base:.3f} s ({base / ours['fp32']:.2f}x ours)"
         )
 
 
@@ -120,19 +120,19 @@ def _time_to_quality(args: argparse.Namespace, report: dict[str, Any], say: Call
             continue
         report[f"time_to_quality_{size}"] = quality
         rows = quality["rows"]
-        bar = rows["seed 000"]
+        bar = rows["slides"]
         # 0 when the picture is not at least as good: a speed-up to a worse picture is none.
         ratios[f"time_to_quality_speedup@{size}"] = rows["defaults"]["speedup"] if rows["defaults"]["as_good"] else 0.0
         ratios[f"time_to_quality_speedup_matched@{size}"] = (
             rows["matched"]["speedup"] if rows["matched"]["as_good"] else 0.0
         )
         say(
-            f"[2] {size}px ({quality['size'][0]}x{quality['size'][1]}), HED VGG-16, Tübingen x The Scream: seed 000 "
+            f"[2] {size}px ({quality['size'][0]}x{quality['size'][1]}), HED VGG-16, Tübingen x The Scream: the slides' design "
             f"{bar['evals']} evals {bar['seconds']:.1f} s: held-out style {bar['style']:.3f}, edges {bar['edges']:.3f}, layout {bar['layout']:.3f}, "
             f"colours {bar['colours']:.4f}"
         )
         for name in rows:
-            if name == "seed 000":
+            if name == "slides":
                 continue
             row = rows[name]
             say(
@@ -239,7 +239,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", type=int, nargs="+", help="square sizes for the per-evaluation ratios (default 128 256)")
     p.add_argument("--steps", type=int, help="steps per per-evaluation timing (default 12)")
     p.add_argument("--repeats", type=int, help="repeat timings and keep the best (default 2)")
-    p.add_argument("--evals", type=int, help="seed 000's evaluations in the time-to-quality runs (default 300)")
+    p.add_argument(
+        "--evals", type=int, help="the slides' design's evaluations in the time-to-quality runs (default 300)"
+    )
     p.add_argument(
         "--quality-sizes", type=int, nargs="*", help="long sides of the time-to-quality runs (default 256 512)"
     )

@@ -1,13 +1,13 @@
-"""The losses of neural style transfer as pure functions, with the seeds' notation.
+"""The losses of neural style transfer as pure functions, in Gatys et al.'s notation.
 
-Notation (Gatys et al. 2016; seeds 000, 001 and 002): at layer l there are N_l feature maps
-(channels), each of M_l = H_l · W_l positions. F is the generated image's feature matrix
-(N_l × M_l), P the content image's, G = F Fᵀ and A the Gram matrices of the generated and style
-images.
+Notation (L. A. Gatys, A. S. Ecker & M. Bethge, *Image Style Transfer Using Convolutional Neural
+Networks*, CVPR 2016): at layer l there are N_l feature maps (channels), each of M_l = H_l · W_l
+positions. F is the generated image's feature matrix (N_l × M_l), P the content image's, G = F Fᵀ
+and A the Gram matrices of the generated and style images.
 
 Two conventions are used in practice, and every function takes it as an explicit argument:
 
-* ``"gatys"`` — the seeds' sums: content ½ Σ (F − P)², style E_l = 1/(4 N_l² M_l²) Σ (G − A)².
+* ``"gatys"`` — the paper's sums: content ½ Σ (F − P)², style E_l = 1/(4 N_l² M_l²) Σ (G − A)².
 * ``"mean"`` — the torchvision-era averages that :func:`nstlib.stylize` uses (see its docstring for
   the anchor): content mean (F − P)², style mean (Ĝ − Â)² with Ĝ = G / (N_l M_l).
 
@@ -68,14 +68,14 @@ def gram_matrix(features: torch.Tensor, normalize: GramNorm = None) -> torch.Ten
     """Gram matrices G = F Fᵀ of a batch of feature maps, one per image.
 
     ``features`` (B, N, H, W) is reshaped to F of shape (B, N, M) with M = H·W, and
-    G_ij = Σ_k F_ik F_jk (seed 002, eq. "Gram matrix computation"). Images of a batch are never mixed.
+    G_ij = Σ_k F_ik F_jk (Gatys et al. 2016, eq. 3). Images of a batch are never mixed.
 
     ``normalize``:
         * ``None`` — the raw F Fᵀ.
         * ``"gatys"`` — F Fᵀ / (2 N M), so that ``style_loss(G, A, reduction="gatys")``, a plain
-          Σ (G − A)², equals the seeds' E_l = 1/(4 N² M²) Σ (G_raw − A_raw)² exactly.
+          Σ (G − A)², equals Gatys et al.'s E_l = 1/(4 N² M²) Σ (G_raw − A_raw)² exactly.
         * ``"chw"`` — F Fᵀ / (N M), the C·H·W mean of the torchvision-era implementations.
-        * ``"hw"`` — F Fᵀ / M, the average over positions (TensorFlow's tutorial, seed 004).
+        * ``"hw"`` — F Fᵀ / M, the average over positions (TensorFlow's tutorial).
 
     Returns (B, N, N).
 
@@ -105,7 +105,7 @@ def content_loss(
 ) -> torch.Tensor:
     """Content loss between the generated image's features F and the content image's P.
 
-    * ``reduction="gatys"`` — L_content = ½ Σ_ij (F_ij − P_ij)²  (seeds 000 and 002; Gatys et al. 2016, eq. 1).
+    * ``reduction="gatys"`` — L_content = ½ Σ_ij (F_ij − P_ij)²  (Gatys et al. 2016, eq. 1).
     * ``reduction="mean"`` — mean (F − P)², the MSE of the torchvision-era implementations.
     * ``reduction="sum"`` — Σ (F − P)².
 
@@ -128,7 +128,7 @@ def style_loss(
     """Style loss of one layer between Gram matrices G (generated) and A (style).
 
     * ``reduction="gatys"`` with grams from ``gram_matrix(..., normalize="gatys")`` —
-      E_l = 1/(4 N_l² M_l²) Σ_ij (G_ij − A_ij)²  (seeds 000, 001 and 002; Gatys et al. 2016, eq. 4).
+      E_l = 1/(4 N_l² M_l²) Σ_ij (G_ij − A_ij)²  (Gatys et al. 2016, eq. 4).
       Summed over layers with weights w_l it gives L_style = Σ_l w_l E_l.
     * ``reduction="mean"`` with grams from ``normalize="chw"`` — mean (G − A)² over the N_l² entries,
       the torchvision-era convention.
@@ -151,7 +151,8 @@ def tv_loss(image: torch.Tensor, p: int = 1, per_image: bool = False) -> torch.T
 
     ``p=1``: ½ (mean |x_{i+1,j} − x_{i,j}| + mean |x_{i,j+1} − x_{i,j}|), the anisotropic form of
     d2l's chapter that :func:`nstlib.stylize` uses; ``p=2``: the same with squared differences
-    (Mahendran & Vedaldi 2015's β = 2 regulariser). Seed 002 adds this "variation loss" to the total.
+    (Mahendran & Vedaldi 2015's β = 2 regulariser). Bhuiyan's thesis (*Generate Artistic Image
+    Using Deep Learning*, KUET 2019) adds this "variation loss" to the total.
 
     >>> tv_loss(torch.zeros(1, 3, 4, 4))
     tensor(0.)

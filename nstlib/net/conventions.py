@@ -46,7 +46,11 @@ class InputConvention:
         return (x - mean) / std
 
     def undo(self, x: torch.Tensor) -> torch.Tensor:
-        """De-process: network input back to RGB in [0, 1] (seed 002: "switching from a BGR to an RGB format")."""
+        """De-process: network input back to RGB in [0, 1].
+
+        M. M. I. Bhuiyan, *Generate Artistic Image Using Deep Learning* (B.Sc. thesis, KUET, 2019): "we also need
+        to de-process the resulting image, switching from a BGR to an RGB format".
+        """
         image = (x * self._column(self.std, x) + self._column(self.mean, x)) / self.scale
         return image.flip(1) if self.channels == "BGR" else image
 

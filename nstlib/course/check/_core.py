@@ -1,7 +1,7 @@
 """Shared machinery for exercise checkers: one result type, kind and specific feedback, hints and model answers.
 
 A checker takes the learner's answer (usually a function), tries it on cases with known answers
-(oracles: torch, the seeds' formulas, hand-computed numbers) and returns a :class:`CheckResult`
+(oracles: torch, the papers' formulas, hand-computed numbers) and returns a :class:`CheckResult`
 that prints as one friendly paragraph. It never raises on a wrong answer; it explains.
 
 :func:`exercise` turns a checker into an :class:`Exercise`, the convention learners know from Kaggle Learn:

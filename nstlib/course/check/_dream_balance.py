@@ -1,9 +1,9 @@
 """Checker for lesson 07 (DeepDream), exercise 5: weights that balance two layers' pull on the pixels.
 
 Oracle: the pull of each layer alone (mean |∂ mean(A_l) / ∂x| and ‖∂ mean(A_l) / ∂x‖₂) measured on a small seeded
-random VGG built here, on photo-like test images. The checker also recognises the usual wrong weights (the seed's
-equal ones, weights proportional to the pull, balancing loss values instead of gradients, layer sizes) and says
-which one it saw. :mod:`nstlib.course.check.dream` exports it with the lesson's other checkers.
+random VGG built here, on photo-like test images. The checker also recognises the usual wrong weights (the equal
+ones of KDAG IIT Kharagpur's blog post *How art is generated from Algorithms?*, weights proportional to the pull,
+balancing loss values instead of gradients, layer sizes) and says which one it saw. :mod:`nstlib.course.check.dream` exports it with the lesson's other checkers.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def balanced_weights(fn: Callable[[torch.nn.Module, torch.Tensor, Sequence[str]]
         mistakes = [
             (
                 {n: 1.0 for n in layers},
-                f"these are the seed's equal weights. On this image {strong} pulls "
+                f"these are the blog post's equal weights. On this image {strong} pulls "
                 f"{max(mean_abs.values()) / min(mean_abs.values()):.1f}× harder than the weakest layer: measure the pulls "
                 "and divide them out",
             ),
@@ -172,6 +172,6 @@ def balanced_weights(fn: Callable[[torch.nn.Module, torch.Tensor, Sequence[str]]
         )
     return passed(
         "Each weighted layer now pulls equally hard on the pixels. Only the ratios matter (the normalised "
-        "step ignores a common factor). Now run the experiment: dream the seed's pair with equal and with "
+        "step ignores a common factor). Now run the experiment: dream the blog post's pair with equal and with "
         "balanced weights, look at both, and read the per-layer curves of result.history."
     )

@@ -138,6 +138,7 @@ def hooked_features(
             )
     return passed(
         "pre-activation conv outputs, differentiable, and the model untouched. That is the third design "
-        "next to seed 000's loss modules and nstlib's VGGFeatures (torchvision's create_feature_extractor "
-        "works this way), and the in-place ReLU is the trap all three must step around."
+        "next to the Algorithmic Art lecture slides' loss modules and nstlib's VGGFeatures "
+        "(torchvision's create_feature_extractor works this way), and the in-place ReLU is the trap all three must "
+        "step around."
     )

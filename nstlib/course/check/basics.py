@@ -76,8 +76,8 @@ def fc_params(answer: object) -> CheckResult:
         ),
         (
             _FC_IN,
-            "that is the count for ONE output neuron (seed 002's '10,000 weights for each neuron' of a 100×100 "
-            f"image); the layer has {_FC_OUT:,} output neurons, one per position and feature map.",
+            "that is the count for ONE output neuron (Bhuiyan's thesis's '10,000 weights for each neuron' of a "
+            f"100×100 image); the layer has {_FC_OUT:,} output neurons, one per position and feature map.",
         ),
         (
             _FC_IN + 1,

@@ -1,6 +1,6 @@
 """Checkers for lesson 03 (content reconstruction): gradients of the content loss, inverting a layer, shifts.
 
-Oracles: :func:`nstlib.content_loss` and autograd (the mean convention and ½ Σ (F − P)², seeds 000 and 002;
+Oracles: :func:`nstlib.content_loss` and autograd (the mean convention and ½ Σ (F − P)²,
 Gatys et al. 2016, eqs. 1–2), a known image behind the features of a small convolution, and the lesson's
 measurements of what a 2-pixel shift does to shallow and deep features.
 """

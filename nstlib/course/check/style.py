@@ -1,7 +1,9 @@
 """Checkers for lesson 04 (Gram matrices and the style loss E_l).
 
-Oracles: ``torch.einsum`` for G = F Fᵀ, seed 001's E_l = 1/(4 N_l² M_l²) Σ (G − A)² written out directly
-(= ‖G − A‖²_F / (4 N² M²), seed 004's Frobenius norm), and small random networks for the crop experiment.
+Oracles: ``torch.einsum`` for G = F Fᵀ, Gatys et al.'s E_l = 1/(4 N_l² M_l²) Σ (G − A)² (*Image Style Transfer
+Using Convolutional Neural Networks*, CVPR 2016, eq. 4) written out directly (= ‖G − A‖²_F / (4 N² M²), the
+Frobenius norm of KDAG IIT Kharagpur's blog post *How art is generated from Algorithms?*), and small random
+networks for the crop experiment.
 Wrong answers are compared with the usual mistakes (FᵀF, images of a batch mixed, a normalised Gram, a missing
 ¼ or 2, channels mixed instead of positions …) so that the feedback can say which one was made.
 """
@@ -26,7 +28,7 @@ def _gram_oracle(features: torch.Tensor) -> torch.Tensor:
 
 
 def _el(gen: torch.Tensor, sty: torch.Tensor) -> torch.Tensor:
-    """Seed 001's E_l for (1, N, H, W) features of equal size: ‖G − A‖²_F / (4 N² M²)."""
+    """Gatys et al.'s E_l for (1, N, H, W) features of equal size: ‖G − A‖²_F / (4 N² M²)."""
     n, m = gen.shape[1], gen.shape[2] * gen.shape[3]
     return (_gram_oracle(gen)[0] - _gram_oracle(sty)[0]).square().sum() / (4.0 * n**2 * m**2)
 
@@ -36,7 +38,8 @@ def _gram_cases() -> list[torch.Tensor]:
     g = generator(4)
     return [
         torch.rand(2, 5, 4, 6, generator=g),  # a batch of two, H ≠ W
-        torch.randint(0, 4, (1, 64, 3, 3), generator=g).float(),  # seed 001's 3×3 layer with 64 channels
+        # T. Wang's 3×3 layer with 64 channels (*A Neural Algorithm of Artistic Style*, a presentation of Gatys et al.)
+        torch.randint(0, 4, (1, 64, 3, 3), generator=g).float(),
         torch.randn(3, 7, 2, 9, generator=g).relu(),
     ]
 
@@ -103,7 +106,7 @@ def batch_gram(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
                     )
         return mismatch
     return passed(
-        "one raw G = F Fᵀ per image, for a batch of two, seed 001's 3×3×64 layer and a batch of three: "
+        "one raw G = F Fᵀ per image, for a batch of two, T. Wang's 3×3×64 layer and a batch of three: "
         "in einsum's words 'bihw,bjhw->bij' — b and i, j stay, the positions h, w are summed away."
     )
 
@@ -145,7 +148,7 @@ def _position_mistakes(gen: torch.Tensor, sty: torch.Tensor) -> list[tuple[str, 
         ("you divided by 4·N·M² instead of 4·N²·M² (N not squared)", n * e),
         ("you did not divide by 4·N²·M² at all: that is ‖G − A‖²_F itself", scale * e),
         ("you took the square root: E_l uses the *squared* Frobenius norm", e.sqrt() * scale**0.5 / scale),
-        ("that is the mean convention (4/N²)·E_l, not seed 001's E_l", 4 * e / n**2),
+        ("that is the mean convention (4/N²)·E_l, not Gatys et al.'s E_l", 4 * e / n**2),
     ]
 
 

@@ -1,7 +1,7 @@
 """Checkers for lesson 05 (style transfer): α/β at another image size, features read by hooks despite in-place
 ReLUs, what rescaling the whole loss does to three optimisers, and the two-seeds experiment.
 
-Oracles: the seeds' sums (½ Σ (F − P)² grows with the positions M, E_l does not); a tiny convolutional
+Oracles: Gatys et al.'s sums (½ Σ (F − P)² grows with the positions M, E_l does not); a tiny convolutional
 network run module by module with copies; tiny optimisations of one fixed objective with torch's own L-BFGS
 (as nstlib runs it), Adam and gradient descent; :func:`nstlib.stylize` on 32 px images with random weights.
 
