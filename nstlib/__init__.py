@@ -47,11 +47,13 @@ from nstlib.algorithms.texnet import (
 from nstlib.algorithms.texture import synthesize_texture
 from nstlib.algorithms.transfer import stylize
 from nstlib.course import check
+from nstlib.course.claims import claim
 from nstlib.course.lesson import lesson_setup
 from nstlib.course.live import LiveView, Trace, load_trace, save_trace
 from nstlib.course.plotting import plot_losses, show_feature_maps, show_images
 from nstlib.device import available_memory, get_device
 from nstlib.errors import (
+    ClaimError,
     DeviceError,
     ImageError,
     ImageTooSmallError,
@@ -141,6 +143,7 @@ __all__ = [
     "plot_losses",
     "lesson_setup",
     "check",
+    "claim",
     # watching and recording runs (interactive explorers: `from nstlib.course import widgets`)
     "LiveView",
     "Trace",
@@ -155,4 +158,5 @@ __all__ = [
     "OutputError",
     "DeviceError",
     "ResourceError",
+    "ClaimError",
 ]

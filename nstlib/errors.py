@@ -15,6 +15,7 @@ __all__ = [
     "DeviceError",
     "ResourceError",
     "InputError",
+    "ClaimError",
 ]
 
 
@@ -48,6 +49,10 @@ class DeviceError(NSTError, RuntimeError):
 
 class ResourceError(NSTError, RuntimeError):
     """The device ran out of memory; the message says what size would fit."""
+
+
+class ClaimError(NSTError, AssertionError):
+    """A claim a lesson makes did not hold on this run (``nst.claim`` in strict mode: ``NSTLIB_STRICT_CLAIMS=1``)."""
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

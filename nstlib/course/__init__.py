@@ -6,5 +6,6 @@
 * :mod:`nstlib.course.widgets` and :mod:`nstlib.course.browser` — the interactive explorers (ipywidgets).
 * :mod:`nstlib.course.files` — where the course's files are (solutions/, images/, notebooks/).
 * :mod:`nstlib.course.check` — the exercise checkers, ``nst.check.<exercise>(answer)``.
+* :mod:`nstlib.course.claims` — :func:`~nstlib.course.claims.claim`: a lesson's claims, checked in one ✓ or ✗ line.
 * :mod:`nstlib.course.gallery` — the paper's figures and DeepDream, rendered to ``gallery/``.
 """

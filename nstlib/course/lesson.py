@@ -52,7 +52,7 @@ class LessonSetup:
 
     @property
     def trained(self) -> bool:
-        """True unless the weights are random: the lessons assert what they teach only on trained features."""
+        """True unless the weights are random: the lessons check their claims (``nst.claim``) only on trained features."""
         return not self.weights.startswith("random")
 
     @property
