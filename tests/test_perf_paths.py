@@ -346,13 +346,14 @@ def test_auto_precision_runs_coarse_stages_in_bf16_only_where_native(
 @pytest.mark.parametrize(
     "shape,scales,steps",
     [
-        ((192, 256), (64, 128), (60, 40, 10)),
-        ((384, 512), (128, 256), (60, 40, 10)),
-        ((96, 128), (64,), (100, 10)),  # the quarter (32 px) is skipped: its steps go to 64 px
-        ((48, 64), (), (110,)),  # nothing coarser fits: all at the full size
+        ((192, 256), (128,), (70, 12)),
+        ((384, 512), (256,), (70, 12)),
+        ((96, 128), (64,), (70, 12)),
+        ((72, 96), (), (82,)),  # half would be 48 px: skipped, its steps go to the full size
+        ((48, 64), (), (82,)),
     ],
 )
-def test_the_default_schedule_is_a_quarter_half_full_pyramid(shape, scales, steps) -> None:
+def test_the_default_schedule_is_half_then_full_size(shape, scales, steps) -> None:
     assert schedule.auto_schedule(torch.zeros(1, 3, *shape)) == (scales, steps)
     stages = schedule.plan_stages(torch.zeros(1, 3, *shape), None, None, "fp32", torch.device("cpu"))
     assert [s.steps for s in stages] == list(steps) and stages[-1].size == shape
@@ -360,9 +361,9 @@ def test_the_default_schedule_is_a_quarter_half_full_pyramid(shape, scales, step
 
 
 def test_steps_none_runs_the_default_schedule_and_an_int_runs_one_stage(content_image, style_image) -> None:
-    c, s = nst.resize_image(content_image, 64), nst.resize_image(style_image, 64)  # 43 x 64: one stage of 110
+    c, s = nst.resize_image(content_image, 64), nst.resize_image(style_image, 64)  # 43 x 64: one stage of 82
     options = dict(style_layers=("relu1_1",), content_layers=("relu1_1",), **FAST)
-    assert nst.stylize(c, s, **options).settings["stages"] == [((43, 64), 110)]
+    assert nst.stylize(c, s, **options).settings["stages"] == [((43, 64), 82)]
     assert nst.stylize(c, s, steps=3, **options).settings["stages"] == [((43, 64), 3)]
     with pytest.raises(nst.InputError, match="2 entries but the run has 1 stage"):
         nst.stylize(c, s, steps=(1, 2), **options)

@@ -83,3 +83,31 @@ def test_torchvision_defaults_unchanged_and_recorded() -> None:
         10.0,
     )
     assert s["style_layers"] == {n: 0.2 for n in nst.GATYS_STYLE_LAYERS}
+
+
+def test_the_default_content_layers_come_from_the_weights_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from nstlib.algorithms.request import Goal
+
+    hed = sources.SOURCES["hed"].defaults
+    assert dict(hed.content_layers) == {"relu4_2": 1.0, "relu2_2": 0.1}  # measured: BENCHMARKS.md
+    assert dict(sources.SOURCES["imagenet"].defaults.content_layers) == {nst.GATYS_CONTENT_LAYER: 1.0}
+    goal = Goal(None, "hed", None, None, None, None, None, "content", 0, "max", 1.0, None, None, "gram", None)
+    assert goal.with_defaults().content_layers == {"relu4_2": 1.0, "relu2_2": 0.1}
+    # a source whose defaults add relu2_2: the loss has the term, c_l · α · mean (F − P)², unless content_layers is given
+    random = sources.SOURCES["random"]
+    both = replace(random.defaults, content_layers=(("relu4_2", 1.0), ("relu2_2", 0.1)))
+    monkeypatch.setitem(sources.SOURCES, "random", replace(random, defaults=both))
+    g = torch.Generator().manual_seed(7)
+    content, style, start = (torch.rand(1, 3, 32, 32, generator=g) for _ in range(3))
+    run = dict(weights="random", steps=1, init=start, progress=False, device="cpu")
+    result = nst.stylize(content, style, **run)
+    assert result.settings["content_layers"] == {"relu4_2": 1.0, "relu2_2": 0.1}
+    vgg = nst.VGGFeatures("vgg19", ("relu2_2",), weights="random", device="cpu")
+    with torch.no_grad():
+        mse = F.mse_loss(vgg(start)["relu2_2"], vgg(content)["relu2_2"]).item()
+    expected = 0.1 * result.settings["content_weight"] * mse
+    assert result.history["content:relu2_2"][0] == pytest.approx(expected, rel=1e-4)
+    given = nst.stylize(content, style, content_layers="relu4_2", **run)
+    assert given.settings["content_layers"] == {"relu4_2": 1.0} and "content:relu2_2" not in given.history

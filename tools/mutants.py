@@ -138,6 +138,13 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{OE}::test_a_later_stage_starts_from_the_photo_plus_the_previous_change_upsampled",),
     ),
     Mutant(
+        "default-content-layers-ignored",
+        "nstlib/algorithms/request.py",
+        "content_layers = dict(defaults.content_layers) if self.content_layers is None else self.content_layers",
+        'content_layers = {"relu4_2": 1.0} if self.content_layers is None else self.content_layers',
+        ("tests/test_sources.py::test_the_default_content_layers_come_from_the_weights_source",),
+    ),
+    Mutant(
         "auto-precision-always-fp32",
         "nstlib/optim/schedule.py",
         'return ["bf16"] * (stages - 1) + ["fp32"]',
@@ -156,7 +163,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "nstlib/optim/schedule.py",
         "counts[0] += sum(_AUTO_STEPS[: len(_AUTO_STEPS) - len(counts)])",
         "pass",
-        ("tests/test_perf_paths.py::test_the_default_schedule_is_a_quarter_half_full_pyramid",),
+        ("tests/test_perf_paths.py::test_the_default_schedule_is_half_then_full_size",),
     ),
     Mutant(
         "style-blend-ignored",
@@ -335,6 +342,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "nstlib/course/gallery.py",
         "reconstruct(photo, name, steps=steps,",
         "reconstruct(photo, name, steps=200,",
+        (f"{WIRING}::test_gallery_passes_size_steps_and_weights_to_every_run",),
+    ),
+    Mutant(
+        "gallery-transfer-size-ignored",
+        "nstlib/course/gallery.py",
+        "setup, size, images, run, source = g.setup, g.transfer_size, g.images, g.run, g.source",
+        "setup, size, images, run, source = g.setup, g.size, g.images, g.run, g.source",
         (f"{WIRING}::test_gallery_passes_size_steps_and_weights_to_every_run",),
     ),
     # -- memory, colour, images, statistics, weights, dreams ----------------------------------------------------

@@ -54,7 +54,7 @@ class Goal:
 
     arch: str | None  # None: the weights' own (resolved by with_defaults)
     weights: str | os.PathLike | None  # the network's: "imagenet", "hed", "random[:SEED]", a file
-    content_layers: Layers
+    content_layers: Layers | None  # None: the weights source's (relu4_2, or relu4_2 with a little relu2_2)
     style_layers: Layers | None  # None: relu1_1 … relu5_1 balanced as the weights source says
     content_weight: float | None  # α; None: the weights source's default
     style_weight: float | None  # β
@@ -69,15 +69,22 @@ class Goal:
     variants: tuple[Mapping[str, Any], ...] | None  # several goals at once, each changing some of the above
 
     def with_defaults(self) -> Goal:
-        """This goal with the weights source's defaults filled in: arch, α, β, γ and the style layers."""
+        """This goal with the weights source's defaults filled in: arch, α, β, γ, the content and style layers."""
         arch = resolve_arch(self.arch, self.weights)
         defaults = weights_source(self.weights).defaults
         alpha, beta, gamma = defaults.fill(self.content_weight, self.style_weight, self.tv_weight)
         style_layers = self.style_layers
         if style_layers is None:
             style_layers = defaults.style_layer_weights(GATYS_STYLE_LAYERS, arch)
+        content_layers = dict(defaults.content_layers) if self.content_layers is None else self.content_layers
         return replace(
-            self, arch=arch, content_weight=alpha, style_weight=beta, tv_weight=gamma, style_layers=style_layers
+            self,
+            arch=arch,
+            content_weight=alpha,
+            style_weight=beta,
+            tv_weight=gamma,
+            content_layers=content_layers,
+            style_layers=style_layers,
         )
 
     @property
@@ -91,9 +98,16 @@ class Goal:
             _filled(self.content_weight, "content_weight"),
             _filled(self.style_weight, "style_weight"),
             _filled(self.tv_weight, "tv_weight"),
-            dict(layer_weights(self.content_layers)),
+            dict(layer_weights(self.content_layer_weights)),
             dict(layer_weights(self.style_layer_weights)),
         )
+
+    @property
+    def content_layer_weights(self) -> Layers:
+        """The content layers and their c_l (after :meth:`with_defaults`)."""
+        if self.content_layers is None:  # (not _filled: mypy would widen the union to Collection[str])
+            raise ValueError("Goal.content_layers is still None: call Goal.with_defaults() first.")
+        return self.content_layers
 
     @property
     def style_layer_weights(self) -> Layers:
@@ -224,7 +238,7 @@ class Request:
             arch=g.arch,
             weights=weights_key(g.weights),
             device=str(self.device),
-            content_layers=layer_weights(g.content_layers),
+            content_layers=layer_weights(g.content_layer_weights),
             style_layers=layer_weights(g.style_layer_weights),
             content_weight=g.content_weight,
             style_weight=g.style_weight,

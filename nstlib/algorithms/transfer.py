@@ -31,7 +31,6 @@ from nstlib.images import resize_image
 from nstlib.loss.objective import Targets, stage_objective
 from nstlib.loss.stats import StyleStat
 from nstlib.net.layers import Layers, layer_weights
-from nstlib.net.vgg import GATYS_CONTENT_LAYER
 from nstlib.optim.loop import Progress, TransferResult
 from nstlib.optim.schedule import (
     Speed,
@@ -52,7 +51,7 @@ def stylize(
     arch: str | None = None,
     weights: str | os.PathLike | None = None,
     device: torch.device | str | None = None,
-    content_layers: Layers = (GATYS_CONTENT_LAYER,),
+    content_layers: Layers | None = None,
     style_layers: Layers | None = None,
     content_weight: float | None = None,
     style_weight: float | None = None,
@@ -101,14 +100,17 @@ def stylize(
         arch, weights: the network (``None``: the weights' own, vgg19 or HED's vgg16) and its weights
             (``"imagenet"``, ``"hed"``, ``"random[:SEED]"``, a file; ``None``: ``NSTLIB_WEIGHTS`` or imagenet).
         content_layers, style_layers: a name, a sequence (equal weights 1/L) or ``{name: weight}``;
+            ``content_layers=None``: the weights source's (Gatys et al.'s relu4_2; on HED's weights relu4_2
+            plus relu2_2 at a tenth of its weight, which keeps the photo's fine edges: BENCHMARKS.md);
             ``style_layers=None``: relu1_1 … relu5_1 with the weights source's balance (1/5 each, or ∝ N_l²).
         content_weight, style_weight, tv_weight: α, β and γ; ``None``: the weights source's defaults
             (above; the values used are in ``result.settings``).
         steps: loss evaluations (= optimiser steps), one int or one per stage of ``scales``. ``None``
-            (default, with ``scales=None``): the default schedule, a quarter of the size, half of it, then
-            the full size with 60, 40 and 10 steps (fewer stages below 256 px): a finished picture in
-            about a twentieth of the time of the 300 full-size L-BFGS evaluations (BENCHMARKS.md);
-            with ``scales`` given, 300 per stage. Pass ``steps=300`` for Gatys et al.'s single-scale run. optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
+            (default, with ``scales=None``): the default schedule, half the size with 70 steps, then the
+            full size with 12 (82 at the full size below 128 px): a finished picture in about a twentieth of
+            the time of the original design's 300 full-size L-BFGS evaluations (BENCHMARKS.md); with
+            ``scales`` given, 300 per stage. Pass ``steps=300`` for Gatys et al.'s single-scale run.
+        optimizer: ``"lbfgs"`` or ``"adam"`` (lr 0.02 default).
         init: ``"content"``, ``"noise"`` (seeded by ``seed``), ``"style"`` or an image tensor.
         style_scale: the style image is resized so its long side is ``style_scale`` × the content's.
         callback: called with a :class:`Progress` after every step; return True to stop.
