@@ -80,9 +80,17 @@ def _parser() -> argparse.ArgumentParser:
         "README.md) with the best weights this machine has",
     )
     gallery.add_argument("--out", type=Path, default=Path("gallery"), help="folder to write (default: gallery)")
-    gallery.add_argument("--size", type=int, default=256, help="long side of every image in pixels (default 256)")
     gallery.add_argument(
-        "--steps", type=int, default=200, help="L-BFGS steps per reconstruction (transfers get 1.5x; default 200)"
+        "--size", type=int, default=320, help="long side of Figures 1 and 3 and DeepDream in pixels (default 320)"
+    )
+    gallery.add_argument(
+        "--steps", type=int, default=200, help="L-BFGS steps per reconstruction of Figures 1 and 3 (default 200)"
+    )
+    gallery.add_argument(
+        "--transfer-size",
+        type=int,
+        default=512,
+        help="long side of Figure 2, stylize with all its defaults (default 512, the paper's size)",
     )
     gallery.add_argument("--weights", default=None, help="as for stylize (default: the best this machine has)")
     gallery.add_argument("--overwrite", action="store_true", help="replace the folder's pictures if they exist")
@@ -146,7 +154,14 @@ def _stylize(args: argparse.Namespace) -> int:
 def _gallery(args: argparse.Namespace) -> int:
     from nstlib.course.gallery import render_gallery
 
-    written = render_gallery(args.out, size=args.size, steps=args.steps, weights=args.weights, overwrite=args.overwrite)
+    written = render_gallery(
+        args.out,
+        size=args.size,
+        steps=args.steps,
+        weights=args.weights,
+        transfer_size=args.transfer_size,
+        overwrite=args.overwrite,
+    )
     print(f"wrote {len(written)} files to {args.out}")
     return 0
 

@@ -179,16 +179,18 @@ def test_gallery_writes_five_captioned_jpegs_and_keeps_what_exists(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "gallery"
-    assert cli.main(["gallery", "--out", str(out), "--size", "32", "--steps", "1", "--weights", "hed"]) == 0
+    run = ["gallery", "--out", str(out), "--size", "32", "--steps", "1", "--transfer-size", "48", "--weights", "hed"]
+    assert cli.main(run) == 0
     names = ["fig1_content", "fig1_style", "fig2_transfer", "fig3_balance", "dream"]
     for name in names:
         with Image.open(out / f"{name}.jpg") as image:
-            assert image.format == "JPEG" and image.width > 5 * 32
+            assert image.format == "JPEG" and image.width > 5 * (48 if name == "fig2_transfer" else 32)
     readme = (out / "README.md").read_text()
     assert all(f"({n}.jpg)" in readme for n in names)
     assert "Network: HED's VGG-16" in readme and "weights='hed'" in readme and "Size 32 px" in readme
+    assert "Size 48 px, 82 steps each" in readme and "--transfer-size 48" in readme  # Figure 2: stylize's defaults
     assert readme.count(" s in all on ") == 5 and "Photo: Andreas Praefcke, CC BY 3.0" in readme
     before = (out / "dream.jpg").read_bytes()
     capsys.readouterr()
-    assert cli.main(["gallery", "--out", str(out), "--size", "32", "--steps", "1", "--weights", "hed"]) == 1
+    assert cli.main(run) == 1
     assert "already exists" in capsys.readouterr().err and (out / "dream.jpg").read_bytes() == before

@@ -185,16 +185,19 @@ def test_gallery_passes_size_steps_and_weights_to_every_run(tmp_path: Path, monk
 
     for kind in calls:
         monkeypatch.setattr(gallery, kind, fake(kind))
-    gallery.render_gallery(tmp_path / "g", size=64, steps=6, weights="random:1", log=lambda _: None)
+    gallery.render_gallery(tmp_path / "g", size=64, steps=6, weights="random:1", transfer_size=80, log=lambda _: None)
     recon = calls["reconstruct"]
     assert len(recon) == 10 and all(kw["steps"] == 6 and kw["pooling"] == "avg" for _, _, kw in recon)
     assert [a[0] for _, a, kw in recon[:5]] == ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
     assert all(kw["mode"] == "style" for _, _, kw in recon[5:])
     assert [list(a[0]) for _, a, _ in recon[5:]] == [list(nst.GATYS_STYLE_LAYERS[:k]) for k in range(1, 6)]
     transfers, balance = calls["stylize"][:4], calls["stylize"][4:]
-    assert all(kw["steps"] == 9 and max(img.shape[-2:]) == 64 for img, _, kw in transfers)  # 1.5 x steps
+    assert all("steps" not in kw and max(img.shape[-2:]) == 80 for img, _, kw in transfers)  # all defaults
     assert [kw["style_weight"] for _, _, kw in balance] == [5e4 * f for f in (10.0, 0.1)] * 2  # quick: size < 96
-    assert all(kw["init"] == "noise" and max(img.shape[-2:]) == 48 for img, _, kw in balance)
+    assert all(
+        kw["init"] == "noise" and kw["content_layers"] == "relu4_2" and max(img.shape[-2:]) == 48
+        for img, _, kw in balance
+    )
     every = [kw for group in calls.values() for _, _, kw in group]
     assert len(every) == 10 + 8 + 3 and all(kw["weights"] == "random:1" for kw in every)
     assert [kw["layers"] for _, _, kw in calls["deepdream"]] == ["relu3_4", "relu4_4", "relu5_4"]
