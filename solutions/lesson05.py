@@ -39,9 +39,12 @@ def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Ten
 
 
 # Exercise 3. L-BFGS (nstlib's: lr=1, max_iter=1) takes a first step lr·g/Σ|g| and then scales its steps by the
-# curvature s·y/y·y, which a constant factor cancels; Adam divides m̂ by √v̂ (the factor cancels up to ε); plain
-# gradient descent moves by lr·∇L, four times as far. The history holds the weighted terms: ×4.
-loss_scale = {"lbfgs": "same", "adam": "same", "gradient descent": "different", "history factor": 4}
+# curvature s·y/y·y, which a constant factor cancels — for a power of two such as 4, bit for bit. Adam divides m̂ by
+# √v̂ + ε: the factor cancels between m̂ and √v̂ but not against ε, c·m̂/(c·√v̂ + ε) = m̂/(√v̂ + ε/c), so ×4 on the
+# loss is Adam with ε/4 — with a pixel's small gradients the steps change in their last digits: a different image,
+# though only just (torch.equal says False, the eye sees nothing). Plain gradient descent moves by lr·∇L, four times
+# as far. The history holds the weighted terms: ×4.
+loss_scale = {"lbfgs": "same", "adam": "different", "gradient descent": "different", "history factor": 4}
 
 
 # Exercise 4. Two runs that differ only in the seed of their white noise: do they end in the same image?

@@ -40,17 +40,17 @@ def style_profile(image: torch.Tensor, style: torch.Tensor, reference: torch.Ten
     return profile
 
 
-# Exercise 4. The rows of Gatys et al.'s Figure 3 as textures: style from relu1_1, then relu1_1 + relu2_1, … up to
+# Exercise 4. The style row of Gatys et al.'s Figure 1: textures from relu1_1, then relu1_1 + relu2_1, … up to
 # relu1_1 … relu5_1, each from the same seeded noise with the same steps, each judged at EVERY ReLU layer against
-# that noise (exercise 3). What the profiles show on the painting (HED's VGG-16, 128-256 px): row 1 matches
+# that noise (exercise 3). What the profiles show on the painting (HED's VGG-16, 128-256 px): texture 1 matches
 # relu1_1 and relu1_2 almost perfectly but is FARTHER than the noise from the painting at relu3_2 … relu4_x; every
-# added row pulls the layers around its new one below the noise's level, including the ones no row uses
-# (relu2_2, relu3_2, relu4_2, relu5_2); the last rows still improve relu5_x. So the "style in the low-level
+# added style layer pulls the layers around it below the noise's level, including the ones no loss uses
+# (relu2_2, relu3_2, relu4_2, relu5_2); the last textures still improve relu5_x. So the "style in the low-level
 # features" of the *Algorithmic Art* lecture slides is half true: the low layers carry the colours and the grain,
 # which is much of what we call style, but the strokes and swirls are statistics of the deeper layers, and a texture
 # looks like the painting only when those are matched too. The fair yardstick is a layer the loss never saw; the
-# row's own loss says nothing (it only counts the layers it optimised).
-def figure3_rows(style: torch.Tensor, **options) -> dict[int, dict[str, float]]:
+# texture's own loss says nothing (it only counts the layers it optimised).
+def figure1_style_row(style: torch.Tensor, **options) -> dict[int, dict[str, float]]:
     arch, weights = options["arch"], options["weights"]
     defaults = nst.VGGFeatures(arch, layers="relu1_1", weights=weights, device="cpu").source.defaults
     noise = torch.rand(style.shape, generator=torch.Generator().manual_seed(0))  # synthesize_texture's seed-0 start

@@ -61,11 +61,11 @@ def _profile_swapped(image, style, reference, arch, weights):
     return lesson06.style_profile(image, reference, style, arch, weights)
 
 
-# --- wrong answers to exercise 4 (Figure 3 rows) ---
+# --- wrong answers to exercise 4 (Figure 1's style row) ---
 
 
 def _rows_reversed(style, **options):
-    rows = lesson06.figure3_rows(style, **options)
+    rows = lesson06.figure1_style_row(style, **options)
     return {k: rows[6 - k] for k in rows}
 
 
@@ -113,15 +113,15 @@ WRONG_ANSWERS = {
         (_profile_swapped, "you swapped the style and the reference"),
         (lambda image, style, reference, arch, weights: [1.0], "return a dict"),
     ],
-    "figure3_rows": [
+    "figure1_style_row": [
         (lambda style, **options: {0: {}, 1: {}}, "the keys 1, 2, 3, 4, 5"),
-        (lambda style, **options: {k: "profile" for k in range(1, 6)}, "each row should be a profile"),
+        (lambda style, **options: {k: "profile" for k in range(1, 6)}, "should be a profile"),
         (
             lambda style, **options: {k: {l: 1.0 for l in nst.GATYS_STYLE_LAYERS} for k in range(1, 6)},
             "profile every ReLU layer",
         ),
-        (_rows_all_the_same, "all five rows are the same"),
-        (_rows_reversed, "your rows run the wrong way"),
+        (_rows_all_the_same, "all five textures are the same"),
+        (_rows_reversed, "your textures run the wrong way"),
         (_rows_against_other_noise, "white noise from seed 0"),
     ],
 }

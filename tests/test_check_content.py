@@ -105,3 +105,34 @@ def test_free_pixels_is_an_open_exercise_with_a_model_answer() -> None:
     result = nst.check.free_pixels(...)
     assert not result.ok and "solution()" in str(result)
     assert "start" in str(nst.check.free_pixels.solution())
+
+
+# ---- exercise 4: shifted_photo measures the shift instead of knowing the answer
+def _photo(size: int = 64) -> torch.Tensor:
+    g = torch.Generator().manual_seed(3)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=size, mode="bilinear")
+    return (smooth + 0.3 * (torch.rand(1, 1, size, size, generator=g) - 0.5)).clamp(0, 1)
+
+
+def test_shifted_photo_right_wrong_and_stub_with_the_lessons_kind_of_network() -> None:
+    probe = nst.VGGFeatures("vgg16", layers=("relu1_2", "relu5_2"), weights="random:0", pooling="avg", device="cpu")
+    photo = _photo()
+    right = nst.check.shifted_photo("relu1_2", photo=photo, net=probe)
+    assert right.ok and "on your photo" in str(right), str(right)
+    wrong = nst.check.shifted_photo("relu5_2", photo=photo, net=probe)
+    assert not wrong.ok and "the other way round" in str(wrong) and "Measured on your photo" in str(wrong)
+    for stub in (..., None, ""):
+        assert "not answered yet" in str(nst.check.shifted_photo(stub, photo=photo, net=probe))
+
+
+def test_shifted_photo_follows_the_measurement() -> None:
+    def blind_to_shifts(x: torch.Tensor) -> dict:  # relu1_2 sees only the mean colour, relu5_2 every pixel
+        return {"relu1_2": x.mean(dim=(2, 3), keepdim=True) + 1.0, "relu5_2": x}
+
+    photo = _photo()
+    right = nst.check.shifted_photo("relu5_2", photo=photo, net=blind_to_shifts)
+    assert right.ok and "on these features" in str(right), str(right)
+    wrong = nst.check.shifted_photo("relu1_2", photo=photo, net=blind_to_shifts)
+    assert not wrong.ok and "but not here" in str(wrong), str(wrong)
+    broken = nst.check.shifted_photo("relu1_2", photo=photo, net=lambda x: {"conv1_1": x})
+    assert not broken.ok and "could not measure" in str(broken)

@@ -202,3 +202,42 @@ def test_checkers_never_raise_on_garbage(checker) -> None:
     for garbage in (lambda *a: "nonsense", lambda *a: torch.zeros(2), lambda *a: 1 / 0, lambda *a: {1: "x"}):
         result = getattr(nst.check, checker)(garbage)
         assert not result.ok and "not answered yet" not in str(result)
+
+
+# ---- exercise 4: rolled_or_flipped measures the copies instead of knowing the answer
+def _sawtooth(height: int = 48, width: int = 48, period: int = 8) -> torch.Tensor:
+    """Slow ramps up, sudden drops: its mirror image has slow ramps down and sudden rises."""
+    row = (torch.arange(width) % period).float() / period
+    return row.expand(1, 3, height, width).clone()
+
+
+def _rising_edges(x: torch.Tensor) -> dict:
+    """A 'network' that sees only rising edges, circularly: blind to a roll, not to a mirror."""
+    f = torch.relu(x.roll(-1, 3) - x)
+    return {layer: f for layer in ("relu1_1", "relu2_1", "relu3_1")}
+
+
+def test_rolled_or_flipped_right_wrong_and_stub_on_the_lessons_kind_of_tensors() -> None:
+    g = torch.Generator().manual_seed(0)
+    blur = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 52, 68, generator=g), 5, stride=1)  # (1, 3, 48, 64)
+    style, cat = blur, 0.5 * blur.flip(1) + 0.3
+    vgg = nst.VGGFeatures(
+        "vgg16", layers=("relu1_1", "relu2_1", "relu3_1", "relu4_2"), weights="random:0", device="cpu"
+    )
+    right = nst.check.rolled_or_flipped("both", style=style, other=cat, net=vgg)
+    assert right.ok and "on your images" in str(right), str(right)
+    for answer, phrase in (("rolled", "half of it"), ("flipped", "so is the rolled one"), ("neither", "far closer")):
+        wrong = nst.check.rolled_or_flipped(answer, style=style, other=cat, net=vgg)
+        assert not wrong.ok and phrase in str(wrong) and "Measured on your images" in str(wrong), str(wrong)
+    for stub in (..., None, ""):
+        assert "not answered yet" in str(nst.check.rolled_or_flipped(stub, style=style, other=cat, net=vgg))
+
+
+def test_rolled_or_flipped_follows_the_measurement() -> None:
+    saw, flat = _sawtooth(), torch.full((1, 3, 48, 48), 0.5)
+    right = nst.check.rolled_or_flipped("rolled", style=saw, other=flat, net=_rising_edges)
+    assert right.ok and "on these images" in str(right), str(right)
+    wrong = nst.check.rolled_or_flipped("both", style=saw, other=flat, net=_rising_edges)
+    assert not wrong.ok and "the answer is 'rolled'" in str(wrong), str(wrong)
+    broken = nst.check.rolled_or_flipped("both", style=saw, other=flat, net=lambda x: {"relu9_9": x})
+    assert not broken.ok and "could not measure" in str(broken)

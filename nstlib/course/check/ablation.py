@@ -1,5 +1,5 @@
 """Checkers for lesson 06 (layer ablations): the style scale that lets a layer cover a chosen part of the
-painting, balanced layer weights, a style profile over every ReLU layer, and Gatys' Figure-3 rows as textures.
+painting, balanced layer weights, a style profile over every ReLU layer, and the style row of Gatys' Figure 1.
 
 Oracles: :func:`nstlib.receptive_field` (tested against the architecture tables); the defining properties
 Σ w_l = 1 and w_l · L_l equal for every layer; :class:`nstlib.VGGFeatures`, :func:`nstlib.gram_matrix` and
@@ -19,7 +19,7 @@ from nstlib.loss.functional import GramNorm
 from nstlib.net.layers import layer_names, receptive_field
 from nstlib.net.vgg import GATYS_STYLE_LAYERS
 
-__all__ = ["style_scale_for", "balanced_layer_weights", "style_profile", "figure3_rows"]
+__all__ = ["style_scale_for", "balanced_layer_weights", "style_profile", "figure1_style_row"]
 
 
 # --- exercise 1: the style scale for a chosen coverage ----------------------------------------------------------
@@ -309,7 +309,7 @@ def style_profile(
     )
 
 
-# --- exercise 4: Gatys' Figure-3 rows as textures ----------------------------------------------------------------
+# --- exercise 4: the style row of Gatys' Figure 1 (textures from growing sets of layers) -------------------------
 
 
 def _row_layers(k: int, weights: str, arch: str) -> dict[str, float]:
@@ -319,7 +319,7 @@ def _row_layers(k: int, weights: str, arch: str) -> dict[str, float]:
 
 
 class _RowOptions(TypedDict):
-    """The options figure3_rows passes to the learner's function (and on to synthesize_texture)."""
+    """The options figure1_style_row passes to the learner's function (and on to synthesize_texture)."""
 
     weights: str
     arch: str
@@ -339,15 +339,16 @@ def _row_profile(style: torch.Tensor, k: int, options: _RowOptions) -> dict[str,
 @exercise(
     lesson=6,
     number=4,
-    title="Gatys' Figure 3 rows as textures",
+    title="Gatys' Figure 1 style row, profiled",
     level="design an experiment",
     hint="Loop over k = 1 … 5; synthesise with the first k of nst.GATYS_STYLE_LAYERS, weighted as section 9 "
     "weighs its layer sets (defaults.style_layer_weights(layers, arch)), and profile each result "
     "(exercise 3) against the seeded start noise, torch.rand(style.shape, generator=seed 0).",
 )
-def figure3_rows(fn: Callable[..., Mapping[int, Mapping[str, float]]]) -> CheckResult:
+def figure1_style_row(fn: Callable[..., Mapping[int, Mapping[str, float]]]) -> CheckResult:
     """Exercise: ``fn(style, **options)`` returns ``{k: profile}`` for k = 1 … 5, the texture synthesised from the
-    first k style layers, profiled against the start noise. Rows 1 and 5 are re-measured here at 32 px."""
+    first k style layers, profiled against the start noise (the style row of Gatys et al. 2016's Figure 1).
+    Textures 1 and 5 are re-measured here at 32 px."""
     style = torch.rand(1, 3, 32, 40, generator=generator(41))
     options: _RowOptions = dict(weights="random:0", arch="vgg11", steps=3, progress=False)  # the smallest VGG: fast
     got, error = call_safely(fn, style.clone(), **options)
@@ -355,31 +356,35 @@ def figure3_rows(fn: Callable[..., Mapping[int, Mapping[str, float]]]) -> CheckR
         return error
     if not isinstance(got, Mapping) or sorted(got) != [1, 2, 3, 4, 5]:
         keys = sorted(got) if isinstance(got, Mapping) else type(got).__name__
-        return failed(f"return a dict with the keys 1, 2, 3, 4, 5 (one row per number of style layers); got {keys}.")
+        return failed(
+            f"return a dict with the keys 1, 2, 3, 4, 5 (one texture per number of style layers); got {keys}."
+        )
     profiles = {k: _as_floats(v) for k, v in got.items()}
     if any(v is None for v in profiles.values()):
-        return failed("each row should be a profile: a dict {layer: number} as exercise 3 returns.")
-    rows = {k: v for k, v in profiles.items() if v is not None}  # all of them: every row is a profile
+        return failed("each texture's entry should be a profile: a dict {layer: number} as exercise 3 returns.")
+    rows = {k: v for k, v in profiles.items() if v is not None}  # all of them: every entry is a profile
     relus = set(_relus(options["arch"]))
     for k, row in rows.items():
         if set(row) != relus:
-            return failed(f"row {k}'s profile has the layers {sorted(row)}; profile every ReLU layer (exercise 3).")
+            return failed(f"texture {k}'s profile has the layers {sorted(row)}; profile every ReLU layer (exercise 3).")
     if all(_same_profile(rows[k], rows[1], 1e-9) for k in rows):
-        return failed("all five rows are the same: did the style layers change from row to row?")
+        return failed("all five textures are the same: did the style layers change from one to the next?")
     want = {k: _row_profile(style, k, options) for k in (1, 5)}
     if _same_profile(rows[1], want[5]) and _same_profile(rows[5], want[1]):
-        return failed("your rows run the wrong way: row 1 is relu1_1 alone, row 5 all of relu1_1 … relu5_1.")
+        return failed(
+            "your textures run the wrong way: texture 1 is relu1_1 alone, texture 5 all of relu1_1 … relu5_1."
+        )
     for k in (1, 5):
         if not _same_profile(rows[k], want[k]):
             layer = "relu1_1 alone" if k == 1 else "relu1_1 … relu5_1"
             worst = max(want[k], key=lambda l: abs(rows[k][l] - want[k][l]) / abs(want[k][l]))
             return failed(
-                f"row {k} ({layer}) differs from mine at {worst}: {rows[k][worst]:.4g} instead of "
+                f"texture {k} ({layer}) differs from mine at {worst}: {rows[k][worst]:.4g} instead of "
                 f"{want[k][worst]:.4g}. Pass the options on unchanged, weigh the layers as section 9 does, "
                 "and profile against synthesize_texture's own start: white noise from seed 0."
             )
     return passed(
-        "rows 1 and 5 re-measured here agree with yours. On the painting, watch the layers no row uses "
-        "(relu3_2, relu4_2, relu5_2 …): they fall below the noise's level only once the rows reach the "
+        "textures 1 and 5 re-measured here agree with yours. On the painting, watch the layers no texture's loss uses "
+        "(relu3_2, relu4_2, relu5_2 …): they fall below the noise's level only once the style layers reach the "
         "layers around them — style is not only in the low layers."
     )

@@ -1,12 +1,13 @@
 """Checkers for lesson 03 (content reconstruction): gradients of the content loss, inverting a layer, shifts.
 
 Oracles: :func:`nstlib.content_loss` and autograd (the mean convention and ½ Σ (F − P)²,
-Gatys et al. 2016, eqs. 1–2), a known image behind the features of a small convolution, and the lesson's
-measurements of what a 2-pixel shift does to shallow and deep features.
+Gatys et al. 2016, eqs. 1–2), a known image behind the features of a small convolution, and what a 2-pixel shift
+does to shallow and deep features, measured on the learner's photo and network (or a test image and a random VGG-16).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -244,6 +245,42 @@ _SHIFT_WHY = (
 )
 
 
+_SHIFT_LAYERS = ("relu1_2", "relu5_2")
+
+
+def _device_of(net: object) -> torch.device:
+    """Where a network's weights live (the CPU for a plain function)."""
+    try:
+        return next(net.parameters()).device  # type: ignore[attr-defined]
+    except (AttributeError, StopIteration, TypeError):
+        return torch.device("cpu")
+
+
+def _test_photo() -> torch.Tensor:
+    """A 64×64 stand-in for the cat: smooth shapes under a fine, fur-like texture (the detail a 2-pixel move shifts)."""
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
+    shapes = torch.stack(
+        [0.5 + 0.4 * torch.tanh(4 * (xx - 0.3 * yy)), 0.5 + 0.3 * torch.cos(3 * yy), 0.4 + 0.3 * xx * yy]
+    )
+    fur = torch.rand(1, 1, 64, 64, generator=generator(34)) - 0.5
+    return (shapes.unsqueeze(0) + 0.4 * fur).clamp(0, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _shift_network() -> torch.nn.Module:
+    from nstlib.net.vgg import VGGFeatures  # late import: the network module is not needed by the other checkers
+
+    return VGGFeatures("vgg16", layers=_SHIFT_LAYERS, weights="random:0", pooling="avg", device="cpu")
+
+
+def _shift_distances(photo: torch.Tensor, net: Callable[[torch.Tensor], dict]) -> dict[str, float]:
+    """‖F(photo moved 2 px to the right) − F(photo)‖ / ‖F(photo)‖ at relu1_2 and relu5_2 (exercise 4's measurement)."""
+    photo = photo.detach().to(_device_of(net))
+    with torch.no_grad():
+        moved, still = net(torch.roll(photo, 2, dims=3)), net(photo)
+    return {name: float((moved[name] - still[name]).norm() / still[name].norm()) for name in _SHIFT_LAYERS}
+
+
 @exercise(
     lesson=3,
     number=4,
@@ -252,24 +289,54 @@ _SHIFT_WHY = (
     hint="think of what one unit of each layer sees (its receptive field) and how many pixels one position "
     "of its map stands for, and how much of that changes when everything moves by 2 pixels.",
 )
-def shifted_photo(answer: str) -> CheckResult:
-    """Exercise: for the photo moved 2 px, which layer's relative distance ‖F − P‖/‖P‖ is larger: relu1_2 or relu5_2?"""
+def shifted_photo(
+    answer: str, photo: torch.Tensor | None = None, net: Callable[[torch.Tensor], dict] | None = None
+) -> CheckResult:
+    """Exercise: for the photo moved 2 px, which layer's relative distance ‖F − P‖/‖P‖ is larger: relu1_2 or relu5_2?
+
+    Measured here: on ``photo`` with ``net`` when given (the lesson passes its ``photo`` and ``probe``), else on a
+    64 px test image with a random VGG-16."""
     choice = str(answer).strip().lower().replace("conv", "relu")
-    if choice == "relu1_2":
-        return passed(
-            _SHIFT_WHY + "So a deep layer's content loss forgives small shifts and distortions — which is "
-            "why a deep reconstruction can have a large pixel error and a small loss, and why the content "
-            "of a style transfer may wobble without the loss noticing."
-        )
-    if choice == "relu5_2":
-        return failed("the other way round: " + _SHIFT_WHY)
     if choice in ("same", "equal", "neither", "both", "none"):
         return failed(
             "convolutions move their maps along with the image, but the content loss compares position by "
             "position: a moved map is a different map. The question is which layer's maps change *less* "
             "when moved by 2 pixels."
         )
-    return failed(f'answer with "relu1_2" or "relu5_2" (you gave {answer!r}).')
+    if choice not in _SHIFT_LAYERS:
+        return failed(f'answer with "relu1_2" or "relu5_2" (you gave {answer!r}).')
+    where = "on a 64 px test image with a small random VGG-16"
+    try:
+        if photo is not None and net is not None:
+            where = "on your photo with your network"
+            change = _shift_distances(photo, net)
+        else:
+            change = _shift_distances(_test_photo(), _shift_network())
+    except Exception as exc:  # the learner's tensors may be anything
+        return failed(
+            f"I could not measure the shift with what you passed ({type(exc).__name__}: {exc}). Pass the lesson's "
+            "tensors: nst.check.shifted_photo(answer, photo=photo, net=probe)."
+        )
+    truth = max(_SHIFT_LAYERS, key=lambda name: change[name])
+    measured = (
+        f"Measured {where}: ‖F_moved − P‖/‖P‖ is {change['relu1_2']:.0%} at relu1_2 and "
+        f"{change['relu5_2']:.0%} at relu5_2."
+    )
+    if truth == "relu1_2":
+        if choice == "relu1_2":
+            return passed(
+                _SHIFT_WHY + "So a deep layer's content loss forgives small shifts and distortions — which is "
+                "why a deep reconstruction can have a large pixel error and a small loss, and why the content "
+                "of a style transfer may wobble without the loss noticing. " + measured
+            )
+        return failed("the other way round: " + _SHIFT_WHY + measured)
+    unusual = (
+        "On these features the deep maps changed more, the opposite of what VGG does to a photo with fine "
+        "texture: an image without fine detail gives a 2-pixel move little to change in the shallow maps."
+    )
+    if choice == "relu5_2":
+        return passed(f"relu5_2, on these features. {measured} {unusual}")
+    return failed(f"relu1_2 is what a photo with fine texture gives, but not here. {measured} {unusual}")
 
 
 free_pixels = open_exercise(

@@ -161,7 +161,8 @@ def _as_set(value: object) -> set[str] | None:
     title="which distance vanishes?",
     level="predict and explain",
     hint="write each pair's μ and Σ (and F Fᵀ) in terms of the first map's; a statistic vanishes when what "
-    "it compares is equal. For the numbers, the W₂² formula has a shortcut when the covariances commute.",
+    "it compares is equal. For the numbers, section 2's shortcut ‖Δμ‖² + ‖Σ₁^{1/2} − Σ₂^{1/2}‖²_F holds when the "
+    "two covariances commute (both diagonal, say): check that they do before you use it.",
 )
 def which_vanish(predictions: dict) -> CheckResult:
     """``predictions``: for the pairs "shuffled", "negated", "rotated" the set of statistics (of "gram", "mean_cov",

@@ -3,7 +3,8 @@
 Oracles: ``torch.einsum`` for G = F Fᵀ, Gatys et al.'s E_l = 1/(4 N_l² M_l²) Σ (G − A)² (*Image Style Transfer
 Using Convolutional Neural Networks*, CVPR 2016, eq. 4) written out directly (= ‖G − A‖²_F / (4 N² M²), the
 Frobenius norm of KDAG IIT Kharagpur's blog post *How art is generated from Algorithms?*), and small random
-networks for the crop experiment.
+networks for the crop experiment and for the rolled and flipped copies (measured on the learner's own images and
+network when the lesson passes them).
 Wrong answers are compared with the usual mistakes (FᵀF, images of a batch mixed, a normalised Gram, a missing
 ¼ or 2, channels mixed instead of positions …) so that the feedback can say which one was made.
 """
@@ -14,23 +15,18 @@ import functools
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as nnf
 from torch.overrides import TorchFunctionMode
 
 from nstlib.course.check._core import CheckResult, call_safely, close, exercise, failed, generator, passed, same
+from nstlib.course.check._style_copies import gram_oracle, rolled_or_flipped, texture
 
 __all__ = ["batch_gram", "loss_without_gram", "same_gram", "rolled_or_flipped", "crop_experiment"]
-
-
-def _gram_oracle(features: torch.Tensor) -> torch.Tensor:
-    """G_ij = Σ_k F_ik F_jk per image: (B, N, H, W) → (B, N, N)."""
-    return torch.einsum("bihw,bjhw->bij", features, features)
 
 
 def _el(gen: torch.Tensor, sty: torch.Tensor) -> torch.Tensor:
     """Gatys et al.'s E_l for (1, N, H, W) features of equal size: ‖G − A‖²_F / (4 N² M²)."""
     n, m = gen.shape[1], gen.shape[2] * gen.shape[3]
-    return (_gram_oracle(gen)[0] - _gram_oracle(sty)[0]).square().sum() / (4.0 * n**2 * m**2)
+    return (gram_oracle(gen)[0] - gram_oracle(sty)[0]).square().sum() / (4.0 * n**2 * m**2)
 
 
 # ---------------------------------------------------------------------------------------------------- exercise 1
@@ -57,7 +53,7 @@ def batch_gram(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     for features in _gram_cases():
         b, n, h, w = features.shape
         m = h * w
-        want = _gram_oracle(features)
+        want = gram_oracle(features)
         got, error = call_safely(fn, features.clone())
         if error is not None:
             return error
@@ -292,55 +288,7 @@ def same_gram(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     )
 
 
-# ---------------------------------------------------------------------------------------------------- exercise 4
-_ROLL = (
-    "the rolled copy is the painting with every position moved; G sums over positions, so only the seams (where "
-    "the wrapped edges meet) and the borders change it"
-)
-_FLIP = (
-    "the flipped copy is *not* the same in principle — a mirror turns every stroke leaning / into one leaning \\, "
-    "so each filter now sees the mirror image of what it saw. But the painting holds nearly as many strokes "
-    "and edges of each mirror image as of the other, so the statistics of what the filters see hardly change"
-)
-
-
-@exercise(
-    lesson=4,
-    number=4,
-    title="rolled or flipped?",
-    level="predict and explain",
-    hint="for each copy ask: which activations does every channel produce, and does the Gram matrix care where "
-    "they are? For the flip, also ask whether the painting contains the mirror image of its own strokes.",
-)
-def rolled_or_flipped(answer: str) -> CheckResult:
-    """Exercise: which of the strokes rolled by a third and flipped left-right has E_l ≈ 0 (beside the cat's E_l)
-    at relu1_1 … relu3_1?"""
-    choice = str(answer).strip().lower()
-    if choice == "both":
-        return passed(
-            f"both: {_ROLL}; {_FLIP}. At relu1_1 to relu3_1 both copies come out at no more than a few "
-            "hundredths of the cat's E_l, often far less — the flip a little further for a painting whose "
-            "strokes mostly lean one way. Deeper layers, whose units see the seams and larger structures, "
-            "notice both more (at relu5_1 about a tenth)."
-        )
-    if choice == "rolled":
-        return failed(f"half of it: {_ROLL}. But measure the flipped one too: {_FLIP}.")
-    if choice == "flipped":
-        return failed(f"the flipped one is close, but so is the rolled one — {_ROLL}.")
-    if choice == "neither":
-        return failed(f"both are far closer to the strokes than the cat is: {_ROLL}; {_FLIP}.")
-    return failed(f'answer with "rolled", "flipped", "both" or "neither" (you gave {answer!r}).')
-
-
 # ---------------------------------------------------------------------------------------------------- exercise 5
-def _texture(h: int, w: int, blur: int, tint: tuple[float, float, float], g: torch.Generator) -> torch.Tensor:
-    """A stationary coloured texture: blurred noise (circular padding, so every part looks alike)."""
-    x = torch.rand(1, 3, h, w, generator=g)
-    kernel = torch.ones(3, 1, blur, blur) / blur**2
-    x = nnf.conv2d(nnf.pad(x, (blur // 2,) * 4, mode="circular"), kernel, groups=3)[..., :h, :w]
-    return ((x - x.mean()) / x.std() * 0.15 + torch.tensor(tint).view(1, 3, 1, 1)).clamp(0, 1)
-
-
 @functools.lru_cache(maxsize=1)
 def _tiny_network(layer: str):
     from nstlib.net.vgg import VGGFeatures
@@ -362,7 +310,7 @@ def crop_experiment(fn: Callable[..., dict]) -> CheckResult:
     crops a, b of ``image`` and the top-left s×s crop c of ``other``, features from ``net(·)[layer]``."""
     g = generator(44)
     layer, sizes = "relu2_1", (8, 16, 32)
-    image, other = _texture(32, 64, 3, (0.6, 0.4, 0.3), g), _texture(32, 32, 5, (0.3, 0.5, 0.7), g)
+    image, other = texture(32, 64, 3, (0.6, 0.4, 0.3), g), texture(32, 32, 5, (0.3, 0.5, 0.7), g)
     net = _tiny_network(layer)
     want, content, raw = {}, {}, {}
     with torch.no_grad():
