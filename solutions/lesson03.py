@@ -7,19 +7,25 @@ from __future__ import annotations
 import torch
 
 
-# Exercise 1. mean (F − P)² = (1/(N·M)) Σ (F − P)², so its gradient is 2 (F − P)/(N·M) = (2/(N·M)) × the ½Σ
+# Exercise 1. Gatys et al. 2016, eq. 1: L_content = ½ Σ (F − P)², every entry of every image in the batch; a 0-d
+# tensor built from F by torch operations, so that autograd gives ∂L/∂F = F − P (eq. 2). (P − F)² is the same.
+def content_loss_by_hand(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+    return 0.5 * ((F - P) ** 2).sum()
+
+
+# Exercise 2. mean (F − P)² = (1/(N·M)) Σ (F − P)², so its gradient is 2 (F − P)/(N·M) = (2/(N·M)) × the ½Σ
 # gradient F − P: the constant ½·N·M between the two losses divides the gradient too.
 def mean_gradient(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     return 2 * (F - P) / F[0].numel()  # F[0].numel() = N·H·W = N·M for (1, N, H, W) features
 
 
-# Exercise 2. L = ½ Σ (relu(Z) − P)²; chain rule with relu'(Z) = 1 where Z > 0 and 0 where Z < 0
+# Exercise 3. L = ½ Σ (relu(Z) − P)²; chain rule with relu'(Z) = 1 where Z > 0 and 0 where Z < 0
 # (Gatys et al. 2016, eq. 2: "0 if F < 0", their F being the pre-activation).
 def relu_gradient(Z: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     return (Z.relu() - P) * (Z > 0)
 
 
-# Exercise 3. Section 3's loop with any layer: L-BFGS (here with a line search, which suits a small problem and
+# Exercise 4. Section 3's loop with any layer: L-BFGS (here with a line search, which suits a small problem and
 # needs no step size) on ½ Σ (layer(x) − target)², starting from noise. The layer's own weights stay fixed.
 def invert_layer(layer: torch.nn.Module, target: torch.Tensor, shape: tuple) -> torch.Tensor:
     x = torch.rand(shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
@@ -35,7 +41,7 @@ def invert_layer(layer: torch.nn.Module, target: torch.Tensor, shape: tuple) -> 
     return x.detach()
 
 
-# Exercise 4. relu1_2: its units see 5×5 pixels, one per pixel, so a 2-pixel move changes what almost every unit
+# Exercise 5. relu1_2: its units see 5×5 pixels, one per pixel, so a 2-pixel move changes what almost every unit
 # sees; relu5_2's units see 160+ pixels and stand for 16×16 blocks, so 2 pixels hardly change their response.
 # To measure it in the lesson:
 #   moved = torch.roll(photo, 2, dims=3)
@@ -45,7 +51,7 @@ def invert_layer(layer: torch.nn.Module, target: torch.Tensor, shape: tuple) -> 
 shifted_photo = "relu1_2"
 
 
-# Exercise 5 (no automatic check): the argument, and the experiment that supports it.
+# Exercise 6 (no automatic check): the argument, and the experiment that supports it.
 def free_pixels(photo: torch.Tensor, setup, pooling: str = "avg", astronaut_path: str = "../images/astronaut.jpg"):
     """Who fills the pixels a deep layer leaves free? The start of the optimisation.
 

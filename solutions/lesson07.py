@@ -11,13 +11,25 @@ from collections.abc import Sequence
 import torch
 
 
-# Exercise 1. Index the channel dimension (dim 1), average over the positions, keep one value per image (B,).
+# Exercise 1. Climb the gradient of the rolled image, normalised by its mean |g| (nst.deepdream's NormalizedStep, per
+# image), roll back, clamp: the update, the roll and the clamp under no_grad, so the result leaves the graph.
+def dream_step(x: torch.Tensor, loss_fn, step_size: float, shift: tuple[int, int]) -> torch.Tensor:
+    """One DeepDream step: x ← clip(roll(roll(x, shift) + η g / (mean|g| + 1e-8), −shift), 0, 1)."""
+    dy, dx = shift
+    rolled = torch.roll(x.detach(), (dy, dx), dims=(2, 3)).requires_grad_(True)
+    (g,) = torch.autograd.grad(loss_fn(rolled), rolled)
+    with torch.no_grad():
+        g = g / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
+        return torch.roll(rolled + step_size * g, (-dy, -dx), dims=(2, 3)).clamp(0, 1)
+
+
+# Exercise 2. Index the channel dimension (dim 1), average over the positions, keep one value per image (B,).
 def channel_objective(activation: torch.Tensor, channel: int) -> torch.Tensor:
     """L_c = mean_{i,j} A[:, c, i, j] for a (B, C, H, W) activation: one value per image."""
     return activation[:, channel].mean(dim=(1, 2))
 
 
-# Exercise 2. The network sees the rolled image; its gradient is rolled back so each value lands on its own pixel.
+# Exercise 3. The network sees the rolled image; its gradient is rolled back so each value lands on its own pixel.
 # (Differentiating with respect to the unrolled image would let autograd undo the roll; nstlib rolls by hand because
 # it cuts its tiles from the rolled image.)
 def jittered_gradient(loss_fn, image: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
@@ -27,7 +39,7 @@ def jittered_gradient(loss_fn, image: torch.Tensor, shift: tuple[int, int]) -> t
     return torch.roll(grad, (-shift[0], -shift[1]), dims=(2, 3))
 
 
-# Exercise 3. The short side runs out first; octave sizes are rounded (nst.octave_sizes), so count in a loop instead
+# Exercise 4. The short side runs out first; octave sizes are rounded (nst.octave_sizes), so count in a loop instead
 # of trusting floor(log(...)), which ignores the rounding.
 def max_octaves(size: tuple[int, int], octave_scale: float, min_side: int) -> int:
     """The largest n with round(min(H, W) / s^(n−1)) >= min_side; 0 when the full image is already too small."""
@@ -37,7 +49,7 @@ def max_octaves(size: tuple[int, int], octave_scale: float, min_side: int) -> in
     return n
 
 
-# Exercise 4. Dividing by ‖g‖₂ fixes the length of the whole step: ‖Δx‖₂ = η. The 3·H·W values share it, so each
+# Exercise 5. Dividing by ‖g‖₂ fixes the length of the whole step: ‖Δx‖₂ = η. The 3·H·W values share it, so each
 # moves by η / √(3HW) (RMS). Explanation: doubling the side halves the per-pixel step, so with this normalisation a
 # poster needs a larger step_size (2× per doubling of the side) and the octaves of a pyramid dream at different
 # speeds (the small ones fastest). With g / mean|g| every value moves by η on average at any size and for any layer,
@@ -48,7 +60,7 @@ def l2_step_rms(height: int, width: int, step_size: float) -> float:
     return step_size / math.sqrt(3 * height * width)
 
 
-# Exercise 5. The design: the normalised step divides the TOTAL gradient by its size, so each layer's share of the
+# Exercise 6. The design: the normalised step divides the TOTAL gradient by its size, so each layer's share of the
 # step is its share of ∂L/∂x, not its share of L. So measure, for each layer alone, the pull mean|∂ mean(A_l)/∂x| on
 # this image and weight the layer by its inverse (only ratios matter; here the weights are scaled to average 1).
 # Then the experiment (in the lesson, on its network; about 2 dreams of the lesson's size), on the pair of layers of

@@ -41,7 +41,29 @@ def _gradient_descent(steps: int, lr: float):
     return invert
 
 
+def _no_grad_loss(F, P):
+    with torch.no_grad():
+        return 0.5 * ((F - P) ** 2).sum()
+
+
 WRONG_ANSWERS = {
+    "content_loss_by_hand": [
+        (lambda F, P: ((F - P) ** 2).mean(), "the *mean* of (F − P)²"),
+        (lambda F, P: 0.5 * ((F - P) ** 2).mean(), "½ × the mean"),
+        (lambda F, P: ((F - P) ** 2).sum(), "the ½ is missing"),
+        (lambda F, P: 0.5 * ((F - P) ** 2).sum() / (F.shape[2] * F.shape[3]), "divided by the positions"),
+        (lambda F, P: 0.5 * ((F - P) ** 2).sum() / F.shape[1], "divided by the channels"),
+        (lambda F, P: 0.5 * ((F[0] - P[0]) ** 2).sum(), "first image only"),
+        (lambda F, P: 0.5 * ((F - P) ** 2).sum() / F.shape[0], "averages the images' losses"),
+        (lambda F, P: 0.5 * ((F - P) ** 2).sum(dim=(1, 2, 3)), "shape (1,)"),
+        (lambda F, P: 0.5 * (F - P) ** 2, "a loss is one number"),
+        (lambda F, P: (0.5 * ((F - P) ** 2).sum()).item(), "Python float"),
+        (lambda F, P: float(0.5 * ((F - P) ** 2).sum().detach()), "Python float"),
+        (lambda F, P: 0.5 * ((F - P) ** 2).sum().detach(), "detached from F"),
+        (_no_grad_loss, "detached from F"),
+        (lambda F, P: torch.tensor(0.5 * ((F - P) ** 2).sum().item()), "detached from F"),
+        (lambda F, P: 0.5 * ((F - P) ** 2).sum() + 1, "expected ½ Σ (F − P)²"),
+    ],
     "mean_gradient": [
         (lambda F, P: F - P, "½ Σ convention"),
         (lambda F, P: (F - P) / _n_m(F), "the 2 that the square brings down is missing"),
@@ -74,7 +96,7 @@ WRONG_ANSWERS = {
 
 
 def test_model_answers_pass_and_say_why() -> None:
-    for name in ("mean_gradient", "relu_gradient", "invert_layer", "shifted_photo"):
+    for name in ("content_loss_by_hand", "mean_gradient", "relu_gradient", "invert_layer", "shifted_photo"):
         result = getattr(nst.check, name)(getattr(SOL, name))
         assert result.ok, (name, str(result))
     assert "only 32" in str(nst.check.invert_layer(SOL.invert_layer))  # the under-determined case is reported
@@ -94,7 +116,30 @@ def test_relu_gradient_accepts_the_mask_on_z_minus_p() -> None:
     assert nst.check.relu_gradient(lambda Z, P: (Z - P) * (Z > 0).float()).ok
 
 
-@pytest.mark.parametrize("checker", ["mean_gradient", "relu_gradient", "invert_layer"])
+def test_content_loss_by_hand_accepts_either_order_and_other_spellings() -> None:
+    for spelling in (
+        lambda F, P: 0.5 * ((P - F) ** 2).sum(),
+        lambda F, P: (F - P).square().sum() / 2,
+        lambda F, P: 0.5 * (F - P).pow(2).flatten().sum(),
+        lambda F, P: nst.content_loss(F, P, reduction="gatys"),
+    ):
+        assert nst.check.content_loss_by_hand(spelling).ok
+
+
+def test_content_loss_by_hand_works_is_a_silent_yes_or_no(capsys: pytest.CaptureFixture) -> None:
+    works = nst.check.content_loss_by_hand.works
+
+    def stub(F, P):
+        raise NotImplementedError  # your code here
+
+    assert works(SOL.content_loss_by_hand) is True
+    assert works(stub) is False and works(None) is False and works(...) is False
+    assert works(lambda F, P: ((F - P) ** 2).mean()) is False
+    assert works(lambda F, P: 1 / 0) is False
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("checker", ["content_loss_by_hand", "mean_gradient", "relu_gradient", "invert_layer"])
 def test_checkers_never_raise_on_garbage(checker) -> None:
     for garbage in (lambda *a: "nonsense", lambda *a: torch.zeros(2), lambda *a: 1 / 0):
         result = getattr(nst.check, checker)(garbage)
@@ -107,7 +152,7 @@ def test_free_pixels_is_an_open_exercise_with_a_model_answer() -> None:
     assert "start" in str(nst.check.free_pixels.solution())
 
 
-# ---- exercise 4: shifted_photo measures the shift instead of knowing the answer
+# ---- exercise 5: shifted_photo measures the shift instead of knowing the answer
 def _photo(size: int = 64) -> torch.Tensor:
     g = torch.Generator().manual_seed(3)
     smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=size, mode="bilinear")

@@ -68,7 +68,51 @@ def _pull_weights(power: float, measure: str = "grad"):
     return weights
 
 
+def _step(sign: float = 1.0, norm: str = "mean", back: int = -1, clamp: bool = True, graph: bool = False):
+    """A DeepDream step with one thing changed: the sign, the normalisation, the roll back, the clamp, no_grad."""
+
+    def step(x, loss_fn, eta, shift):
+        rolled = torch.roll(x.detach(), shift, dims=(2, 3)).requires_grad_(True)
+        (g,) = torch.autograd.grad(loss_fn(rolled), rolled)
+        scale = {"mean": g.abs().mean() + 1e-8, "none": 1.0, "max": g.abs().max(), "l2": g.norm()}[norm]
+        new = rolled + sign * eta * g / scale
+        if not graph:
+            new = new.detach()
+        if back:
+            new = torch.roll(new, (back * shift[0], back * shift[1]), dims=(2, 3))
+        return new.clamp(0, 1) if clamp else new
+
+    return step
+
+
+def _step_on_unrolled(x, loss_fn, eta, shift):
+    rolled = torch.roll(x.detach(), shift, dims=(2, 3)).requires_grad_(True)
+    (g,) = torch.autograd.grad(loss_fn(rolled), rolled)
+    return (x + eta * g / g.abs().mean()).clamp(0, 1)
+
+
+def _step_in_place(x, loss_fn, eta, shift):
+    new = lesson07.dream_step(x, loss_fn, eta, shift)
+    x.copy_(new)
+    return new
+
+
 WRONG_ANSWERS = {
+    "dream_step": [
+        (_step(sign=-1.0), "stepped *down* the gradient"),
+        (_step(norm="none"), "did not normalise"),
+        (_step(norm="max"), "largest |g|"),
+        (_step(norm="l2"), "L2 norm"),
+        (_step(back=0), "still rolled"),
+        (_step_on_unrolled, "lands on the wrong pixel"),
+        (_step(back=1), "again instead of back"),
+        (_step(clamp=False), "did not clamp"),
+        (_step(graph=True), "tied to the autograd graph"),
+        (_step_in_place, "in place"),
+        (lambda x, f, eta, s: lesson07.dream_step(x, f, eta, s)[0], "returned shape"),
+        (lambda x, f, eta, s: lesson07.dream_step(x, f, eta, s).tolist(), "returned list"),
+        (lambda x, f, eta, s: lesson07.dream_step(x, f, 2 * eta, s), "differs from the expected"),
+    ],
     "channel_objective": [
         (lambda a, c: a.mean(dim=(1, 2, 3)), "whole layer's mean"),
         (lambda a, c: a[:, c].sum(dim=(1, 2)), "summed over"),
@@ -173,7 +217,46 @@ def test_balanced_weights_equalise_the_pull_and_keep_their_ratio_under_scaling()
     assert nst.check.balanced_weights(scaled).ok  # only the ratios matter
 
 
+def test_dream_step_matches_nstlib_deepdream_and_accepts_other_spellings() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 16, 16)
+    net = torch.nn.Conv2d(3, 4, 3, padding=1).requires_grad_(False)
+    loss_fn = lambda img: net(img).relu().mean()  # noqa: E731
+    assert_near(
+        lesson07.dream_step(x, loss_fn, 0.05, (3, -2)), nst.check.dream_step.reference(x, loss_fn, 0.05, (3, -2))
+    )
+
+    def gradient_rolled_back(x, loss_fn, eta, shift):  # roll the gradient back and step the unrolled x: the same step
+        rolled = torch.roll(x, shift, dims=(2, 3)).requires_grad_(True)
+        (g,) = torch.autograd.grad(loss_fn(rolled), rolled)
+        g = torch.roll(g, (-shift[0], -shift[1]), dims=(2, 3))
+        with torch.no_grad():
+            return (x + eta * g / (g.abs().mean() + 1e-6)).clamp(0, 1)
+
+    assert nst.check.dream_step(gradient_rolled_back).ok
+    assert nst.check.dream_step(nst.check.dream_step.reference).ok
+
+
+def test_dream_step_works_is_a_silent_yes_or_no(capsys: pytest.CaptureFixture) -> None:
+    works = nst.check.dream_step.works
+
+    def stub(x, loss_fn, step_size, shift):
+        raise NotImplementedError  # your code here
+
+    assert works(lesson07.dream_step) is True
+    assert works(stub) is False and works(None) is False
+    assert works(_step(sign=-1.0)) is False and works(lambda *a: 1 / 0) is False
+    assert capsys.readouterr().out == ""
+
+
 def test_checkers_never_raise_on_garbage() -> None:
-    for name in ("channel_objective", "jittered_gradient", "max_octaves", "l2_step_rms", "balanced_weights"):
+    for name in (
+        "dream_step",
+        "channel_objective",
+        "jittered_gradient",
+        "max_octaves",
+        "l2_step_rms",
+        "balanced_weights",
+    ):
         result = getattr(nst.check, name)(lambda *args: object())
         assert not result.ok and "not answered yet" not in str(result), (name, str(result))

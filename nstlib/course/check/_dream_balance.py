@@ -1,4 +1,4 @@
-"""Checker for lesson 07 (DeepDream), exercise 5: weights that balance two layers' pull on the pixels.
+"""Checker for lesson 07 (DeepDream), exercise 6: weights that balance two layers' pull on the pixels.
 
 Oracle: the pull of each layer alone (mean |∂ mean(A_l) / ∂x| and ‖∂ mean(A_l) / ∂x‖₂) measured on a small seeded
 random VGG built here, on photo-like test images. The checker also recognises the usual wrong weights (the equal
@@ -18,7 +18,7 @@ from nstlib.course.check._core import CheckResult, call_safely, exercise, failed
 __all__ = ["balanced_weights"]
 
 
-# --- exercise 5: weights that balance two layers' pull ------------------------------------------------------
+# --- exercise 6: weights that balance two layers' pull ------------------------------------------------------
 
 
 def _pulls(net: torch.nn.Module, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -94,7 +94,7 @@ _BALANCE_CASES = [
 
 @exercise(
     lesson=7,
-    number=5,
+    number=6,
     title="weights that balance two layers",
     level="design an experiment",
     hint="the step divides the total gradient by its size, so a layer's share of the step is its share of the "

@@ -1,4 +1,4 @@
-"""Checkers for lesson 03 (content reconstruction): gradients of the content loss, inverting a layer, shifts.
+"""Checkers for lesson 03 (content reconstruction): the content loss by hand, its gradients, inverting a layer, shifts.
 
 Oracles: :func:`nstlib.content_loss` and autograd (the mean convention and ½ Σ (F − P)²,
 Gatys et al. 2016, eqs. 1–2), a known image behind the features of a small convolution, and what a 2-pixel shift
@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from nstlib.course.check._content_loss import content_loss_by_hand
 from nstlib.course.check._core import (
     CheckResult,
     call_safely,
@@ -27,7 +28,7 @@ from nstlib.course.check._core import (
 )
 from nstlib.loss.functional import content_loss
 
-__all__ = ["mean_gradient", "relu_gradient", "invert_layer", "shifted_photo", "free_pixels"]
+__all__ = ["content_loss_by_hand", "mean_gradient", "relu_gradient", "invert_layer", "shifted_photo", "free_pixels"]
 
 
 def _pairs(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -47,7 +48,7 @@ def _multiple_of(got: torch.Tensor, base: torch.Tensor) -> float | None:
 
 @exercise(
     lesson=3,
-    number=1,
+    number=2,
     title="the gradient of the mean convention",
     level="one line",
     hint="the mean is the sum of the N·H·W squares divided by their number; differentiate (F − P)² and "
@@ -108,7 +109,7 @@ def mean_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> C
 
 @exercise(
     lesson=3,
-    number=2,
+    number=3,
     title="the gradient through the ReLU",
     level="a few lines",
     hint="chain rule: ∂L/∂Z = ∂L/∂F · ∂F/∂Z with F = relu(Z). What is the ReLU's derivative where Z < 0, "
@@ -178,7 +179,7 @@ def _conv(out_channels: int, stride: int, g: torch.Generator) -> torch.nn.Conv2d
 
 @exercise(
     lesson=3,
-    number=3,
+    number=4,
     title="invert a layer",
     level="a function",
     hint="the loop of section 3 with any layer in place of vgg: start from noise, make the pixels a leaf "
@@ -274,7 +275,7 @@ def _shift_network() -> torch.nn.Module:
 
 
 def _shift_distances(photo: torch.Tensor, net: Callable[[torch.Tensor], dict]) -> dict[str, float]:
-    """‖F(photo moved 2 px to the right) − F(photo)‖ / ‖F(photo)‖ at relu1_2 and relu5_2 (exercise 4's measurement)."""
+    """‖F(photo moved 2 px to the right) − F(photo)‖ / ‖F(photo)‖ at relu1_2 and relu5_2 (exercise 5's measurement)."""
     photo = photo.detach().to(_device_of(net))
     with torch.no_grad():
         moved, still = net(torch.roll(photo, 2, dims=3)), net(photo)
@@ -283,7 +284,7 @@ def _shift_distances(photo: torch.Tensor, net: Callable[[torch.Tensor], dict]) -
 
 @exercise(
     lesson=3,
-    number=4,
+    number=5,
     title="a photo moved by two pixels",
     level="predict and explain",
     hint="think of what one unit of each layer sees (its receptive field) and how many pixels one position "
@@ -342,7 +343,7 @@ def shifted_photo(
 free_pixels = open_exercise(
     "free_pixels",
     lesson=3,
-    number=5,
+    number=6,
     title="who fills the free pixels?",
     hint="two nst.reconstruct runs with init=astronaut (relu1_2 and relu5_2), the same steps and pooling as the "
     "lesson; measure each result's pixel error to the cat and to the astronaut, and look at both images.",

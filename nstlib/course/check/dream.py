@@ -1,4 +1,4 @@
-"""Checkers for lesson 07 (DeepDream): one channel's objective, a jitter that is undone, how many octaves fit,
+"""Checkers for lesson 07 (DeepDream): one DeepDream step by hand, one channel's objective, a jitter that is undone, how many octaves fit,
 the step under another normalisation, and weights that balance two layers' pull on the pixels.
 
 Oracles: autograd on a loss that depends on position (so a roll that is not undone shows), nstlib's tested
@@ -7,7 +7,8 @@ of each weighted layer re-measured on a small seeded random VGG. Each checker co
 mistakes (the whole layer instead of one channel, the gradient left in the rolled frame, int() instead of round(),
 forgetting the colour channels, balancing loss values instead of gradients …) and says which one it saw.
 
-Exercise 5's checker lives in :mod:`._dream_balance`; this module exports it with the others.
+Exercise 1's checker (the step) lives in :mod:`._dream_step` and exercise 6's in :mod:`._dream_balance`; this module
+exports them with the others.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import torch
 from nstlib.algorithms.dream import octave_sizes
 from nstlib.course.check._core import CheckResult, call_safely, exercise, failed, generator, mismatch, passed, same
 from nstlib.course.check._dream_balance import balanced_weights
+from nstlib.course.check._dream_step import dream_step
 
-__all__ = ["channel_objective", "jittered_gradient", "max_octaves", "l2_step_rms", "balanced_weights"]
+__all__ = ["dream_step", "channel_objective", "jittered_gradient", "max_octaves", "l2_step_rms", "balanced_weights"]
 
 
 @runtime_checkable
@@ -34,12 +36,12 @@ class _Number(Protocol):
     def __float__(self) -> float: ...
 
 
-# --- exercise 1: the objective that dreams one channel ----------------------------------------------------
+# --- exercise 2: the objective that dreams one channel ----------------------------------------------------
 
 
 @exercise(
     lesson=7,
-    number=1,
+    number=2,
     title="the objective that dreams one channel",
     level="one line",
     hint="index the channel dimension (dim 1) of the (B, C, H, W) activation, then average over the positions "
@@ -117,7 +119,7 @@ def channel_objective(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckR
     )
 
 
-# --- exercise 2: a jitter that must be undone ----------------------------------------------------------
+# --- exercise 3: a jitter that must be undone ----------------------------------------------------------
 
 
 def _position_loss(weight: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -133,7 +135,7 @@ def _grad_at(loss_fn: Callable, x: torch.Tensor) -> torch.Tensor:
 
 @exercise(
     lesson=7,
-    number=2,
+    number=3,
     title="a jitter that is undone",
     level="a few lines",
     hint="roll the image with torch.roll(image, shift, dims=(2, 3)), take the gradient of loss_fn there, and "
@@ -195,7 +197,7 @@ def jittered_gradient(fn: Callable[[Callable, torch.Tensor, tuple[int, int]], to
     )
 
 
-# --- exercise 3: how many octaves fit --------------------------------------------------------------------
+# --- exercise 4: how many octaves fit --------------------------------------------------------------------
 
 
 def _max_octaves(size: tuple[int, int], octave_scale: float, min_side: int) -> int:
@@ -227,7 +229,7 @@ _OCTAVE_CASES = [
 
 @exercise(
     lesson=7,
-    number=3,
+    number=4,
     title="how many octaves fit",
     level="a function",
     hint="try n = 1, 2, 3, … and look at the smallest octave of each pyramid, round(min(H, W) / s^(n−1)); stop "
@@ -299,7 +301,7 @@ def max_octaves(fn: Callable[[tuple[int, int], float, int], int]) -> CheckResult
     return failed(f"{where} you returned {value}, expected {want} (the smallest octave then is {smallest}).")
 
 
-# --- exercise 4: the step under another normalisation ------------------------------------------------------
+# --- exercise 5: the step under another normalisation ------------------------------------------------------
 
 
 _RMS_CASES = [(171, 256, 0.01), (512, 512, 0.02), (85, 128, 0.5), (43, 61, 1.0)]
@@ -313,7 +315,7 @@ def _simulated_rms(height: int, width: int, step: float) -> float:
 
 @exercise(
     lesson=7,
-    number=4,
+    number=5,
     title="the step under another normalisation",
     level="predict and explain",
     hint="after dividing by ‖g‖₂ the whole step Δx = η g/‖g‖₂ has length ‖Δx‖₂ = η, whatever g is. Share that "
