@@ -10,14 +10,25 @@ import torch.nn.functional as F
 from torch import nn
 
 
-# Exercise 1. Gatys' content term ½ Σ (F − P)² has one term per position of relu4_2 (M_c = H_c·W_c grows with
+# Exercise 1. Section 1's total loss in nstlib's mean conventions, the ones the lesson's loop and nst.stylize use:
+# α·mean (F − P)² + β·Σ_l w_l·mean (G_l − A_l)² with G_l = F Fᵀ/(N_l·M_l) per image, + γ·L_TV of the image itself
+# (not clamped: the loop clamps after each step). nstlib's pieces sum over the images of a batch.
+def total_loss_by_hand(F: torch.Tensor, P: torch.Tensor, S: dict, A: dict, w: dict, x: torch.Tensor,
+                       alpha: float, beta: float, gamma: float) -> torch.Tensor:
+    import nstlib as nst
+
+    style = sum(w[l] * nst.style_loss(nst.gram_matrix(S[l], normalize="chw"), A[l]) for l in S)
+    return alpha * nst.content_loss(F, P) + beta * style + gamma * nst.tv_loss(x, p=1)
+
+
+# Exercise 2. Gatys' content term ½ Σ (F − P)² has one term per position of relu4_2 (M_c = H_c·W_c grows with
 # the square of the side); E_l = 1/(4 N² M²) Σ (G − A)² is size-free. To keep α·L_content : β·L_style, α/β must
 # shrink by M_new/M_old = (new/old)².
 def gatys_ratio_at(ratio: float, old_side: int, new_side: int) -> float:
     return ratio * (old_side / new_side) ** 2
 
 
-# Exercise 2. A hook receives the module's output tensor itself; the in-place ReLU that follows a conv then
+# Exercise 3. A hook receives the module's output tensor itself; the in-place ReLU that follows a conv then
 # rectifies that very tensor. Keep a clone (still part of the graph), and remove the hooks whatever happens.
 def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Tensor) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
@@ -38,7 +49,7 @@ def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Ten
     return out
 
 
-# Exercise 3. L-BFGS (nstlib's: lr=1, max_iter=1) takes a first step lr·g/Σ|g| and then scales its steps by the
+# Exercise 4. L-BFGS (nstlib's: lr=1, max_iter=1) takes a first step lr·g/Σ|g| and then scales its steps by the
 # curvature s·y/y·y, which a constant factor cancels — for a power of two such as 4, bit for bit. Adam divides m̂ by
 # √v̂ + ε: the factor cancels between m̂ and √v̂ but not against ε, c·m̂/(c·√v̂ + ε) = m̂/(√v̂ + ε/c), so ×4 on the
 # loss is Adam with ε/4 — with a pixel's small gradients the steps change in their last digits: a different image,
@@ -47,7 +58,7 @@ def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Ten
 loss_scale = {"lbfgs": "same", "adam": "different", "gradient descent": "different", "history factor": 4}
 
 
-# Exercise 4. Two runs that differ only in the seed of their white noise: do they end in the same image?
+# Exercise 5. Two runs that differ only in the seed of their white noise: do they end in the same image?
 # Measured at the lesson's size the two final losses are within a few per cent of each other, the pixels differ
 # about as much as a styled image differs from its photo, and the 4×4 layout correlation is high: the loss has
 # many minima of (nearly) the same value, which differ where the loss does not look (where each stroke falls —

@@ -20,7 +20,85 @@ lesson05 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson05)
 
 
-# --- wrong answers to exercise 2 (features by hooks) ---
+# --- wrong answers to exercise 1 (the total loss by hand) ---
+
+
+def _gram(f):
+    b, n, h, w = f.shape
+    m = f.reshape(b, n, h * w)
+    return m @ m.transpose(1, 2) / (n * h * w)
+
+
+def _raw_gram(f):
+    b, n, h, w = f.shape
+    m = f.reshape(b, n, h * w)
+    return m @ m.transpose(1, 2)
+
+
+def _hw_gram(f):
+    return _raw_gram(f) / (f.shape[2] * f.shape[3])
+
+
+def _batch_gram(f):  # one Gram matrix of all the images' positions: mixes the images of a batch
+    b, n, h, w = f.shape
+    m = f.transpose(0, 1).reshape(n, b * h * w)
+    return (m @ m.T / (n * h * w))[None]
+
+
+def _content(F, P):
+    return ((F - P) ** 2).mean(dim=(1, 2, 3)).sum()
+
+
+def _style(S, A, w, gram=_gram, beta=1.0):
+    return sum(beta * w[l] * ((gram(S[l]) - A[l]) ** 2).mean(dim=(1, 2)).sum() for l in S)
+
+
+def _tv(x):
+    return nst.tv_loss(x, p=1)
+
+
+def _total(F, P, S, A, w, x, a, b, g):  # a right answer by hand, for the wrong ones below to change one thing
+    return a * _content(F, P) + b * _style(S, A, w) + g * _tv(x)
+
+
+def _half_sum_content(F, P, S, A, w, x, a, b, g):
+    return a * 0.5 * ((F - P) ** 2).sum() + b * _style(S, A, w) + g * _tv(x)
+
+
+def _summed_style(F, P, S, A, w, x, a, b, g):
+    return a * _content(F, P) + b * sum(w[l] * ((_gram(S[l]) - A[l]) ** 2).sum() for l in S) + g * _tv(x)
+
+
+def _gram_with(gram):
+    return lambda F, P, S, A, w, x, a, b, g: a * _content(F, P) + b * _style(S, A, w, gram) + g * _tv(x)
+
+
+def _beta_twice(F, P, S, A, w, x, a, b, g):
+    return a * _content(F, P) + b * _style(S, A, w, beta=b) + g * _tv(x)
+
+
+def _no_layer_weights(F, P, S, A, w, x, a, b, g):
+    return a * _content(F, P) + b * _style(S, A, {l: 1.0 for l in S}) + g * _tv(x)
+
+
+def _no_tv(F, P, S, A, w, x, a, b, g):
+    return a * _content(F, P) + b * _style(S, A, w)
+
+
+def _tv_with_alpha(F, P, S, A, w, x, a, b, g):
+    return a * _content(F, P) + b * _style(S, A, w) + a * _tv(x)
+
+
+def _clamped(F, P, S, A, w, x, a, b, g):
+    return _total(F, P, S, A, w, x.clamp(0, 1), a, b, g)
+
+
+def _batch_mean(F, P, S, A, w, x, a, b, g):
+    style = sum(w[l] * ((_gram(S[l]) - A[l]) ** 2).mean() for l in S)
+    return a * ((F - P) ** 2).mean() + b * style + g * _tv(x) / x.shape[0]
+
+
+# --- wrong answers to exercise 3 (features by hooks) ---
 
 
 def _hooks_without_copy(model, taps, image):
@@ -107,6 +185,22 @@ def _layout_to_photo(content, style, **options):
 
 
 WRONG_ANSWERS = {
+    "total_loss_by_hand": [
+        (_half_sum_content, "Gatys' ½ Σ (F − P)²"),
+        (_summed_style, "sums (G − A)²"),
+        (_gram_with(_raw_gram), "raw Gram matrices"),
+        (_gram_with(_hw_gram), "by M_l = H·W only"),
+        (_gram_with(_batch_gram), "one Gram matrix of the whole batch"),
+        (_beta_twice, "applies β twice"),
+        (_no_layer_weights, "ignores the layer weights"),
+        (_no_tv, "has no TV term"),
+        (_tv_with_alpha, "weights the TV term with α"),
+        (_clamped, "clamps the image inside the loss"),
+        (_batch_mean, "averages the images' losses"),
+        (lambda *args: _total(*args).item(), "Python float"),
+        (lambda *args: _total(*args).detach(), "detached"),
+        (lambda F, P, S, A, w, x, a, b, g: a * ((F - P) ** 2).mean(dim=(1, 2, 3)) + b * _style(S, A, w), "one number"),
+    ],
     "gatys_ratio_at": [
         (lambda ratio, old, new: ratio, "you kept the ratio"),
         (lambda ratio, old, new: ratio * old / new, "the factor is squared"),
@@ -156,6 +250,34 @@ WRONG_ANSWERS = {
         (lambda content, style, **options: (1.0, 2.0), "return a dict"),
     ],
 }
+
+
+def test_total_loss_by_hand_accepts_other_right_spellings() -> None:
+    assert nst.check.total_loss_by_hand(_total).ok
+    assert nst.check.total_loss_by_hand(lesson05.total_loss_by_hand).ok
+
+
+def test_total_loss_by_hand_model_answer_is_the_lessons_objective() -> None:
+    """On VGG-shaped features the model answer equals nst.stylize's pieces, term by term."""
+    g = torch.Generator().manual_seed(0)
+    F_, P = torch.randn(1, 8, 4, 4, generator=g), torch.randn(1, 8, 4, 4, generator=g)
+    S = {"relu1_1": torch.rand(1, 4, 8, 8, generator=g), "relu2_1": torch.rand(1, 8, 4, 4, generator=g)}
+    A = {l: nst.gram_matrix(torch.rand(f.shape, generator=g), normalize="chw") for l, f in S.items()}
+    w, x = {"relu1_1": 0.25, "relu2_1": 0.75}, torch.rand(1, 3, 16, 16, generator=g)
+    got = lesson05.total_loss_by_hand(F_, P, S, A, w, x, 5.0, 2500.0, 10.0)
+    assert_near(got, _total(F_, P, S, A, w, x, 5.0, 2500.0, 10.0), rtol=1e-6)
+
+
+def test_total_loss_by_hand_works_is_a_silent_yes_or_no(capsys) -> None:
+    works = nst.check.total_loss_by_hand.works
+
+    def stub(F, P, S, A, w, x, alpha, beta, gamma):
+        raise NotImplementedError  # your code here
+
+    assert works(lesson05.total_loss_by_hand) is True
+    assert works(stub) is False and works(None) is False and works(...) is False
+    assert works(_no_tv) is False and works(lambda *args: 1 / 0) is False
+    assert capsys.readouterr().out == ""
 
 
 def test_gatys_ratio_at_model_answer_on_the_lessons_numbers() -> None:
