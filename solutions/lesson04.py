@@ -7,13 +7,25 @@ from __future__ import annotations
 import torch
 
 
-# Exercise 1. b, i and j stay in the result; the positions h, w are summed away. Never flatten the batch into the
+# Exercise 1. Gatys et al. 2016, eq. 4: E_l = Σ_ij (G_ij − A_ij)² / (4 N² M²), G = F Fᵀ the raw Gram matrix of each
+# image (reshape to (B, N, M): never (N, B·M), which mixes the images of a batch) and A the painting's raw one
+# (1, N, N), compared with every image. .sum() adds every image's E_l; the result stays a 0-d tensor built from F, so
+# that autograd gives eq. 6's gradient, (G − A) F / (N² M²).
+def style_loss_by_hand(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    b, n, h, w = F.shape
+    m = h * w
+    flat = F.reshape(b, n, m)  # (B, N, M)
+    G = flat @ flat.transpose(1, 2)  # (B, N, N), one Gram matrix per image
+    return ((G - A) ** 2).sum() / (4 * n**2 * m**2)
+
+
+# Exercise 2. b, i and j stay in the result; the positions h, w are summed away. Never flatten the batch into the
 # channels (the PyTorch tutorial's gram does): that multiplies channels of different images with each other.
 def batch_gram(features: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bihw,bjhw->bij", features, features)  # (B, N, H, W) -> (B, N, N)
 
 
-# Exercise 2. ‖FFᵀ − SSᵀ‖²_F = tr((FFᵀ − SSᵀ)²) = tr(FFᵀFFᵀ) − 2 tr(FFᵀSSᵀ) + tr(SSᵀSSᵀ), and moving the
+# Exercise 3. ‖FFᵀ − SSᵀ‖²_F = tr((FFᵀ − SSᵀ)²) = tr(FFᵀFFᵀ) − 2 tr(FFᵀSSᵀ) + tr(SSᵀSSᵀ), and moving the
 # first factor to the end of each trace (tr(AB) = tr(BA)) gives ‖FᵀF‖²_F − 2‖FᵀS‖²_F + ‖SᵀS‖²_F: M×M matrices only.
 def loss_without_gram(F: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
     _, n, h, w = F.shape
@@ -26,7 +38,7 @@ def loss_without_gram(F: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
     return (fro2(f.T @ f) - 2 * fro2(f.T @ s) + fro2(s.T @ s)) / (4 * n**2 * m**2)
 
 
-# Exercise 3. Mix the positions with an orthogonal M×M matrix Q: (F Q)(F Q)ᵀ = F Q Qᵀ Fᵀ = F Fᵀ. A random Q is
+# Exercise 4. Mix the positions with an orthogonal M×M matrix Q: (F Q)(F Q)ᵀ = F Q Qᵀ Fᵀ = F Fᵀ. A random Q is
 # almost surely not a permutation, so every new column is a mixture of all the old ones.
 def same_gram(F: torch.Tensor) -> torch.Tensor:
     q, _ = torch.linalg.qr(torch.randn(F.shape[1], F.shape[1], generator=torch.Generator().manual_seed(0),
@@ -34,7 +46,7 @@ def same_gram(F: torch.Tensor) -> torch.Tensor:
     return F @ q
 
 
-# Exercise 4. Both. Rolled: the same activations at other positions (the Gram matrix sums over positions; only the
+# Exercise 5. Both. Rolled: the same activations at other positions (the Gram matrix sums over positions; only the
 # seams and the zero-padded borders differ). Flipped: each filter sees the mirror image of the painting, which is not
 # the same in principle, but the painting holds about as many strokes and edges of each orientation as of their
 # mirror images, so the statistics barely change. Measured in the lesson (at relu1_1 … relu3_1, beside the cat's E_l):
@@ -47,7 +59,7 @@ def same_gram(F: torch.Tensor) -> torch.Tensor:
 rolled_or_flipped = "both"
 
 
-# Exercise 5. The measurement, then the design, run on the lesson's network:
+# Exercise 6. The measurement, then the design, run on the lesson's network:
 #   for layer in LAYERS:
 #       sizes = [s for s in (16, 32, 48, 64, 96, 128) if s <= W // 2]
 #       print(layer, crop_experiment(vgg, style.to(device), styles["waves"].to(device), layer, sizes))

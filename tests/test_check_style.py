@@ -18,7 +18,79 @@ lesson04 = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lesson04)
 
 
-# ---- exercise 1: batch_gram
+# ---- exercise 1: style_loss_by_hand
+def _raw_gram(F):
+    b, n, h, w = F.shape
+    flat = F.reshape(b, n, h * w)
+    return flat @ flat.transpose(1, 2)
+
+
+def _nm(F):
+    return F.shape[1], F.shape[2] * F.shape[3]
+
+
+def _el(F, A, divisor=None):
+    """Σ (G − A)² / divisor (default 4·N²·M², the right E_l)."""
+    n, m = _nm(F)
+    return ((_raw_gram(F) - A) ** 2).sum() / (4 * n**2 * m**2 if divisor is None else divisor)
+
+
+def _first_image(F, A):  # sections 2 and 3 took features[0]
+    n, m = _nm(F)
+    f = F[0].reshape(n, m)
+    return ((f @ f.T - A[0]) ** 2).sum() / (4 * n**2 * m**2)
+
+
+def _batch_mixed(F, A):  # one Gram matrix of all the images' positions: an (N, B·M) reshape
+    n, m = _nm(F)
+    f = F.transpose(0, 1).reshape(n, -1)
+    return ((f @ f.T - A) ** 2).sum() / (4 * n**2 * m**2)
+
+
+def _batch_reshaped(F, A):  # the same, with a plain reshape (which even mixes channels) and M = B·H·W
+    n = F.shape[1]
+    f = F.reshape(n, -1)
+    return ((f @ f.T - A) ** 2).sum() / (4 * n**2 * f.shape[1] ** 2)
+
+
+def _loss_tutorial(F, A):  # the PyTorch tutorial's (B·N, M): one (B·N)×(B·N) matrix, which A cannot be subtracted from
+    b, n, h, w = F.shape
+    f = F.reshape(b * n, h * w)
+    return ((f @ f.T - A) ** 2).sum() / (4 * n**2 * (h * w) ** 2)
+
+
+def _loss_ftf(F, A):
+    b, n, h, w = F.shape
+    flat = F.reshape(b, n, h * w)
+    return ((flat.transpose(1, 2) @ flat - A) ** 2).sum() / (4 * n**2 * (h * w) ** 2)
+
+
+def _gatys_normalised_g(F, A):  # nstlib's route, with A left raw
+    return nst.style_loss(nst.gram_matrix(F, normalize="gatys"), A, reduction="gatys")
+
+
+def _chw_normalised_g(F, A):
+    n, m = _nm(F)
+    return ((nst.gram_matrix(F, normalize="chw") - A) ** 2).sum() / (4 * n**2 * m**2)
+
+
+def _mean_convention(F, A):
+    n, m = _nm(F)
+    return nst.style_loss(nst.gram_matrix(F, normalize="chw"), A / (n * m))
+
+
+def _half_detached(F, A):  # the right value, but autograd sees only one of the two F's in F Fᵀ
+    b, n, h, w = F.shape
+    flat = F.reshape(b, n, h * w)
+    return ((flat @ flat.detach().transpose(1, 2) - A) ** 2).sum() / (4 * n**2 * (h * w) ** 2)
+
+
+def _no_grad_e(F, A):
+    with torch.no_grad():
+        return _el(F, A)
+
+
+# ---- exercise 2: batch_gram
 def _ftf(features):
     b, n, h, w = features.shape
     flat = features.reshape(b, n, h * w)
@@ -31,7 +103,7 @@ def _tutorial(features):
     return flat @ flat.T
 
 
-# ---- exercise 2: loss_without_gram
+# ---- exercise 3: loss_without_gram
 def _sides(F, S):
     _, n, h, w = F.shape
     f, s = F[0].reshape(n, h * w), S[0].reshape(n, h * w)
@@ -58,7 +130,7 @@ def _via_gram(F, S):  # the right value, the N×N way
     return torch.linalg.matrix_norm(nst.gram_matrix(F)[0] - nst.gram_matrix(S)[0]) ** 2 / (4 * n**2 * m**2)
 
 
-# ---- exercise 3: same_gram
+# ---- exercise 4: same_gram
 def _rows_mixed(F):
     q, _ = torch.linalg.qr(torch.randn(F.shape[0], F.shape[0], generator=torch.Generator().manual_seed(0)))
     return q @ F
@@ -72,7 +144,7 @@ def _shuffled(F):
     return -F[:, torch.randperm(F.shape[1], generator=torch.Generator().manual_seed(0))]
 
 
-# ---- exercise 5: crop_experiment
+# ---- exercise 6: crop_experiment
 def _e(f, s):
     return nst.style_loss(nst.gram_matrix(f, "gatys"), nst.gram_matrix(s, "gatys"), reduction="gatys")
 
@@ -112,6 +184,41 @@ def _below(net, image, other, layer, sizes):  # b under a instead of beside it: 
 
 
 WRONG_ANSWERS = {
+    "style_loss_by_hand": [
+        (lambda F, A: _el(F, A, _nm(F)[0] ** 2 * _nm(F)[1] ** 2), "the ¼ is missing"),
+        (lambda F, A: _el(F, A, 2 * _nm(F)[0] ** 2 * _nm(F)[1] ** 2), "the factor is ¼, not ½"),
+        (lambda F, A: _el(F, A, 4 * _nm(F)[0] ** 2 * _nm(F)[1]), "square M too"),
+        (lambda F, A: _el(F, A, 4 * _nm(F)[0] * _nm(F)[1] ** 2), "square N too"),
+        (lambda F, A: _el(F, A, 4 * _nm(F)[0] * _nm(F)[1]), "N·M once instead of squared"),
+        (lambda F, A: _el(F, A, 4 * _nm(F)[1] ** 2), "the N² is missing"),
+        (lambda F, A: _el(F, A, 4 * _nm(F)[0] ** 2), "the M² is missing"),
+        (lambda F, A: _el(F, A, 1), "Σ (G − A)² itself"),
+        (lambda F, A: _el(F, A, 4), "divide by N²·M² too"),
+        (
+            lambda F, A: ((_raw_gram(F) - A) ** 2).mean() / (4 * _nm(F)[0] ** 2 * _nm(F)[1] ** 2),
+            "the *mean* of (G − A)²",
+        ),
+        (_mean_convention, "C·H·W-mean convention"),
+        (_gatys_normalised_g, "compares G/(2·N·M) with the raw target A"),
+        (_chw_normalised_g, "compares G/(N·M) with the raw target A"),
+        (_first_image, "first image only"),
+        (lambda F, A: _el(F, A) / F.shape[0], "averages the images' E_l"),
+        (_batch_mixed, "one Gram matrix of the whole batch"),
+        (_batch_reshaped, "one Gram matrix of the whole batch"),
+        (lambda F, A: _el(F, A) / F.shape[0] ** 2, "of *one* image, not of the whole batch"),
+        (_loss_tutorial, "keep the images of the batch apart"),
+        (_loss_ftf, "not FᵀF"),
+        (lambda F, A: ((_raw_gram(F) - A) ** 2).sum(dim=(1, 2)) / (4 * _nm(F)[0] ** 2 * _nm(F)[1] ** 2), "shape (1,)"),
+        (lambda F, A: (_raw_gram(F) - A) ** 2, "a loss is one number"),
+        (lambda F, A: _el(F, A).item(), "Python float"),
+        (lambda F, A: float(_el(F, A).detach()), "Python float"),
+        (lambda F, A: _el(F, A).detach(), "detached from F"),
+        (_no_grad_e, "detached from F"),
+        (lambda F, A: torch.tensor(_el(F, A).item()), "detached from F"),
+        (lambda F, A: _el(F.detach(), A) + 0 * F.sum(), "zero everywhere"),
+        (_half_detached, "one of the two factors of G = F Fᵀ is detached"),
+        (lambda F, A: _el(F, A) + 1, "expected E_l"),
+    ],
     "batch_gram": [
         (_ftf, "FᵀF"),
         (_tutorial, "flattened together"),
@@ -158,6 +265,57 @@ def test_model_answers_pass() -> None:
         assert result.ok, (name, str(result))
 
 
+def test_style_loss_by_hand_accepts_other_right_spellings() -> None:
+    for spelling in (
+        lesson04.style_loss_by_hand,
+        lambda F, A: _el(F, A),
+        lambda F, A: ((A - torch.einsum("bihw,bjhw->bij", F, F)) ** 2).sum() / (4 * _nm(F)[0] ** 2 * _nm(F)[1] ** 2),
+        lambda F, A: torch.linalg.matrix_norm(nst.gram_matrix(F) - A).square().sum() / (2 * _nm(F)[0] * _nm(F)[1]) ** 2,
+        lambda F, A: nst.style_loss(
+            nst.gram_matrix(F, normalize="gatys"), A / (2 * _nm(F)[0] * _nm(F)[1]), reduction="gatys"
+        ),
+        lambda F, A: 0.25 * (nst.gram_matrix(F) - A).pow(2).flatten().sum() / _nm(F)[0] ** 2 / _nm(F)[1] ** 2,
+    ):
+        result = nst.check.style_loss_by_hand(spelling)
+        assert result.ok, str(result)
+
+
+def test_style_loss_by_hand_model_answer_is_nstlibs_e_l() -> None:
+    g = torch.Generator().manual_seed(1)
+    F, S = torch.rand(2, 7, 3, 5, generator=g, requires_grad=True), torch.rand(1, 7, 3, 5, generator=g)
+    want = nst.style_loss(nst.gram_matrix(F, "gatys"), nst.gram_matrix(S, "gatys"), reduction="gatys")
+    got = lesson04.style_loss_by_hand(F, nst.gram_matrix(S))
+    assert got.dim() == 0
+    assert_near(got, want, rtol=1e-5)
+    (grad_got,) = torch.autograd.grad(got, F)
+    (grad_want,) = torch.autograd.grad(want, F)
+    assert torch.allclose(grad_got, grad_want, rtol=1e-4, atol=1e-7)
+    one = sum(lesson04.style_loss_by_hand(F[i : i + 1], nst.gram_matrix(S)) for i in range(2))
+    assert_near(got, one, rtol=1e-5)  # a batch's E_l is the sum of its images'
+
+
+def test_style_loss_by_hand_works_is_a_silent_yes_or_no(capsys: pytest.CaptureFixture) -> None:
+    works = nst.check.style_loss_by_hand.works
+
+    def stub(F, A):
+        raise NotImplementedError  # your code here
+
+    assert works(lesson04.style_loss_by_hand) is True
+    assert works(stub) is False and works(None) is False and works(...) is False
+    assert works(_first_image) is False and works(_mean_convention) is False
+    assert works(lambda F, A: 1 / 0) is False
+    assert capsys.readouterr().out == ""
+
+
+def test_style_loss_by_hand_stub_is_not_yet_with_the_hint() -> None:
+    def stub(F, A):
+        raise NotImplementedError  # your code here
+
+    for answer in (stub, ..., None):
+        result = nst.check.style_loss_by_hand(answer)
+        assert not result.ok and "not answered yet" in str(result) and "flat.transpose(1, 2)" in str(result)
+
+
 def test_batch_gram_accepts_the_library_and_bmm() -> None:
     assert nst.check.batch_gram(nst.gram_matrix).ok
 
@@ -197,14 +355,16 @@ def test_same_gram_accepts_a_cholesky_factor() -> None:
     assert result.ok and "Cholesky" in str(result)
 
 
-@pytest.mark.parametrize("checker", ["batch_gram", "loss_without_gram", "same_gram", "crop_experiment"])
+@pytest.mark.parametrize(
+    "checker", ["style_loss_by_hand", "batch_gram", "loss_without_gram", "same_gram", "crop_experiment"]
+)
 def test_checkers_never_raise_on_garbage(checker) -> None:
     for garbage in (lambda *a: "nonsense", lambda *a: torch.zeros(2), lambda *a: 1 / 0, lambda *a: {1: "x"}):
         result = getattr(nst.check, checker)(garbage)
         assert not result.ok and "not answered yet" not in str(result)
 
 
-# ---- exercise 4: rolled_or_flipped measures the copies instead of knowing the answer
+# ---- exercise 5: rolled_or_flipped measures the copies instead of knowing the answer
 def _sawtooth(height: int = 48, width: int = 48, period: int = 8) -> torch.Tensor:
     """Slow ramps up, sudden drops: its mirror image has slow ramps down and sudden rises."""
     row = (torch.arange(width) % period).float() / period

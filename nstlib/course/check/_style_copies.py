@@ -1,4 +1,4 @@
-"""Lesson 04, exercise 4: a rolled and a flipped copy of the painting — which keeps E_l close to zero?
+"""Lesson 04, exercise 5: a rolled and a flipped copy of the painting — which keeps E_l close to zero?
 
 Measured, not assumed: each copy's E_l against the painting at relu1_1 … relu3_1, relative to another
 image's, on the learner's own images and network when the lesson passes them (a small random VGG-16 and
@@ -31,7 +31,7 @@ def texture(h: int, w: int, blur: int, tint: tuple[float, float, float], g: torc
     return ((x - x.mean()) / x.std() * 0.15 + torch.tensor(tint).view(1, 3, 1, 1)).clamp(0, 1)
 
 
-# ---------------------------------------------------------------------------------------------------- exercise 4
+# ---------------------------------------------------------------------------------------------------- exercise 5
 _ROLL = (
     "the rolled copy is the painting with every position moved; G sums over positions, so only the seams (where "
     "the wrapped edges meet) and the borders change it"
@@ -77,7 +77,7 @@ def _copy_network() -> torch.nn.Module:
 
 
 def _copy_ratios(style: torch.Tensor, other: torch.Tensor, net: Callable[[torch.Tensor], dict]) -> dict[str, list]:
-    """Exercise 4's measurement: E_l(copy, style) / E_l(other, style) at relu1_1, relu2_1, relu3_1, for the style
+    """Exercise 5's measurement: E_l(copy, style) / E_l(other, style) at relu1_1, relu2_1, relu3_1, for the style
     rolled by a third of its height and width and for its mirror image."""
     device = _device_of(net)
     style, other = style.detach().to(device), other.detach().to(device)
@@ -94,7 +94,7 @@ def _copy_ratios(style: torch.Tensor, other: torch.Tensor, net: Callable[[torch.
 
 @exercise(
     lesson=4,
-    number=4,
+    number=5,
     title="rolled or flipped?",
     level="predict and explain",
     hint="for each copy ask: which activations does every channel produce, and does the Gram matrix care where "

@@ -7,6 +7,9 @@ networks for the crop experiment and for the rolled and flipped copies (measured
 network when the lesson passes them).
 Wrong answers are compared with the usual mistakes (FᵀF, images of a batch mixed, a normalised Gram, a missing
 ¼ or 2, channels mixed instead of positions …) so that the feedback can say which one was made.
+
+Exercise 1's checker (the style loss E_l by hand) lives in :mod:`._style_loss` and exercise 5's (rolled or flipped)
+in :mod:`._style_copies`; this module exports them with the others.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from torch.overrides import TorchFunctionMode
 
 from nstlib.course.check._core import CheckResult, call_safely, close, exercise, failed, generator, passed, same
 from nstlib.course.check._style_copies import gram_oracle, rolled_or_flipped, texture
+from nstlib.course.check._style_loss import style_loss_by_hand
 
-__all__ = ["batch_gram", "loss_without_gram", "same_gram", "rolled_or_flipped", "crop_experiment"]
+__all__ = ["style_loss_by_hand", "batch_gram", "loss_without_gram", "same_gram", "rolled_or_flipped", "crop_experiment"]
 
 
 def _el(gen: torch.Tensor, sty: torch.Tensor) -> torch.Tensor:
@@ -29,7 +33,7 @@ def _el(gen: torch.Tensor, sty: torch.Tensor) -> torch.Tensor:
     return (gram_oracle(gen)[0] - gram_oracle(sty)[0]).square().sum() / (4.0 * n**2 * m**2)
 
 
-# ---------------------------------------------------------------------------------------------------- exercise 1
+# ---------------------------------------------------------------------------------------------------- exercise 2
 def _gram_cases() -> list[torch.Tensor]:
     g = generator(4)
     return [
@@ -42,7 +46,7 @@ def _gram_cases() -> list[torch.Tensor]:
 
 @exercise(
     lesson=4,
-    number=1,
+    number=2,
     title="Gram matrices of a batch, images kept apart",
     level="one line",
     hint="name the indices: features[b, i, h, w] times features[b, j, h, w], summed over h and w but not over "
@@ -107,7 +111,7 @@ def batch_gram(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     )
 
 
-# ---------------------------------------------------------------------------------------------------- exercise 2
+# ---------------------------------------------------------------------------------------------------- exercise 3
 class _Shapes(TorchFunctionMode):
     """Records whether any torch call inside produced a tensor whose last two dimensions are (n, n)."""
 
@@ -150,7 +154,7 @@ def _position_mistakes(gen: torch.Tensor, sty: torch.Tensor) -> list[tuple[str, 
 
 @exercise(
     lesson=4,
-    number=2,
+    number=3,
     title="E_l without the N×N Gram matrices",
     level="a few lines",
     hint="write ‖X‖²_F = tr(XᵀX) for X = FFᵀ − SSᵀ, multiply out, and move factors around the trace with "
@@ -204,7 +208,7 @@ def loss_without_gram(fn: Callable[[torch.Tensor, torch.Tensor], object]) -> Che
     )
 
 
-# ---------------------------------------------------------------------------------------------------- exercise 3
+# ---------------------------------------------------------------------------------------------------- exercise 4
 def _rearranged(got: torch.Tensor, f: torch.Tensor) -> bool:
     """True when the columns of got are F's columns in some order, each possibly negated."""
     if got.shape != f.shape:
@@ -216,7 +220,7 @@ def _rearranged(got: torch.Tensor, f: torch.Tensor) -> bool:
 
 @exercise(
     lesson=4,
-    number=3,
+    number=4,
     title="other features, the same Gram matrix",
     level="a function",
     hint="a shuffle of the columns is F P with P a permutation matrix, and F P Pᵀ Fᵀ = F Fᵀ because P Pᵀ = I. "
@@ -288,7 +292,7 @@ def same_gram(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     )
 
 
-# ---------------------------------------------------------------------------------------------------- exercise 5
+# ---------------------------------------------------------------------------------------------------- exercise 6
 @functools.lru_cache(maxsize=1)
 def _tiny_network(layer: str):
     from nstlib.net.vgg import VGGFeatures
@@ -298,7 +302,7 @@ def _tiny_network(layer: str):
 
 @exercise(
     lesson=4,
-    number=5,
+    number=6,
     title="how large must a style image be?",
     level="design an experiment",
     hint="for each s: a = image[..., :s, :s], b = image[..., :s, s:2*s], c = other[..., :s, :s]; features "
