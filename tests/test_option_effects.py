@@ -15,6 +15,7 @@ import nstlib as nst
 from nstlib.algorithms import request
 from nstlib.loss import objective as loss_objective
 from nstlib.loss import stats
+from nstlib.net import frozen
 from nstlib.optim import schedule
 
 CPU = dict(device="cpu", progress=False)
@@ -290,10 +291,7 @@ def test_style_stat_reaches_the_style_term(content, style, stat) -> None:
 # -- precision, layout, compile, memory guard -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("precision,dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
-def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(
-    content, style, monkeypatch, precision, dtype
-) -> None:
+def test_fp16_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(content, style, monkeypatch) -> None:
     """Oracle: what reaches gram_matrix and content_loss, and whether autocast is on at that moment."""
     seen: dict[str, list] = {"gram": [], "content": [], "network": []}
     real_gram, real_content = stats.gram_matrix, loss_objective.content_loss
@@ -315,21 +313,56 @@ def test_autocast_runs_the_network_low_but_gram_and_losses_in_fp32(
     monkeypatch.setattr(stats, "gram_matrix", gram_spy)
     monkeypatch.setattr(loss_objective, "content_loss", content_spy)
     monkeypatch.setattr(request, "VGGFeatures", Recording)
-    result = nst.stylize(
-        content,
-        style,
-        steps=2,
-        weights="random",
-        precision=precision,
-        init="noise",
-        style_layers=("relu1_1", "relu2_1"),
-        content_layers=("relu2_1",),
-        **CPU,
-    )
-    assert result.settings["precision"] == precision
-    assert {dtype} in seen["network"]  # autocast reached the network
+    options = dict(weights="random", init="noise", style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",))
+    result = nst.stylize(content, style, steps=2, precision="fp16", **options, **CPU)
+    assert result.settings["precision"] == "fp16"
+    assert {torch.float16} in seen["network"]  # autocast reached the network
     assert seen["gram"] and all(d == torch.float32 and not on for d, on in seen["gram"])
     assert seen["content"] and all(a == b == torch.float32 and not on for a, b, on in seen["content"])
+
+
+def test_bf16_on_a_cpu_runs_a_bf16_copy_of_the_network_and_the_losses_in_fp32(content, style, monkeypatch) -> None:
+    """precision="bf16" on a CPU: no autocast; the objective's network is LowPrecisionFeatures, whose bf16
+    features reach the Gram matrices' matmul as they are; the Gram matrices and content losses are float32."""
+    seen: dict[str, list] = {"gram": [], "content": [], "low": [], "network": []}
+    real_gram, real_content = stats.gram_matrix, loss_objective.content_loss
+    real_call = frozen.LowPrecisionFeatures.__call__
+
+    def gram_spy(features, normalize=None):
+        out = real_gram(features, normalize)
+        seen["gram"].append((features.dtype, torch.is_autocast_enabled("cpu")))
+        return out
+
+    def content_spy(a, b, **kw):
+        seen["content"].append((a.dtype, b.dtype))
+        return real_content(a, b, **kw)
+
+    def low_spy(self, image):
+        out = real_call(self, image)
+        seen["low"].append({f.dtype for f in out.values()})
+        return out
+
+    class Recording(nst.VGGFeatures):
+        def forward(self, image):
+            seen["network"].append(torch.is_grad_enabled())
+            return super().forward(image)
+
+    monkeypatch.setattr(stats, "gram_matrix", gram_spy)
+    monkeypatch.setattr(loss_objective, "content_loss", content_spy)
+    monkeypatch.setattr(frozen.LowPrecisionFeatures, "__call__", low_spy)
+    monkeypatch.setattr(request, "VGGFeatures", Recording)
+    options = dict(weights="random", init="noise", style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",))
+    result = nst.stylize(content, style, steps=2, precision="bf16", **options, **CPU)
+    assert result.settings["precision"] == "bf16"
+    assert seen["low"] and all(d == {torch.bfloat16} for d in seen["low"])
+    assert not any(seen["network"])  # the float32 network only made the targets, without gradients
+    steps = [d for d, _ in seen["gram"] if d == torch.bfloat16]
+    assert steps and all(not on for _, on in seen["gram"])
+    assert seen["content"] and all(a == b == torch.float32 for a, b in seen["content"])
+    # and the same run under fp32 never builds the bf16 copy
+    seen["low"].clear()
+    nst.stylize(content, style, steps=2, precision="fp32", **options, **CPU)
+    assert seen["low"] == []
 
 
 @pytest.mark.parametrize("channels_last", [True, False])

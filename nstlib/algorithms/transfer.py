@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import torch
 
@@ -30,7 +30,9 @@ from nstlib.algorithms.request import Execution, Goal, Request, prepare_request
 from nstlib.images import resize_image
 from nstlib.loss.objective import Targets, stage_objective
 from nstlib.loss.stats import StyleStat
+from nstlib.net.frozen import LowPrecisionFeatures
 from nstlib.net.layers import Layers, layer_weights
+from nstlib.net.vgg import VGGFeatures
 from nstlib.optim.loop import Progress, TransferResult
 from nstlib.optim.schedule import (
     Speed,
@@ -131,11 +133,14 @@ def stylize(
             history) per variant. With ``optimizer="adam"`` they are optimised as one batch (Adam is
             per-pixel, so this is exactly the separate runs, only faster); with L-BFGS they run one
             after another sharing the network and targets (L-BFGS's curvature estimate would mix them).
-        precision: ``"auto"`` (default): bf16 autocast for the coarse stages where bf16 is native
-            (:func:`native_bf16`: CUDA, CPUs with avx512_bf16 or AMX), fp32 for the final stage and
-            everywhere else; or ``"fp32"``, ``"bf16"``, ``"fp16"`` for every stage. Gram matrices and losses
-            stay in float32 (fp16 Gram sums overflow), fp16 uses loss scaling. ``result.settings``
-            has ``"precision"`` ("fp32", "bf16", or "bf16+fp32") and ``"precisions"`` per stage.
+        precision: ``"auto"`` (default): bf16 for every stage of the coarse-to-fine schedule where bf16
+            is native (:func:`native_bf16`: CUDA, CPUs with avx512_bf16 or AMX), fp32 for a single stage
+            (an int ``steps``) and everywhere else; or ``"fp32"``, ``"bf16"``, ``"fp16"`` for every stage.
+            On a CPU, bf16 runs a bf16 copy of the network end to end (:class:`nstlib.net.frozen.
+            LowPrecisionFeatures`) and the Gram matrices' matmul in bf16 with float32 sums; elsewhere
+            autocast. The losses stay in float32 (fp16 Gram sums overflow: fp16 keeps them in float32 and
+            uses loss scaling). ``result.settings`` has ``"precision"`` ("fp32", "bf16" …) and
+            ``"precisions"`` per stage.
         channels_last: memory layout of the network (None: the faster one measured for the device).
         compile: run the network through ``torch.compile`` (pays off on GPUs for long runs).
         check_memory: refuse to start, saying the largest size that fits, when the estimate of
@@ -187,7 +192,7 @@ def stylize(
     # 3. the network (VGGFeatures) and the targets: the photo's maps, the paintings' statistics (loss.objective)
     vgg = request.build_network(speed.channels_last)
     targets = request.build_targets(vgg)
-    forward = torch.compile(vgg) if speed.compile else vgg
+    forward = _Networks.build(vgg, speed, stages)
 
     # 4. each group of images through every stage (variants one group after another with L-BFGS)
     results: list[TransferResult] = []
@@ -210,7 +215,7 @@ def _run_stages(
     stages: list[Stage],
     request: Request,
     targets: Targets,
-    forward: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    forward: _Networks,
     speed: Speed,
     how: Execution,
 ) -> TransferResult:
@@ -224,7 +229,7 @@ def _run_stages(
         content_s = content if stage.size == tuple(content.shape[-2:]) else resize_image(content, stage.size)
         stage_targets = targets.at(content_s)
         stage_speed = replace(speed, precision=stage.precision)
-        objective = stage_objective(stage_targets, weights, forward, stage_speed)
+        objective = stage_objective(stage_targets, weights, forward.for_stage(stage_speed), stage_speed)
         if image is None:
             start = request.start_images(group, content_s, stage_targets.first_style)
         else:  # coarse to fine: the photo plus the previous stage's change, upsampled (warm_start)
@@ -246,6 +251,21 @@ def _run_stages(
         if part.interrupted or part.steps_done < stage.steps:  # Ctrl-C, or the callback asked to stop
             break
     return concat_stages(parts, (int(content.shape[-2]), int(content.shape[-1])))
+
+
+class _Networks(NamedTuple):
+    """The network as it runs in float32 (or under autocast), and its bf16 copy for end-to-end bf16 stages."""
+
+    network: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    low_precision: LowPrecisionFeatures | None
+
+    @classmethod
+    def build(cls, vgg: VGGFeatures, speed: Speed, stages: Sequence[Stage]) -> _Networks:
+        bf16 = any(replace(speed, precision=s.precision).end_to_end for s in stages)
+        return cls(torch.compile(vgg) if speed.compile else vgg, LowPrecisionFeatures(vgg) if bf16 else None)
+
+    def for_stage(self, speed: Speed) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+        return self.low_precision if speed.end_to_end and self.low_precision is not None else self.network
 
 
 def _not_run(group: list[int], request: Request) -> TransferResult:

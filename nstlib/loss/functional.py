@@ -46,22 +46,21 @@ class _Gram(torch.autograd.Function):
     """G = F Fᵀ with the backward in one matmul: ∂L/∂F = (∂L/∂G + ∂L/∂Gᵀ) F.
 
     Autograd's own backward of ``bmm(F, Fᵀ)`` takes two matmuls (one per operand) and adds them;
-    this gives the same gradient for a third less work (nstlib.bench.run, BENCHMARKS.md). The gradient
-    keeps F's memory layout (channels_last features get a channels_last gradient).
+    this gives the same gradient for a third less work (nstlib.bench.run, BENCHMARKS.md). Channels_last
+    features arrive as X = Fᵀ, (B, M, N), a view of their memory, so that the gradient keeps their layout.
     """
 
     @staticmethod
-    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:  # (B, N, M) -> (B, N, N)
-        ctx.save_for_backward(flat)
-        return torch.bmm(flat, flat.transpose(1, 2))
+    def forward(ctx, x: torch.Tensor, positions_first: bool) -> torch.Tensor:  # (B, N, M) or (B, M, N) -> (B, N, N)
+        ctx.save_for_backward(x)
+        ctx.positions_first = positions_first
+        return torch.bmm(x.transpose(1, 2), x) if positions_first else torch.bmm(x, x.transpose(1, 2))
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (flat,) = ctx.saved_tensors
-        sym = grad + grad.transpose(1, 2)
-        if flat.stride(1) == 1 and flat.shape[1] > 1:  # F is stored (M, N)-major, as channels_last maps are
-            return torch.bmm(flat.transpose(1, 2), sym).transpose(1, 2)  # Fᵀ S = (S F)ᵀ since S is symmetric
-        return torch.bmm(sym, flat)
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        sym = (grad + grad.transpose(1, 2)).to(x.dtype)
+        return (torch.bmm(x, sym) if ctx.positions_first else torch.bmm(sym, x)), None  # X S = (S F)ᵀ, S symmetric
 
 
 def gram_matrix(features: torch.Tensor, normalize: GramNorm = None) -> torch.Tensor:
@@ -87,11 +86,14 @@ def gram_matrix(features: torch.Tensor, normalize: GramNorm = None) -> torch.Ten
         raise InputError(f"gram_matrix expects features of shape (B, C, H, W), got {tuple(features.shape)}.")
     b, n, h, w = features.shape
     m = h * w
-    flat = features.reshape(b, n, m)  # (B, N, M)
+    positions_first = n > 1 and features.is_contiguous(memory_format=torch.channels_last)
+    # F as (B, N, M); channels_last maps as X = Fᵀ, (B, M, N), a view with plain strides (bf16 matmuls on CPUs
+    # copy a (B, N, M) view of that memory first, which costs more than the product itself: BENCHMARKS.md)
+    x = features.permute(0, 2, 3, 1).reshape(b, m, n) if positions_first else features.reshape(b, n, m)
     if features.requires_grad and torch.is_grad_enabled():
-        gram = _Gram.apply(flat)  # (B, N, N), same values, cheaper backward
+        gram = _Gram.apply(x, positions_first)  # (B, N, N), same values, cheaper backward
     else:
-        gram = torch.bmm(flat, flat.transpose(1, 2))  # (B, N, N)
+        gram = torch.bmm(x.transpose(1, 2), x) if positions_first else torch.bmm(x, x.transpose(1, 2))
     if normalize is None:
         return gram
     divisor = {"gatys": 2.0 * n * m, "chw": float(n * m), "hw": float(m)}.get(normalize)

@@ -156,16 +156,18 @@ def stage_objective(
 ) -> Objective:
     """α Σ c_l L_content + β Σ w_l L_style + γ L_tv as named terms of shape (B,).
 
-    The network runs under ``speed.autocast()``; the losses and Gram matrices in float32.
+    The network runs under ``speed.autocast()`` (or in bf16 end to end); the losses in float32.
     """
     content_targets, style_terms = targets.content, targets.style
 
     def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
         with speed.autocast():
             feats = forward(image)
-        feats = {n: f.float() for n, f in feats.items()}  # losses and Gram matrices in float32
+        # The losses in float32; bf16 features (end to end) go to the Gram matrices' matmul as they are (it
+        # accumulates in float32; the matrices come back in float32: loss.stats.StyleTerms.distance).
+        feats = {n: f if f.dtype == torch.bfloat16 else f.float() for n, f in feats.items()}
         terms = {
-            f"content:{n}": w.alpha * c * content_loss(feats[n], content_targets[n], per_image=True)
+            f"content:{n}": w.alpha * c * content_loss(feats[n].float(), content_targets[n], per_image=True)
             for n, c in w.content.items()
         }
         terms.update(style_terms(feats, w.beta))  # Σ_l β w_l Σ_i b_i L_stat (stats.StyleTerms)

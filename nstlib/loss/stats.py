@@ -235,9 +235,10 @@ class StyleTerms:
 
     def distance(self, f: torch.Tensor, target: Mapping[str, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
         """L_stat of one layer for a (B, N, H, W) feature map against a target from :meth:`_target`; (B,)."""
-        if self.stat == "gram":
-            gram = gram_matrix(f, normalize="chw") if mask is None else masked_gram_matrix(f, mask)
-            return style_loss(gram, target["gram"], per_image=True)
+        if self.stat == "gram":  # bf16 features: their Gram matrix in bf16's matmul, compared in float32
+            gram = gram_matrix(f, normalize="chw") if mask is None else masked_gram_matrix(f.float(), mask)
+            return style_loss(gram.float(), target["gram"], per_image=True)
+        f = f.float()
         if self.stat == "mean_cov":
             mu, cov = mean_covariance(f, mask)
             rel = (mu - target["mu"]).square().sum(1) / target["mu_norm"] + (cov - target["cov"]).square().sum(

@@ -132,6 +132,17 @@ class VGGFeatures(nn.Module):
         return super().train(False)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.prepare(image)
+        out: dict[str, torch.Tensor] = {}
+        for index, module in enumerate(self.features):
+            x = module(x)
+            for name in self._taps.get(index, ()):
+                out[name] = x
+        return {name: out[name] for name in self.layers}
+
+    def prepare(self, image: torch.Tensor) -> torch.Tensor:
+        """The network's input: ``image`` checked (shape, values, size), on the network's device, in the
+        weights' input convention and the network's memory layout."""
         image = check_image(image)
         height, width = image.shape[-2:]
         if min(height, width) < self.min_size:
@@ -145,12 +156,7 @@ class VGGFeatures(nn.Module):
         x = self.convention.apply(image.to(self.device, self.mean.dtype), self.mean, self.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        out: dict[str, torch.Tensor] = {}
-        for index, module in enumerate(self.features):
-            x = module(x)
-            for name in self._taps.get(index, ()):
-                out[name] = x
-        return {name: out[name] for name in self.layers}
+        return x
 
     def extra_repr(self) -> str:
         extra = ", channels_last=True" if self.channels_last else ""

@@ -147,15 +147,17 @@ def native_bf16(device: torch.device | str) -> bool:
 
 
 def stage_precisions(precision: str, device: torch.device, stages: int) -> list[str]:
-    """The precision of each stage. ``"auto"``: bf16 where it is native (:func:`native_bf16`) for every
-    stage but the last, which refines in fp32 (BENCHMARKS.md: bf16 at the final size costs detail); fp32 elsewhere."""
+    """The precision of each stage. ``"auto"``: where bf16 is native (:func:`native_bf16`), every stage of a
+    coarse-to-fine schedule runs in bf16 (BENCHMARKS.md, "bf16 end to end": the same pictures on every measure
+    as fp32, in half the time); a single stage (an int ``steps``, as the lessons pass to compare stylize with
+    their own float32 loops) and every stage elsewhere run in fp32."""
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
     if precision != "auto":
         return [precision] * stages
-    if not native_bf16(device):
+    if stages == 1 or not native_bf16(device):
         return ["fp32"] * stages
-    return ["bf16"] * (stages - 1) + ["fp32"]
+    return ["bf16"] * stages
 
 
 def precision_setting(stages: Sequence[Stage]) -> str:
@@ -176,8 +178,14 @@ class Speed:
     channels_last: bool = False
     compile: bool = False
 
+    @property
+    def end_to_end(self) -> bool:
+        """bf16 on a CPU runs a bf16 copy of the network (:class:`nstlib.net.frozen.LowPrecisionFeatures`)
+        instead of autocast, which re-casts every frozen weight on every call (BENCHMARKS.md)."""
+        return self.precision == "bf16" and self.device.type == "cpu" and not self.compile
+
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
+        if self.precision == "fp32" or self.end_to_end:
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
