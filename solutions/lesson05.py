@@ -5,6 +5,8 @@ comments just above it. tests/test_check_transfer.py and tests/test_exercises.py
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,14 +23,32 @@ def total_loss_by_hand(F: torch.Tensor, P: torch.Tensor, S: dict, A: dict, w: di
     return alpha * nst.content_loss(F, P) + beta * style + gamma * nst.tv_loss(x, p=1)
 
 
-# Exercise 2. Gatys' content term ½ Σ (F − P)² has one term per position of relu4_2 (M_c = H_c·W_c grows with
+# Exercise 2. The closure is what L-BFGS calls whenever it needs the loss and its gradient at the current x (once
+# per step in the lesson's loop, up to 25 times with torch's defaults). Each call starts from an empty gradient
+# (backward() adds to x.grad), computes the loss of x itself (not of a detached copy, not of x.clamp(0, 1), which
+# passes no gradient to a pixel at 0 or 1), leaves its gradient in x.grad and returns it. Nothing else: no clamp
+# (L-BFGS keeps track of where it put x; the loop clamps after the step, under torch.no_grad()) and no
+# optimizer.step (the loop calls opt.step(closure)). L-BFGS only calls float() on the returned loss, so
+# `return loss.item()` would do as well.
+def make_closure(x: torch.Tensor, optimizer: torch.optim.Optimizer,
+                 objective: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = objective(x)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+# Exercise 3. Gatys' content term ½ Σ (F − P)² has one term per position of relu4_2 (M_c = H_c·W_c grows with
 # the square of the side); E_l = 1/(4 N² M²) Σ (G − A)² is size-free. To keep α·L_content : β·L_style, α/β must
 # shrink by M_new/M_old = (new/old)².
 def gatys_ratio_at(ratio: float, old_side: int, new_side: int) -> float:
     return ratio * (old_side / new_side) ** 2
 
 
-# Exercise 3. A hook receives the module's output tensor itself; the in-place ReLU that follows a conv then
+# Exercise 4. A hook receives the module's output tensor itself; the in-place ReLU that follows a conv then
 # rectifies that very tensor. Keep a clone (still part of the graph), and remove the hooks whatever happens.
 def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Tensor) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
@@ -49,7 +69,7 @@ def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Ten
     return out
 
 
-# Exercise 4. L-BFGS (nstlib's: lr=1, max_iter=1) takes a first step lr·g/Σ|g| and then scales its steps by the
+# Exercise 5. L-BFGS (nstlib's: lr=1, max_iter=1) takes a first step lr·g/Σ|g| and then scales its steps by the
 # curvature s·y/y·y, which a constant factor cancels — for a power of two such as 4, bit for bit. Adam divides m̂ by
 # √v̂ + ε: the factor cancels between m̂ and √v̂ but not against ε, c·m̂/(c·√v̂ + ε) = m̂/(√v̂ + ε/c), so ×4 on the
 # loss is Adam with ε/4 — with a pixel's small gradients the steps change in their last digits: a different image,
@@ -58,7 +78,7 @@ def hooked_features(model: nn.Sequential, taps: dict[str, int], image: torch.Ten
 loss_scale = {"lbfgs": "same", "adam": "different", "gradient descent": "different", "history factor": 4}
 
 
-# Exercise 5. Two runs that differ only in the seed of their white noise: do they end in the same image?
+# Exercise 6. Two runs that differ only in the seed of their white noise: do they end in the same image?
 # Measured at the lesson's size the two final losses are within a few per cent of each other, the pixels differ
 # about as much as a styled image differs from its photo, and the 4×4 layout correlation is high: the loss has
 # many minima of (nearly) the same value, which differ where the loss does not look (where each stroke falls —

@@ -98,7 +98,151 @@ def _batch_mean(F, P, S, A, w, x, a, b, g):
     return a * ((F - P) ** 2).mean() + b * style + g * _tv(x) / x.shape[0]
 
 
-# --- wrong answers to exercise 3 (features by hooks) ---
+# --- answers to exercise 2 (the closure L-BFGS calls): each (x, optimizer, objective) -> closure ---
+
+
+def _closure_with(body):
+    """A make_closure whose closure runs ``body(x, optimizer, objective)``: one mistake (or spelling) each."""
+
+    def make_closure(x, optimizer, objective):
+        return lambda: body(x, optimizer, objective)
+
+    return make_closure
+
+
+def _right_grad_none(x, opt, f):
+    x.grad = None
+    loss = f(x)
+    loss.backward()
+    return loss
+
+
+def _right_autograd_grad(x, opt, f):
+    loss = f(x)
+    (x.grad,) = torch.autograd.grad(loss, x)
+    return loss
+
+
+def _right_item(x, opt, f):  # L-BFGS only calls float() on what the closure returns
+    opt.zero_grad()
+    loss = f(x)
+    loss.backward()
+    return loss.item()
+
+
+def _right_detached_of_a_clone(x, opt, f):  # x.clone() is differentiable: the gradient reaches x
+    opt.zero_grad()
+    loss = f(x.clone())
+    loss.backward()
+    return loss.detach()
+
+
+def _no_zero_grad(x, opt, f):
+    loss = f(x)
+    loss.backward()
+    return loss
+
+
+def _zero_grad_after(x, opt, f):
+    loss = f(x)
+    loss.backward()
+    opt.zero_grad()
+    return loss
+
+
+def _no_backward(x, opt, f):
+    opt.zero_grad()
+    return f(x)
+
+
+def _returns_nothing(x, opt, f):
+    opt.zero_grad()
+    f(x).backward()
+
+
+def _clamp_in_place(x, opt, f):
+    opt.zero_grad()
+    x.clamp_(0, 1)
+    loss = f(x)
+    loss.backward()
+    return loss
+
+
+def _clamp_under_no_grad(x, opt, f):
+    opt.zero_grad()
+    with torch.no_grad():
+        x.clamp_(0, 1)
+    loss = f(x)
+    loss.backward()
+    return loss
+
+
+def _clamp_in_graph(x, opt, f):
+    opt.zero_grad()
+    loss = f(x.clamp(0, 1))
+    loss.backward()
+    return loss
+
+
+def _step_inside(x, opt, f):
+    opt.zero_grad()
+    loss = f(x)
+    loss.backward()
+    opt.step(lambda: loss)
+    return loss
+
+
+def _detached_copy(x, opt, f):
+    opt.zero_grad()
+    loss = f(x.detach().clone().requires_grad_(True))
+    loss.backward()
+    return loss
+
+
+def _without_graph(x, opt, f):
+    opt.zero_grad()
+    with torch.no_grad():
+        loss = f(x)
+    loss.backward()
+    return loss
+
+
+def _twice(x, opt, f):
+    opt.zero_grad()
+    f(x).backward()
+    return f(x)
+
+
+def _item_before_backward(x, opt, f):
+    opt.zero_grad()
+    loss = f(x).item()
+    loss.backward()
+    return loss
+
+
+def _grad_zero_in_place(x, opt, f):
+    x.grad.zero_()
+    loss = f(x)
+    loss.backward()
+    return loss
+
+
+def _loss_made_once(x, optimizer, objective):
+    loss = objective(x)
+
+    def closure():
+        optimizer.zero_grad()
+        loss.backward(retain_graph=True)
+        return loss
+
+    return closure
+
+
+def _returns_the_loss(x, optimizer, objective):
+    return lesson05.make_closure(x, optimizer, objective)()
+
+
+# --- wrong answers to exercise 4 (features by hooks) ---
 
 
 def _hooks_without_copy(model, taps, image):
@@ -148,7 +292,7 @@ def _loop_without_copy(model, taps, image):
     return out
 
 
-# --- wrong answers to exercise 4 (two seeds) ---
+# --- wrong answers to exercise 6 (two seeds) ---
 
 
 def _layout(a, b):
@@ -200,6 +344,24 @@ WRONG_ANSWERS = {
         (lambda *args: _total(*args).item(), "Python float"),
         (lambda *args: _total(*args).detach(), "detached"),
         (lambda F, P, S, A, w, x, a, b, g: a * ((F - P) ** 2).mean(dim=(1, 2, 3)) + b * _style(S, A, w), "one number"),
+    ],
+    "make_closure": [
+        (_closure_with(_no_zero_grad), "without optimizer.zero_grad() at the start"),
+        (_closure_with(_zero_grad_after), "clears the gradient after backward()"),
+        (_closure_with(_no_backward), "never calls backward() on the loss"),
+        (_closure_with(_returns_nothing), "returns nothing (None)"),
+        (_closure_with(_clamp_in_place), "torch refuses an in-place change of a leaf"),
+        (_closure_with(_clamp_under_no_grad), "torch's default L-BFGS (max_iter=20"),
+        (_closure_with(_clamp_under_no_grad), "your closure clamps x"),
+        (_closure_with(_clamp_in_graph), "clamps x inside the graph"),
+        (_closure_with(_step_inside), "your closure calls optimizer.step"),
+        (_closure_with(_detached_copy), "the loss of a copy of x"),
+        (_closure_with(_without_graph), "computes the loss without a graph"),
+        (_closure_with(_twice), "evaluates the objective 2 times per call"),
+        (_closure_with(_item_before_backward), "calls backward() on a Python number"),
+        (_closure_with(_grad_zero_in_place), "x.grad is None until the first backward()"),
+        (_loss_made_once, "computed the loss once, in make_closure"),
+        (_returns_the_loss, "make_closure returned Tensor, a loss"),
     ],
     "gatys_ratio_at": [
         (lambda ratio, old, new: ratio, "you kept the ratio"),
@@ -278,6 +440,69 @@ def test_total_loss_by_hand_works_is_a_silent_yes_or_no(capsys) -> None:
     assert works(stub) is False and works(None) is False and works(...) is False
     assert works(_no_tv) is False and works(lambda *args: 1 / 0) is False
     assert capsys.readouterr().out == ""
+
+
+def test_make_closure_accepts_other_right_spellings() -> None:
+    assert nst.check.make_closure(lesson05.make_closure).ok
+    for body in (_right_grad_none, _right_autograd_grad, _right_item, _right_detached_of_a_clone):
+        result = nst.check.make_closure(_closure_with(body))
+        assert result.ok, (body.__name__, str(result))
+
+
+def test_make_closure_stubs_are_not_answered_and_works_is_silent(capsys) -> None:
+    works = nst.check.make_closure.works
+
+    def stub(x, optimizer, objective):
+        raise NotImplementedError  # your code here
+
+    def inner_stub(x, optimizer, objective):  # the notebook's template: the closure's body not written yet
+        def closure():
+            raise NotImplementedError  # your code here
+
+        return closure
+
+    for answer in (stub, inner_stub, None, ...):
+        result = nst.check.make_closure(answer)
+        assert not result.ok and "not answered yet" in str(result), str(result)
+    assert works(lesson05.make_closure) is True and works(_closure_with(_right_item)) is True
+    assert works(stub) is False and works(inner_stub) is False and works(None) is False
+    assert works(_closure_with(_no_zero_grad)) is False and works(lambda *args: 1 / 0) is False
+    assert capsys.readouterr().out == ""
+
+
+def _lbfgs_path(body, max_iter: int, steps: int) -> tuple[torch.Tensor, list[float]]:
+    """The checker's tiny objective minimised by torch's L-BFGS with the closure ``body``, x clamped after each step."""
+    from nstlib.course.check._closure import _START, _loss
+
+    x = _START.clone().requires_grad_(True)
+    settings = dict(max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0) if max_iter == 1 else {}
+    opt = torch.optim.LBFGS([x], lr=1, **settings)
+    losses = []
+    for _ in range(steps):
+        loss = opt.step(lambda: body(x, opt, _loss))
+        with torch.no_grad():
+            x.clamp_(0, 1)
+            losses.append(float(loss))
+    return x.detach(), losses
+
+
+def test_make_closure_diagnoses_only_what_changes_torchs_lbfgs() -> None:
+    """The measurements behind the checker's list (nstlib/course/check/_closure.py): what L-BFGS does not mind, and
+    what it does, in the lesson's loop (max_iter=1) and with torch's defaults (max_iter=20)."""
+    for max_iter, steps in ((1, 6), (20, 2)):
+        right = _lbfgs_path(_right_grad_none, max_iter, steps)
+        for harmless in (_right_item, _right_detached_of_a_clone):  # float() of the returned loss: bit for bit
+            got = _lbfgs_path(harmless, max_iter, steps)
+            assert torch.equal(got[0], right[0]) and got[1] == right[1], harmless.__name__
+        for wrong in (_no_zero_grad, _zero_grad_after, _no_backward, _clamp_in_graph, _detached_copy):
+            assert not torch.equal(_lbfgs_path(wrong, max_iter, steps)[0], right[0]), (wrong.__name__, max_iter)
+    # a clamp inside the closure: a no-op in the lesson's loop, which has just clamped; not with torch's defaults
+    assert torch.equal(_lbfgs_path(_clamp_under_no_grad, 1, 6)[0], _lbfgs_path(_right_grad_none, 1, 6)[0])
+    assert not torch.equal(_lbfgs_path(_clamp_under_no_grad, 20, 2)[0], _lbfgs_path(_right_grad_none, 20, 2)[0])
+    # the premise of the clamp-in-the-graph message: clamp passes no gradient to a pixel at 0 or 1
+    pixel = torch.tensor([0.0, 0.5, 1.0], requires_grad=True)
+    pixel.clamp(0, 1).sum().backward()
+    assert pixel.grad.tolist() == [0.0, 1.0, 0.0]
 
 
 def test_gatys_ratio_at_model_answer_on_the_lessons_numbers() -> None:

@@ -1,5 +1,6 @@
-"""Every lesson's exercises: 3-6 of them, graded, each with a hint and a model answer; each checker passes the model
-answer, says "Not yet" and the hint to a stub, and names the mistake in at least one wrong answer.
+"""Every lesson's exercises: two to five graded ones at the end, after a lesson's core exercises (the pieces it then
+runs); each with a hint and a model answer; each checker passes the model answer, says "Not yet" and the hint to a
+stub, and names the mistake in at least one wrong answer.
 
 The wrong answers live beside each lesson's other checker tests, as ``WRONG_ANSWERS = {name: [(answer, phrase), …]}``
 in ``tests/test_check_*.py``; this file makes sure every checked exercise has some.
@@ -71,15 +72,44 @@ def _stubs(answer: object) -> list[object]:
     return [..., None, ""]
 
 
+def _notebook(lesson: int) -> list[dict]:
+    (path,) = [p for p in LESSONS if int(p.name[:2]) == lesson]
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _core_numbers(lesson: int) -> list[int]:
+    """The numbers of the lesson's core exercises: those whose heading comes before its "## Exercises" section.
+
+    A core exercise is a central piece the learner writes inside the lesson (a loss, the optimiser's closure, a
+    DeepDream step), which the lesson then runs; the exercises at the end practise and extend."""
+    cells = _notebook(lesson)
+    texts = ["".join(c["source"]) for c in cells]
+    section = [i for i, t in enumerate(texts) if cells[i]["cell_type"] == "markdown" and t.startswith("## Exercises")]
+    assert len(section) == 1, f"lesson {lesson} should have one '## Exercises' section"
+    return [
+        int(m[1])
+        for i, t in enumerate(texts[: section[0]])
+        if cells[i]["cell_type"] == "markdown"
+        for m in HEADING.finditer(t)
+    ]
+
+
 @pytest.mark.parametrize("lesson", range(1, 11))
-def test_each_lesson_has_three_to_six_graded_exercises(lesson: int) -> None:
+def test_each_lesson_has_two_to_five_graded_exercises_after_its_core_ones(lesson: int) -> None:
     found = nst.check.exercises(lesson)
-    assert 3 <= len(found) <= 6, [repr(ex) for ex in found]  # 6: a core exercise in the lesson, then five at the end
     assert [ex.number for ex in found] == list(range(1, len(found) + 1))
-    ranks = [LEVELS.index(ex.level) for ex in found]
-    graded = ranks[1:] if len(found) == 6 else ranks  # six: exercise 1 is a core piece the lesson itself then runs
-    assert graded == sorted(graded), "exercises go from one line to an experiment"
-    assert ranks[0] <= LEVELS.index("a function") and found[-1].level == "design an experiment", ranks
+    core = _core_numbers(lesson)
+    assert core == list(range(1, len(core) + 1)), f"the core exercises {core} come first, numbered from 1"
+    inside, end = found[: len(core)], found[len(core) :]
+    assert len(found) >= 3, [repr(ex) for ex in found]
+    assert 2 <= len(end) <= 5, [repr(ex) for ex in end]  # LESSONS.md: two to five exercises at the end
+    ranks = [LEVELS.index(ex.level) for ex in end]
+    assert ranks == sorted(ranks), "the exercises at the end go from one line to an experiment"
+    assert ranks[0] <= LEVELS.index("a function") and end[-1].level == "design an experiment", ranks
+    code = "\n".join("".join(c["source"]) for c in _notebook(lesson) if c["cell_type"] == "code")
+    for ex in inside:  # a piece of the algorithm, which the lesson runs once it passes
+        assert LEVELS.index(ex.level) <= LEVELS.index("a function"), repr(ex)
+        assert ex.checked and f"nst.check.{ex.name}.works(" in code, f"the lesson never runs {ex.name} (.works)"
     assert sum(not ex.checked for ex in found) <= 1, "at most one exercise per lesson without an automatic check"
 
 

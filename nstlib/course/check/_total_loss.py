@@ -1,5 +1,5 @@
 """Lesson 05's first exercise, the total loss by hand: its checker and ``.works``, which the lesson uses to decide
-whether its L-BFGS loop (and section 10's comparison) runs the learner's function or nstlib's pieces.
+whether its L-BFGS loop (and Appendix B's comparison) runs the learner's function or nstlib's pieces.
 
 Oracle: nstlib's mean conventions, the ones the lesson's loop and :func:`nstlib.stylize` use,
 α·content_loss(F, P) + β·Σ_l w_l·style_loss(gram_matrix(S_l, "chw"), A_l) + γ·tv_loss(x, p=1), each summed over

@@ -1,4 +1,4 @@
-"""Checker for lesson 05 (style transfer), exercise 3: features read by hooks, despite in-place ReLUs.
+"""Checker for lesson 05 (style transfer), exercise 4: features read by hooks, despite in-place ReLUs.
 
 Oracle: a tiny torchvision-like network run module by module, keeping a copy of each tapped output. The checker
 also recognises the usual wrong answers (the very tensor an in-place ReLU then overwrites, hooks left registered, a
@@ -18,7 +18,7 @@ from nstlib.course.check._core import CheckResult, call_safely, exercise, failed
 __all__ = ["hooked_features"]
 
 
-# --- exercise 3: features by hooks, despite in-place ReLUs -------------------------------------------------------
+# --- exercise 4: features by hooks, despite in-place ReLUs -------------------------------------------------------
 
 _TAPS = {"conv1_1": 0, "relu1_1": 1, "conv1_2": 2, "pool1": 4, "conv2_1": 5}
 
@@ -60,7 +60,7 @@ def _model_state(net: nn.Sequential) -> tuple:
 
 @exercise(
     lesson=5,
-    number=3,
+    number=4,
     title="features by hooks, despite in-place ReLUs",
     level="a function",
     hint="A forward hook is handed the module's output tensor itself, not a copy, and the in-place ReLU that "

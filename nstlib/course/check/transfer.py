@@ -5,8 +5,9 @@ Oracles: Gatys et al.'s sums (½ Σ (F − P)² grows with the positions M, E_l 
 network run module by module with copies; tiny optimisations of one fixed objective with torch's own L-BFGS
 (as nstlib runs it), Adam and gradient descent; :func:`nstlib.stylize` on 32 px images with random weights.
 
-Exercise 1's checker (the total loss by hand) lives in :mod:`._total_loss` and exercise 3's (features by hooks) in
-:mod:`._transfer_hooks`; this module exports them with the others.
+The two core exercises, which the lesson then runs, live in modules of their own: exercise 1's checker (the total
+loss by hand) in :mod:`._total_loss`, exercise 2's (the closure L-BFGS calls) in :mod:`._closure`; exercise 4's
+(features by hooks) is in :mod:`._transfer_hooks`. This module exports them with the others.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from typing import SupportsFloat, SupportsIndex, TypedDict
 import torch
 import torch.nn.functional as F
 
+from nstlib.course.check._closure import make_closure
 from nstlib.course.check._core import CheckResult, NotAnswered, call_safely, exercise, failed, generator, near, passed
 from nstlib.course.check._total_loss import total_loss_by_hand
 from nstlib.course.check._transfer_hooks import hooked_features
 
-__all__ = ["total_loss_by_hand", "gatys_ratio_at", "hooked_features", "loss_scale", "seed_experiment"]
+__all__ = ["total_loss_by_hand", "make_closure", "gatys_ratio_at", "hooked_features", "loss_scale", "seed_experiment"]
 
 
-# --- exercise 2: α/β at another size ---------------------------------------------------------------------------
+# --- exercise 3: α/β at another size ---------------------------------------------------------------------------
 
 _RATIO_CASES = [
     (1e-3, 512, 1024),
@@ -38,7 +40,7 @@ _RATIO_CASES = [
 
 @exercise(
     lesson=5,
-    number=2,
+    number=3,
     title="Gatys' α/β at another image size",
     level="one line",
     hint="Gatys' content term ½ Σ (F − P)² adds up one term per position M_c of relu4_2, and E_l divides by "
@@ -96,7 +98,7 @@ def gatys_ratio_at(fn: Callable[[float, int, int], float]) -> CheckResult:
     )
 
 
-# --- exercise 4: rescaling the whole loss ------------------------------------------------------------------------
+# --- exercise 5: rescaling the whole loss ------------------------------------------------------------------------
 
 
 def _demo_runs(kind: str, factor: float, steps: int = 15) -> torch.Tensor:
@@ -179,7 +181,7 @@ def _why(kind: str, truth: str, change: float) -> str:
 
 @exercise(
     lesson=5,
-    number=4,
+    number=5,
     title="multiply the whole loss by 4",
     level="predict and explain",
     hint="Write one step of each optimiser with the loss c·L instead of L, every constant included (Adam has "
@@ -251,7 +253,7 @@ def loss_scale(prediction: Mapping[str, object]) -> CheckResult:
     )
 
 
-# --- exercise 5: two seeds -----------------------------------------------------------------------------------------
+# --- exercise 6: two seeds -----------------------------------------------------------------------------------------
 
 
 def _layout(image: torch.Tensor, reference: torch.Tensor, blocks: int = 4) -> float:
@@ -293,7 +295,7 @@ class _SeedAnswer(TypedDict):
 
 @exercise(
     lesson=5,
-    number=5,
+    number=6,
     title="two seeds, one loss",
     level="design an experiment",
     hint="stylize(..., init='noise', seed=0) and seed=1 with the same options; the loss of the returned image "
