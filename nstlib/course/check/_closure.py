@@ -357,11 +357,3 @@ def make_closure(fn: Callable[..., Callable[[], object]]) -> CheckResult:
         "reference closure, in the lesson's loop and with torch's defaults (max_iter=20). The lesson's L-BFGS loop "
         "below now runs your closure."
     )
-
-
-def _works(fn: object) -> bool:
-    """True when ``fn`` passes the check (silently): the lesson then runs its L-BFGS loop with it."""
-    return bool(make_closure(fn))
-
-
-make_closure.works = _works  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.course.check._core import CheckResult, call_safely, close, exercise, failed, generator, passed
+from nstlib.course.check._core import CheckResult, call_safely, close, exercise, failed, generator, not_a_loss, passed
 from nstlib.loss.functional import content_loss
 
 __all__ = ["content_loss_by_hand"]
@@ -88,25 +88,10 @@ def content_loss_by_hand(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
         got, error = call_safely(fn, probe, target.clone())
         if error is not None:
             return error
-        if isinstance(got, (float, int)) and not isinstance(got, bool):
-            return failed(
-                f"{where} your function returned a Python {type(got).__name__} ({got:.6g}). The optimiser needs "
-                "a torch tensor that remembers how it was computed, to backpropagate through it: drop the "
-                ".item() or float() and return the tensor itself."
-            )
-        if not isinstance(got, torch.Tensor):
-            return failed(f"{where} your function returned {type(got).__name__}; it should return a torch tensor.")
-        if got.dim() != 0:
-            return failed(
-                f"{where} your loss has shape {tuple(got.shape)}; a loss is one number, a 0-d tensor (shape ()). "
-                "Sum over every dimension — channels, positions and the images of the batch — not over some."
-            )
-        if not got.requires_grad:
-            return failed(
-                f"{where} your loss is a tensor detached from F (requires_grad is False): autograd cannot carry "
-                "its gradient back to the pixels. Compute it from F with torch operations only — no .detach(), "
-                "no torch.no_grad(), no NumPy, no torch.tensor(...) around a result."
-            )
+        problem = not_a_loss(got, where, "channels, positions and the images of the batch")
+        if problem is not None:
+            return problem
+        assert isinstance(got, torch.Tensor)
         if not torch.isfinite(got.detach()):
             return failed(f"{where} your loss is {float(got.detach())}; expected {float(want):.6g}.")
         c = _factor(got, want)
@@ -132,11 +117,3 @@ def content_loss_by_hand(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
         "same number, so either order is right. For a batch it adds every image's loss, as nst.content_loss does. "
         "The lesson's loops below now use your function."
     )
-
-
-def _works(fn: object) -> bool:
-    """True when ``fn`` passes the check (silently): the lesson then runs it instead of nst.content_loss."""
-    return bool(content_loss_by_hand(fn))
-
-
-content_loss_by_hand.works = _works  # type: ignore[attr-defined]

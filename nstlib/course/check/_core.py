@@ -173,6 +173,33 @@ def mismatch(got: object, want: torch.Tensor, what: str, rtol: float = 1e-4, ato
     )
 
 
+def not_a_loss(got: object, where: str, dims: str, source: str = "F") -> CheckResult | None:
+    """What is wrong with a returned loss that is not a differentiable 0-d tensor (None when it is one).
+
+    ``dims`` names what the loss sums over (for the message about a non-scalar), ``source`` what it must be
+    computed from."""
+    if isinstance(got, (float, int)) and not isinstance(got, bool):
+        return failed(
+            f"{where} your function returned a Python {type(got).__name__} ({got:.6g}). The optimiser needs a "
+            "torch tensor that remembers how it was computed, to backpropagate through it: drop the .item() or "
+            "float() and return the tensor itself."
+        )
+    if not isinstance(got, torch.Tensor):
+        return failed(f"{where} your function returned {type(got).__name__}; it should return a torch tensor.")
+    if got.dim() != 0:
+        return failed(
+            f"{where} your loss has shape {tuple(got.shape)}; a loss is one number, a 0-d tensor (shape ()). "
+            f"Sum over every dimension — {dims} — not over some."
+        )
+    if not got.requires_grad:
+        return failed(
+            f"{where} your loss is a tensor detached from {source} (requires_grad is False): autograd cannot "
+            f"carry its gradient back to the pixels. Compute it from {source} with torch operations only — no "
+            ".detach(), no torch.no_grad(), no NumPy, no torch.tensor(...) around a result."
+        )
+    return None
+
+
 def as_number(answer: object) -> float | None:
     """The learner's answer as a float (an int, a float, a 0-d tensor), or None when it is not one (a bool is not)."""
     if isinstance(answer, bool):
@@ -284,6 +311,11 @@ class Exercise:
         return result
 
     check = __call__
+
+    def works(self, answer: object) -> bool:
+        """True when ``answer`` passes the check, silently. A lesson with a core exercise then runs the
+        learner's function for its pictures instead of nstlib's, and says which it runs."""
+        return self.checker is not None and bool(self(answer))
 
     def _not_yet(self) -> CheckResult:
         return CheckResult(

@@ -151,10 +151,4 @@ def dream_step(fn: Callable[[torch.Tensor, Loss, float, tuple[int, int]], torch.
     )
 
 
-def _works(fn: object) -> bool:
-    """True when ``fn`` passes the check (silently): the lesson then runs it instead of nstlib's step."""
-    return bool(dream_step(fn))
-
-
-dream_step.works = _works  # type: ignore[attr-defined]
 dream_step.reference = _reference  # type: ignore[attr-defined]

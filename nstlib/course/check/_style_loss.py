@@ -16,7 +16,17 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.course.check._core import CheckResult, call_safely, close, exercise, failed, generator, passed, same
+from nstlib.course.check._core import (
+    CheckResult,
+    call_safely,
+    close,
+    exercise,
+    failed,
+    generator,
+    not_a_loss,
+    passed,
+    same,
+)
 from nstlib.loss.functional import gram_matrix, style_loss
 
 __all__ = ["style_loss_by_hand"]
@@ -190,25 +200,10 @@ def style_loss_by_hand(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
                 later = " It worked for one image: does it keep the images of the batch apart?" if b > 1 else ""
                 return failed(f"{where} {error.message.rstrip('.')}.{later} {_SHAPES}.")
             return error
-        if isinstance(got, (float, int)) and not isinstance(got, bool):
-            return failed(
-                f"{where} your function returned a Python {type(got).__name__} ({got:.6g}). The optimiser needs "
-                "a torch tensor that remembers how it was computed, to backpropagate through it: drop the "
-                ".item() or float() and return the tensor itself."
-            )
-        if not isinstance(got, torch.Tensor):
-            return failed(f"{where} your function returned {type(got).__name__}; it should return a torch tensor.")
-        if got.dim() != 0:
-            return failed(
-                f"{where} your loss has shape {tuple(got.shape)}; a loss is one number, a 0-d tensor (shape ()). "
-                "Sum over every dimension — both channel indices i, j and the images of the batch — not over some."
-            )
-        if not got.requires_grad:
-            return failed(
-                f"{where} your loss is a tensor detached from F (requires_grad is False): autograd cannot carry "
-                "its gradient back to the pixels. Compute it from F with torch operations only — no .detach(), "
-                "no torch.no_grad(), no NumPy, no torch.tensor(...) around a result."
-            )
+        problem = not_a_loss(got, where, "both channel indices i, j and the images of the batch")
+        if problem is not None:
+            return problem
+        assert isinstance(got, torch.Tensor)
         value, expected = float(got.detach()), float(want)
         if not torch.isfinite(got.detach()):
             return failed(f"{where} your loss is {value}; expected {expected:.6g}.")
@@ -244,11 +239,3 @@ def style_loss_by_hand(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
         "Gatys' eq. 6, (G − A) F/(N²·M²). For a batch it adds every image's E_l, as "
         "nst.style_loss does. Section 5's tables, its gradient check and section 8's textures now run your function."
     )
-
-
-def _works(fn: object) -> bool:
-    """True when ``fn`` passes the check (silently): the lesson then runs it instead of nstlib's E_l."""
-    return bool(style_loss_by_hand(fn))
-
-
-style_loss_by_hand.works = _works  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from nstlib.course.check._core import CheckResult, call_safely, close, exercise, failed, generator, passed
+from nstlib.course.check._core import CheckResult, call_safely, close, exercise, failed, generator, not_a_loss, passed
 from nstlib.loss.functional import content_loss, gram_matrix, style_loss, tv_loss
 
 __all__ = ["total_loss_by_hand"]
@@ -160,23 +160,10 @@ def total_loss_by_hand(fn: Callable[..., torch.Tensor]) -> CheckResult:
         got, error = call_safely(fn, *args, alpha, beta, gamma)
         if error is not None:
             return error
-        if isinstance(got, (float, int)) and not isinstance(got, bool):
-            return failed(
-                f"{where} your function returned a Python {type(got).__name__} ({got:.6g}). L-BFGS needs a torch "
-                "tensor that remembers how it was computed: drop the .item() or float() and return the tensor."
-            )
-        if not isinstance(got, torch.Tensor):
-            return failed(f"{where} your function returned {type(got).__name__}; it should return a torch tensor.")
-        if got.dim() != 0:
-            return failed(
-                f"{where} your loss has shape {tuple(got.shape)}; a loss is one number, a 0-d tensor (shape ())."
-            )
-        if not got.requires_grad:
-            return failed(
-                f"{where} your loss is detached from the features and the image (requires_grad is False): "
-                "autograd cannot carry its gradient back to the pixels. No .detach(), no torch.no_grad(), "
-                "no torch.tensor(...) around a result."
-            )
+        problem = not_a_loss(got, where, "the images of the batch and the layers", "the features and the image")
+        if problem is not None:
+            return problem
+        assert isinstance(got, torch.Tensor)
         value, target = float(got.detach()), float(want)
         if abs(value - target) > 1e-5 * abs(target):
             why = _slip(value, case, target)
@@ -211,11 +198,3 @@ def total_loss_by_hand(fn: Callable[..., torch.Tensor]) -> CheckResult:
         "total loss in nstlib's mean conventions, differentiable in the features and the pixels. The lesson's "
         "L-BFGS loop below now minimises your function."
     )
-
-
-def _works(fn: object) -> bool:
-    """True when ``fn`` passes the check (silently): the lesson then runs it instead of nstlib's pieces."""
-    return bool(total_loss_by_hand(fn))
-
-
-total_loss_by_hand.works = _works  # type: ignore[attr-defined]
