@@ -77,7 +77,9 @@ def test_bf16_copy_keeps_the_networks_checks(image) -> None:
 def test_packing_is_made_once_per_input_size(image, monkeypatch) -> None:
     if not frozen._onednn_ops():
         pytest.skip("this torch build has no oneDNN convolution ops")
-    low = frozen.LowPrecisionFeatures(nst.VGGFeatures(layers=("relu2_1",), weights="random", device="cpu"))
+    # float32: oneDNN packs it on every CPU (bf16 packing needs avx512_core; elsewhere the plain path runs)
+    vgg = nst.VGGFeatures(layers=("relu2_1",), weights="random", device="cpu")
+    low = frozen.LowPrecisionFeatures(vgg, torch.float32)
     calls = []
     real = torch.ops.mkldnn._reorder_convolution_transpose_weight
     monkeypatch.setattr(

@@ -61,7 +61,7 @@ class _Conv:
             except (RuntimeError, NotImplementedError):  # a build without these kernels: the plain path
                 self.pack = False
                 return None
-            self._packed[shape] = (forward, backward)
+            self._packed = {shape: (forward, backward)}  # only the current size: a stage runs at one size
         return self._packed[shape]
 
 
@@ -70,11 +70,14 @@ class _ConvReLU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, conv: _Conv) -> torch.Tensor:
-        packed = conv.packed(tuple(x.shape))
+        packed, y = conv.packed(tuple(x.shape)), None
         if packed is not None:
-            ops = torch.ops.mkldnn
-            y = ops._convolution_pointwise(x, packed[0], conv.bias, [1, 1], [1, 1], [1, 1], 1, "relu", [], "")
-        else:
+            try:
+                ops = torch.ops.mkldnn
+                y = ops._convolution_pointwise(x, packed[0], conv.bias, [1, 1], [1, 1], [1, 1], 1, "relu", [], "")
+            except (RuntimeError, NotImplementedError):  # this CPU's oneDNN lacks the kernel: the plain path
+                conv.pack, packed = False, None
+        if y is None:
             y = F.conv2d(x, conv.weight, conv.bias, padding=1).relu_()
         ctx.save_for_backward(y)
         ctx.conv, ctx.packed = conv, packed
