@@ -108,9 +108,7 @@ class LowPrecisionFeatures:
     def __init__(self, vgg: VGGFeatures, dtype: torch.dtype = torch.bfloat16) -> None:
         self.vgg, self.dtype = vgg, dtype
         pack = vgg.device.type == "cpu" and _onednn_ops()
-        taps: dict[int, list[str]] = {}
-        for name, index in vgg.indices.items():
-            taps.setdefault(index, []).append(name)
+        taps = vgg.taps
         modules = list(vgg.features)
         self._plan: list[tuple[str, object, list[str]]] = []
         i = 0

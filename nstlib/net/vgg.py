@@ -111,9 +111,9 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(self.convention.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(self.convention.std).view(1, 3, 1, 1))
         # Which requested names to read after each position of the sequence.
-        self._taps: dict[int, list[str]] = {}
+        self.taps: dict[int, list[str]] = {}
         for name, index in self.indices.items():
-            self._taps.setdefault(index, []).append(name)
+            self.taps.setdefault(index, []).append(name)
         pools_before = sum(
             1 for n in layer_names(arch)[: last + 1] if n.startswith("pool") and layer_index(arch, n) <= last
         )
@@ -136,7 +136,7 @@ class VGGFeatures(nn.Module):
         out: dict[str, torch.Tensor] = {}
         for index, module in enumerate(self.features):
             x = module(x)
-            for name in self._taps.get(index, ()):
+            for name in self.taps.get(index, ()):
                 out[name] = x
         return {name: out[name] for name in self.layers}
 
