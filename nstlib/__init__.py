@@ -34,6 +34,7 @@ from nstlib.algorithms.colour import (
     yiq_to_rgb,
 )
 from nstlib.algorithms.dream import DreamResult, deepdream
+from nstlib.algorithms.pretrained import pretrained_transfer_net, pretrained_transfer_nets
 from nstlib.algorithms.reconstruct import reconstruct
 from nstlib.algorithms.texnet import (
     JOHNSON_CONTENT_LAYER,
@@ -135,6 +136,8 @@ __all__ = [
     "train_transfer_net",
     "save_transfer_net",
     "load_transfer_net",
+    "pretrained_transfer_net",
+    "pretrained_transfer_nets",
     "JOHNSON_CONTENT_LAYER",
     "JOHNSON_STYLE_LAYERS",
     # pictures and lessons

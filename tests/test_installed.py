@@ -71,6 +71,8 @@ def test_the_wheel_holds_every_module_and_nothing_else(installed: tuple[Path, Pa
     assert modules - names == set(), "modules missing from the wheel"
     images = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nstlib" / "weights" / "normalization").iterdir()}
     assert len(images) >= 11 and images - names == set(), "the normalised network's images missing from the wheel"
+    nets = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nstlib" / "weights" / "transfer_nets").iterdir()}
+    assert "nstlib/weights/transfer_nets/manifest.json" in nets and nets - names == set(), "shipped networks missing"
     assert all(n.startswith("nstlib/") or n.split("/")[0].endswith(".dist-info") for n in names), sorted(names)
 
 

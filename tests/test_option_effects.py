@@ -12,7 +12,7 @@ import torch
 from oracle import Features, gram, noise, transfer_terms, tv
 
 import nstlib as nst
-from nstlib.algorithms import request
+from nstlib.algorithms import request, texnet
 from nstlib.loss import objective as loss_objective
 from nstlib.loss import stats
 from nstlib.net import frozen
@@ -497,6 +497,8 @@ def test_transfer_net_first_step_is_the_perceptual_loss(style, images_dir) -> No
         style_weight=beta,
         tv_weight=gamma,
         weights="random",
+        augment=False,  # every crop is the photo itself
+        precision="fp32",  # the oracle computes in float32
         callback=lambda p: seen.append(p.image.clone()),
         **CPU,
     )
@@ -512,6 +514,43 @@ def test_transfer_net_first_step_is_the_perceptual_loss(style, images_dir) -> No
     assert result.history["style"][0] == pytest.approx(style_term, rel=2e-4)
     assert result.history["tv"][0] == pytest.approx(tv_term, rel=1e-4)
     assert min(content_term, style_term, tv_term) > 0
+
+
+def _first_losses(style, photo, **options) -> dict[str, float]:
+    base = dict(size=24, steps=1, batch_size=4, width=4, n_residual=1, weights="random", augment=False)
+    result = nst.train_transfer_net(style, [photo], **{**base, "precision": "fp32", **options}, **CPU)
+    return {k: v[0] for k, v in result.history.items()} | {"precision": result.settings["precision"]}
+
+
+def test_transfer_net_augment_scales_and_mirrors_the_crops(style, images_dir) -> None:
+    """Without augment a 24 px crop of a 24 px photo is the photo; with it, crops of a larger photo are resized
+    windows of random size, and mirrored ones appear: the first step's loss changes."""
+    photo = nst.load_image(images_dir / "astronaut.jpg", size=(24, 24))
+    assert _first_losses(style, photo, augment=True) != _first_losses(style, photo, augment=False)  # mirrored
+    big = nst.load_image(images_dir / "astronaut.jpg", size=(48, 60))
+    g = torch.Generator().manual_seed(0)
+    plain = texnet._random_crops([big], 24, 16, g)
+    windows = big.unfold(2, 24, 1).unfold(3, 24, 1)  # (1, 3, 25, 37, 24, 24): every 24x24 window
+    windows = windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3, 24, 24)
+    is_window = [bool((windows == c).all(dim=(1, 2, 3)).any()) for c in plain]
+    assert all(is_window)
+    varied = texnet._random_crops([big], 24, 16, torch.Generator().manual_seed(0), augment=True)
+    assert varied.shape == (16, 3, 24, 24)
+    assert sum(bool((windows == c).all(dim=(1, 2, 3)).any()) for c in varied) < 16
+
+
+def test_transfer_net_precision(style, images_dir) -> None:
+    """bf16 runs both networks in bfloat16: the first loss is fp32's within bf16's rounding, not equal to it;
+    "auto" is bf16 exactly where it is native."""
+    photo = nst.load_image(images_dir / "astronaut.jpg", size=(24, 24))
+    fp32, bf16 = _first_losses(style, photo), _first_losses(style, photo, precision="bf16")
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
+    for key in ("content", "style", "total"):
+        assert bf16[key] == pytest.approx(fp32[key], rel=0.05) and bf16[key] != fp32[key], key
+    auto = _first_losses(style, photo, precision="auto")
+    assert auto["precision"] == ("bf16" if schedule.native_bf16("cpu") else "fp32")
+    with pytest.raises(nst.InputError, match="precision"):
+        _first_losses(style, photo, precision="fp16")
 
 
 def test_transfer_net_lr_seed_and_given_net(style, images_dir) -> None:

@@ -105,3 +105,42 @@ def test_save_and_load_round_trip(tmp_path, content_image: torch.Tensor) -> None
         nst.load_transfer_net(tmp_path / "junk.pt")
     with pytest.raises(nst.WeightsError, match="No transfer network"):
         nst.load_transfer_net(tmp_path / "missing.pt")
+
+
+# -- the networks the kit trained and ships (nstlib.algorithms.pretrained) ---------------------------------------
+
+
+def test_every_shipped_network_matches_its_manifest() -> None:
+    shipped = nst.pretrained_transfer_nets()
+    assert "starry_night" in shipped
+    for name, entry in shipped.items():
+        net = nst.pretrained_transfer_net(name, device="cpu")
+        assert not net.training and net.config == {k: entry["settings"][k] for k in ("width", "n_residual")}
+        assert all(p.dtype == torch.float32 for p in net.parameters())  # stored in float16, loaded as float32
+        assert "tubingen.jpg" not in " ".join(entry["photos"])  # lesson 10's unseen photo
+        assert all("licence:" in text for text in entry["photos"].values()), entry["photos"]
+        assert entry["settings"]["weights"] == "hed"  # the loss network every machine has
+        with torch.no_grad():
+            out = net(torch.rand(1, 3, 40, 56))
+        assert out.shape == (1, 3, 40, 56) and torch.isfinite(out).all()
+
+
+def test_a_damaged_or_missing_shipped_network_is_refused(tmp_path, monkeypatch) -> None:
+    from nstlib.algorithms import pretrained
+
+    for path in pretrained.PRETRAINED_DIR.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
+    nst.pretrained_transfer_net("starry_night")  # the copy is intact
+    data = (tmp_path / "starry_night.pt").read_bytes()
+    (tmp_path / "starry_night.pt").write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(nst.WeightsError, match="SHA-256"):
+        nst.pretrained_transfer_net("starry_night")
+    (tmp_path / "starry_night.pt").unlink()
+    with pytest.raises(nst.WeightsError, match="missing"):
+        nst.pretrained_transfer_net("starry_night")
+    with pytest.raises(nst.InputError, match="starry_night"):
+        nst.pretrained_transfer_net("mona_lisa")
+    (tmp_path / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(nst.WeightsError, match="manifest"):
+        nst.pretrained_transfer_nets()

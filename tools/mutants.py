@@ -314,6 +314,27 @@ MUTANTS: tuple[Mutant, ...] = (
         "        torch.manual_seed(0)\n        net = (net or",
         (f"{OE}::test_transfer_net_lr_seed_and_given_net",),
     ),
+    Mutant(
+        "texnet-augment-ignored",
+        "nstlib/algorithms/texnet.py",
+        "x = _random_crops(pool, size, batch_size, generator, augment)",
+        "x = _random_crops(pool, size, batch_size, generator)",
+        (f"{OE}::test_transfer_net_augment_scales_and_mirrors_the_crops",),
+    ),
+    Mutant(
+        "texnet-precision-ignored",
+        "nstlib/algorithms/texnet.py",
+        'bf16 = precision == "bf16" or (precision == "auto" and native_bf16(run_device))',
+        "bf16 = False",
+        (f"{OE}::test_transfer_net_precision",),
+    ),
+    Mutant(
+        "pretrained-hash-unchecked",
+        "nstlib/algorithms/pretrained.py",
+        'if found != entry["sha256"]:',
+        "if False:",
+        ("tests/test_texnet.py::test_a_damaged_or_missing_shipped_network_is_refused",),
+    ),
     # -- the command line, the explorer, the gallery ----------------------------------------------------------
     *(
         Mutant(

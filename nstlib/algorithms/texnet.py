@@ -44,8 +44,10 @@ from nstlib.errors import ImageTooSmallError, InputError, OutputError, WeightsEr
 from nstlib.images import check_image, load_image, resize_image
 from nstlib.loss.functional import content_loss, tv_loss
 from nstlib.loss.stats import StyleTerms
+from nstlib.net.frozen import LowPrecisionFeatures
 from nstlib.net.vgg import VGGFeatures
 from nstlib.optim.loop import Progress
+from nstlib.optim.schedule import native_bf16
 from nstlib.weights.sources import weights_key, weights_source
 
 __all__ = [
@@ -143,8 +145,15 @@ class TransferNetResult:
         )
 
 
-def _random_crops(images: Sequence[torch.Tensor], size: int, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random size×size crops, each from a randomly chosen image (short side resized to ≥ size)."""
+def _random_crops(
+    images: Sequence[torch.Tensor], size: int, count: int, generator: torch.Generator, augment: bool = False
+) -> torch.Tensor:
+    """``count`` random size×size crops, each from a randomly chosen image (short side resized to ≥ size).
+
+    ``augment``: each crop takes a random square side between ``size`` and the image's short side, is
+    resized to size×size and mirrored with probability ½ — the same photos seen at many scales, so that
+    a network trained on a handful of them meets structures of every size.
+    """
     crops = []
     for _ in range(count):
         image = images[int(torch.randint(len(images), (1,), generator=generator))]
@@ -154,9 +163,14 @@ def _random_crops(images: Sequence[torch.Tensor], size: int, count: int, generat
                 image, (max(size, round(h * size / min(h, w))), max(size, round(w * size / min(h, w))))
             )
             h, w = image.shape[-2:]
-        top = int(torch.randint(h - size + 1, (1,), generator=generator))
-        left = int(torch.randint(w - size + 1, (1,), generator=generator))
-        crops.append(image[..., top : top + size, left : left + size])
+        side = int(torch.randint(size, min(h, w) + 1, (1,), generator=generator)) if augment else size
+        top = int(torch.randint(h - side + 1, (1,), generator=generator))
+        left = int(torch.randint(w - side + 1, (1,), generator=generator))
+        crop = image[..., top : top + side, left : left + side]
+        if augment:
+            crop = resize_image(crop, (size, size))
+            crop = crop.flip(-1) if bool(torch.rand(1, generator=generator) < 0.5) else crop
+        crops.append(crop)
     return torch.cat(crops)
 
 
@@ -179,6 +193,8 @@ def train_transfer_net(
     weights: str | os.PathLike | None = None,
     device: torch.device | str | None = None,
     seed: int = 0,
+    augment: bool = True,
+    precision: str = "auto",
     net: TransferNet | None = None,
     callback: Callable[[Progress], bool | None] | None = None,
     progress: bool = True,
@@ -193,12 +209,20 @@ def train_transfer_net(
     ``net`` continues training an existing network. The style is used at ``size`` on its long side.
     α, β, γ left at ``None`` take :func:`nstlib.stylize`'s defaults for the weights (``"hed"``: Caffe scale);
     ``style_layers=None`` is Johnson's four layers, shared as the weights source shares β (see stylize).
+    ``augment`` draws each crop at a random scale and mirrors half of them (see ``_random_crops``).
+    ``precision``: ``"bf16"`` runs both networks in bfloat16 (the loss network as a bf16 copy on a CPU,
+    :class:`nstlib.net.frozen.LowPrecisionFeatures`; the transfer network under autocast, its weights and
+    Adam's state staying float32), ``"fp32"`` in float32; ``"auto"`` picks bf16 where it is native
+    (:func:`nstlib.optim.schedule.native_bf16`), about 3× faster on a CPU with AMX (BENCHMARKS.md).
     """
     defaults = weights_source(weights).defaults
     content_weight, style_weight, tv_weight = defaults.fill(content_weight, style_weight, tv_weight)
     run_device = get_device(device)
     if size < 8 or steps < 0 or batch_size < 1:
         raise InputError(f"need size >= 8, steps >= 0 and batch_size >= 1; got {size}, {steps}, {batch_size}.")
+    if precision not in ("auto", "fp32", "bf16"):
+        raise InputError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}.")
+    bf16 = precision == "bf16" or (precision == "auto" and native_bf16(run_device))
     style_t = load_image(style) if isinstance(style, (str, os.PathLike)) else check_image(style, "style")
     pool = [
         (load_image(i) if isinstance(i, (str, os.PathLike)) else check_image(i, "images")).to(run_device)
@@ -217,6 +241,8 @@ def train_transfer_net(
         net = (net or TransferNet(width, n_residual)).to(run_device).train()
         vgg = VGGFeatures(arch, tuple(c_w) + tuple(s_w), weights=weights, device=run_device)
     style_terms = StyleTerms.from_images(vgg, [resize_image(style_t.to(run_device), size)], s_w)
+    loss_net = LowPrecisionFeatures(vgg) if bf16 and run_device.type == "cpu" else vgg
+    low = torch.autocast(run_device.type, dtype=torch.bfloat16, enabled=bf16)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = defaultdict(list)
@@ -224,14 +250,18 @@ def train_transfer_net(
     bar = tqdm(total=steps, desc="train transfer net", disable=not progress, leave=True)
     try:
         for step in range(1, steps + 1):
-            x = _random_crops(pool, size, batch_size, generator)
-            with torch.no_grad():
-                targets = vgg(x)
-            y = net(x)
-            feats = vgg(y)
+            x = _random_crops(pool, size, batch_size, generator, augment)
+            with low:
+                with torch.no_grad():
+                    targets = loss_net(x)
+                y = net(x).float()
+                feats = loss_net(y)
             content = functools.reduce(
                 operator.add,
-                (content_weight * w * content_loss(feats[n], targets[n], per_image=True) for n, w in c_w.items()),
+                (
+                    content_weight * w * content_loss(feats[n].float(), targets[n].float(), per_image=True)
+                    for n, w in c_w.items()
+                ),
             ).mean()
             style_l = functools.reduce(operator.add, style_terms(feats, style_weight).values()).mean()
             tv = tv_weight * tv_loss(y, p=1, per_image=True).mean()
@@ -268,6 +298,8 @@ def train_transfer_net(
         tv_weight=tv_weight,
         weights=weights_key(weights),
         seed=seed,
+        augment=augment,
+        precision="bf16" if bf16 else "fp32",
         images=len(pool),
         device=str(run_device),
         **net.config,
