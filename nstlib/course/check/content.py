@@ -258,7 +258,7 @@ def _device_of(net: object) -> torch.device:
 
 
 def _test_photo() -> torch.Tensor:
-    """A 64×64 stand-in for the cat: smooth shapes under a fine, fur-like texture (the detail a 2-pixel move shifts)."""
+    """A 64×64 stand-in for the photo: smooth shapes under a fine texture (the detail a 2-pixel move shifts)."""
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
     shapes = torch.stack(
         [0.5 + 0.4 * torch.tanh(4 * (xx - 0.3 * yy)), 0.5 + 0.3 * torch.cos(3 * yy), 0.4 + 0.3 * xx * yy]
@@ -346,5 +346,5 @@ free_pixels = open_exercise(
     number=6,
     title="who fills the free pixels?",
     hint="two nst.reconstruct runs with init=astronaut (relu1_2 and relu5_2), the same steps and pooling as the "
-    "lesson; measure each result's pixel error to the cat and to the astronaut, and look at both images.",
+    "lesson; measure each result's pixel error to the photo and to the astronaut, and look at both images.",
 )
