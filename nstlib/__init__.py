@@ -34,6 +34,7 @@ from nstlib.algorithms.colour import (
     yiq_to_rgb,
 )
 from nstlib.algorithms.dream import DreamResult, deepdream
+from nstlib.algorithms.flow import Clip, camera_move, occlusion_mask, optical_flow, warp
 from nstlib.algorithms.pretrained import pretrained_transfer_net, pretrained_transfer_nets
 from nstlib.algorithms.reconstruct import reconstruct
 from nstlib.algorithms.texnet import (
@@ -47,6 +48,7 @@ from nstlib.algorithms.texnet import (
 )
 from nstlib.algorithms.texture import synthesize_texture
 from nstlib.algorithms.transfer import stylize
+from nstlib.algorithms.video import VideoResult, flicker, save_video, stylize_video, temporal_loss
 from nstlib.course import check
 from nstlib.course.claims import claim
 from nstlib.course.lesson import lesson_setup
@@ -140,6 +142,17 @@ __all__ = [
     "pretrained_transfer_nets",
     "JOHNSON_CONTENT_LAYER",
     "JOHNSON_STYLE_LAYERS",
+    # video (Ruder et al. 2016, lesson 11)
+    "stylize_video",
+    "VideoResult",
+    "temporal_loss",
+    "flicker",
+    "save_video",
+    "optical_flow",
+    "warp",
+    "occlusion_mask",
+    "camera_move",
+    "Clip",
     # pictures and lessons
     "show_images",
     "show_feature_maps",

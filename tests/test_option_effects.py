@@ -667,3 +667,17 @@ def test_deepdream_passes_its_tiling_and_guide_to_each_gradient(monkeypatch) -> 
     )
     assert [t[:2] for t in seen] == [(dream_gradient.Tiling(40, 12, 2), True)] * 2
     assert all(abs(s) <= 3 + 40 for t in seen for s in t[2])  # jitter plus the random roll of the tile grid
+
+
+def test_extra_loss_is_one_more_term_of_the_objective(content, style) -> None:
+    """extra_loss(image) joins the objective: its first value is the function of the start image, it is part of
+    the total, and a value of the wrong shape is refused."""
+    options = dict(steps=2, weights="random", style_layers=("relu1_1",), content_layers=("relu1_1",), **CPU)
+    plain = nst.stylize(content, style, **options)
+    extra = nst.stylize(content, style, extra_loss=lambda x: 7.0 * (x - 0.25).square().mean(), **options)
+    assert "extra" not in plain.history
+    assert extra.history["extra"][0] == pytest.approx(7.0 * float((content - 0.25).square().mean()), rel=1e-5)
+    others = sum(extra.history[k][0] for k in extra.history if k.startswith(("content:", "style:", "tv")))
+    assert extra.history["total"][0] == pytest.approx(others + extra.history["extra"][0], rel=1e-5)
+    with pytest.raises(nst.InputError, match="extra_loss"):
+        nst.stylize(content, style, extra_loss=lambda x: x.mean(dim=(0, 1)), **options)

@@ -278,6 +278,34 @@ MUTANTS: tuple[Mutant, ...] = (
         "canvas = target",
         (f"{OE}::test_style_reconstruction_first_step_size_and_weight",),
     ),
+    Mutant(
+        "stylize-extra-loss-ignored",
+        "nstlib/algorithms/transfer.py",
+        "        if request.goal.extra_loss is not None:\n",
+        "        if False:\n",
+        (f"{OE}::test_extra_loss_is_one_more_term_of_the_objective", "tests/test_video.py"),
+    ),
+    Mutant(
+        "video-temporal-weight-ignored",
+        "nstlib/algorithms/video.py",
+        "temporal_weight * temporal_loss(x, omega, c)",
+        "200.0 * temporal_loss(x, omega, c)",
+        ("tests/test_video.py::test_stylize_video_keeps_count_and_shape_and_adds_the_temporal_term",),
+    ),
+    Mutant(
+        "video-warm-start-ignored",
+        "nstlib/algorithms/video.py",
+        "                if warm_start:\n",
+        "                if False:\n",
+        ("tests/test_video.py::test_warm_start_begins_each_frame_from_the_warped_previous_result",),
+    ),
+    Mutant(
+        "video-mask-ignored",
+        "nstlib/algorithms/video.py",
+        "    return (mask * (image - warped).square())",
+        "    return (1.0 * (image - warped).square())",
+        ("tests/test_video.py::test_temporal_loss_is_zero_for_a_consistent_sequence_and_respects_the_mask",),
+    ),
     # -- train_transfer_net ---------------------------------------------------------------------------------
     Mutant(
         "texnet-content-term-zero",

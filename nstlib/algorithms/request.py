@@ -67,6 +67,7 @@ class Goal:
     style_masks: Sequence[torch.Tensor] | None  # one region per style
     style_stat: StyleStat  # "gram", "mean_cov" or "w2" (StyleTerms checks it)
     variants: tuple[Mapping[str, Any], ...] | None  # several goals at once, each changing some of the above
+    extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None  # one more term (Ruder et al.'s temporal)
 
     def with_defaults(self) -> Goal:
         """This goal with the weights source's defaults filled in: arch, α, β, γ, the content and style layers."""

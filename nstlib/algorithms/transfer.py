@@ -28,7 +28,7 @@ import torch
 from nstlib.algorithms.reconstruct import ImageInput
 from nstlib.algorithms.request import Execution, Goal, Request, prepare_request
 from nstlib.images import resize_image
-from nstlib.loss.objective import Targets, stage_objective
+from nstlib.loss.objective import Targets, add_term, stage_objective
 from nstlib.loss.stats import StyleStat
 from nstlib.net.frozen import LowPrecisionFeatures
 from nstlib.net.layers import Layers, layer_weights
@@ -77,6 +77,7 @@ def stylize(
     style_blend: Sequence[float] | None = None,
     style_masks: Sequence[torch.Tensor] | None = None,
     style_stat: str = "gram",
+    extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> TransferResult:
     """Paint ``content`` in the style of ``style`` (Gatys, Ecker & Bethge 2016).
 
@@ -121,6 +122,9 @@ def stylize(
             ``style_blend`` weighs them (default 1/K each), ``style_masks`` (one (H, W) mask in [0, 1]
             per style, any resolution) confines each to a region of the result.
         style_stat: ``"gram"`` (default), ``"mean_cov"`` or ``"w2"`` (:data:`nstlib.loss.stats.STYLE_STATS`).
+        extra_loss: one more term of the objective, ``extra_loss(image)`` on the image being optimised (at each
+            stage's size): a 0-d tensor or one value per image, kept in ``result.history["extra"]``.
+            :func:`nstlib.stylize_video` passes Ruder et al.'s temporal term.
         scales: coarse-to-fine: long sides to optimise at first, e.g. ``scales=(128,)`` for a 256 px
             content: optimise at 128 px, then start at 256 px from the photo plus what the 128 px stage
             changed (result − photo at 128 px, upsampled bilinearly), and refine. The run always ends at
@@ -164,6 +168,7 @@ def stylize(
         style_masks=style_masks,
         style_stat=cast(StyleStat, style_stat),  # StyleTerms checks the name
         variants=None if variants is None else tuple(variants),
+        extra_loss=extra_loss,
     )
     how = Execution(
         device=device,
@@ -195,19 +200,26 @@ def stylize(
     forward = _Networks.build(vgg, speed, stages)
 
     # 4. each group of images through every stage (variants one group after another with L-BFGS)
-    results: list[TransferResult] = []
-    with speed.cudnn():
-        for group in request.groups:
-            results.append(_run_stages(group, stages, request, targets, forward, speed, how))
-            if results[-1].interrupted:
-                break
-    results += [_not_run(group, request) for group in request.groups[len(results) :]]
+    results = _run_groups(stages, request, targets, forward, speed, how)
 
     # 5. the result, back on the content's device
     result = _stack(results)
     result.image = result.image.to(request.home)
     result.settings.update(request.settings(stages, speed, targets.blend))
     return result
+
+
+def _run_groups(
+    stages: list[Stage], request: Request, targets: Targets, forward: _Networks, speed: Speed, how: Execution
+) -> list[TransferResult]:
+    """Each group of images through every stage; after an interruption the rest keep their start."""
+    results: list[TransferResult] = []
+    with speed.cudnn():
+        for group in request.groups:
+            results.append(_run_stages(group, stages, request, targets, forward, speed, how))
+            if results[-1].interrupted:
+                break
+    return results + [_not_run(group, request) for group in request.groups[len(results) :]]
 
 
 def _run_stages(
@@ -230,6 +242,8 @@ def _run_stages(
         stage_targets = targets.at(content_s)
         stage_speed = replace(speed, precision=stage.precision)
         objective = stage_objective(stage_targets, weights, forward.for_stage(stage_speed), stage_speed)
+        if request.goal.extra_loss is not None:
+            objective = add_term(objective, "extra", request.goal.extra_loss)
         if image is None:
             start = request.start_images(group, content_s, stage_targets.first_style)
         else:  # coarse to fine: the photo plus the previous stage's change, upsampled (warm_start)

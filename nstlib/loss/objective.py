@@ -22,12 +22,13 @@ from typing import Protocol
 
 import torch
 
+from nstlib.errors import InputError
 from nstlib.images import resize_image
 from nstlib.loss.functional import content_loss, tv_loss
 from nstlib.loss.stats import StyleStat, StyleTerms
 from nstlib.net.vgg import VGGFeatures
 
-__all__ = ["Objective", "LossWeights", "Targets", "StageTargets", "stage_objective"]
+__all__ = ["Objective", "LossWeights", "Targets", "StageTargets", "stage_objective", "add_term"]
 
 # An objective maps the current image (B, 3, H, W) to named, already-weighted loss terms, each of shape (B,):
 # "content:relu4_2", "style:relu1_1", "tv", … The group is the part before the colon. The same contract as
@@ -178,3 +179,21 @@ def stage_objective(
         return terms
 
     return objective
+
+
+def add_term(objective: Objective, name: str, term: Callable[[torch.Tensor], torch.Tensor]) -> Objective:
+    """``objective`` with one more named term, ``term(image)``: a 0-d tensor (the same for every image of the
+    batch) or one value per image. :func:`nstlib.stylize`'s ``extra_loss`` (Ruder et al.'s temporal term)."""
+
+    def with_term(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = objective(image)
+        value = term(image)
+        if not isinstance(value, torch.Tensor) or value.dim() > 1 or value.numel() not in (1, image.shape[0]):
+            raise InputError(
+                f"extra_loss must return a 0-d tensor or one value per image (shape ({image.shape[0]},)), got "
+                f"{tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}."
+            )
+        terms[name] = value.float().reshape(-1).expand(image.shape[0])
+        return terms
+
+    return with_term
