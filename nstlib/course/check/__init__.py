@@ -6,7 +6,19 @@ Each checker is tested with a right, a wrong and a stub answer in ``tests/test_c
 ``tests/test_exercises.py``. Model answers for instructors live in ``solutions/lessonNN.py`` (not in the notebooks).
 """
 
-from nstlib.course.check import ablation, basics, beyond, content, dream, feedforward, statistics, style, transfer, vgg
+from nstlib.course.check import (
+    ablation,
+    basics,
+    beyond,
+    content,
+    dream,
+    feedforward,
+    statistics,
+    style,
+    transfer,
+    vgg,
+    video,
+)
 from nstlib.course.check._core import CheckResult, Exercise, exercises
 from nstlib.course.check.ablation import *  # noqa: F401,F403  lesson 06
 from nstlib.course.check.basics import *  # noqa: F401,F403  lesson 01
@@ -18,6 +30,7 @@ from nstlib.course.check.statistics import *  # noqa: F401,F403  lesson 09
 from nstlib.course.check.style import *  # noqa: F401,F403  lesson 04
 from nstlib.course.check.transfer import *  # noqa: F401,F403  lesson 05
 from nstlib.course.check.vgg import *  # noqa: F401,F403  lesson 02
+from nstlib.course.check.video import *  # noqa: F401,F403  lesson 11
 
 __all__ = [
     "CheckResult",
@@ -33,4 +46,5 @@ __all__ = [
     *beyond.__all__,
     *statistics.__all__,
     *feedforward.__all__,
+    *video.__all__,
 ]
