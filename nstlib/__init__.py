@@ -48,6 +48,7 @@ from nstlib.algorithms.texnet import (
 )
 from nstlib.algorithms.texture import synthesize_texture
 from nstlib.algorithms.transfer import stylize
+from nstlib.algorithms.transforms import adain, wct
 from nstlib.algorithms.video import VideoResult, flicker, save_video, stylize_video, temporal_loss
 from nstlib.course import check
 from nstlib.course.claims import claim
@@ -142,6 +143,9 @@ __all__ = [
     "pretrained_transfer_nets",
     "JOHNSON_CONTENT_LAYER",
     "JOHNSON_STYLE_LAYERS",
+    # feature transforms (lesson 10)
+    "adain",
+    "wct",
     # video (Ruder et al. 2016, lesson 11)
     "stylize_video",
     "VideoResult",
