@@ -97,8 +97,9 @@ def stylize_video(
     Args:
         frames: the clip, (1, 3, H, W) tensors of one size.
         style: the painting, as for :func:`nstlib.stylize`.
-        temporal_weight: λ of the temporal term (0: none). With the default α, β of HED's or ImageNet's weights,
-            200 keeps the reliable pixels within about 0.02 of the warped previous frame.
+        temporal_weight: λ of the temporal term (0: none). With HED's default α, β, 200 halves the flicker of
+            lesson 11's clip (mean |x − ω| on reliable pixels 0.059 frame by frame, 0.029 with it; the photo
+            clip's own: 0.007).
         warm_start: start frame i from the warped stylised frame i−1 (pixels that came from outside the
             frame from frame i itself); False starts every frame from its photo.
         flows: ``"dis"`` or ``"farneback"`` (:func:`nstlib.algorithms.flow.optical_flow`), or the exact
