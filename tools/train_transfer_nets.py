@@ -14,7 +14,6 @@ not, so after retraining commit both the .pt files and the manifest.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import re
@@ -29,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import nstlib as nst  # noqa: E402
 from nstlib.algorithms.pretrained import PRETRAINED_DIR  # noqa: E402
+from nstlib.images import write_atomically  # noqa: E402
+from nstlib.weights.files import sha256_file  # noqa: E402
 
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")  # images/<name>.jpg; tubingen.jpg stays unseen
 STYLES = {"starry_night": "starry_night.jpg"}
@@ -67,10 +68,6 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def train(style_name: str, steps: int) -> dict:
     known = licences()
     photos = [ROOT / "images" / f"{name}.jpg" for name in PHOTOS]
@@ -88,13 +85,11 @@ def train(style_name: str, steps: int) -> dict:
     path = PRETRAINED_DIR / f"{style_name}.pt"
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in result.net.state_dict().items()}
     blob = {"format": "nstlib.TransferNet/1", "config": dict(result.net.config), "state_dict": state}
-    tmp = path.with_suffix(".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    write_atomically(path, lambda handle: torch.save(blob, handle), overwrite=True)
     last = result.history["total"][-100:]
     return {
         "file": path.name,
-        "sha256": sha256(path),
+        "sha256": sha256_file(path),
         "style": f"images/{style_file.name}, long side {STYLE_SIDE} px: {known[style_file.name]}",
         "photos": {f"images/{p.name}": known[p.name] for p in photos},
         "unseen": "images/tubingen.jpg (never used in training)",

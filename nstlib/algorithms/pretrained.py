@@ -12,7 +12,6 @@ which also records how it was trained: the settings, the seconds, the photos and
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 
 from nstlib.algorithms.texnet import TransferNet, load_transfer_net
 from nstlib.errors import InputError, WeightsError
+from nstlib.weights.files import sha256_file
 
 __all__ = ["pretrained_transfer_net", "pretrained_transfer_nets", "PRETRAINED_DIR"]
 
@@ -39,14 +39,6 @@ def pretrained_transfer_nets() -> dict[str, dict[str, Any]]:
         ) from None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def pretrained_transfer_net(style: str = "starry_night", device: torch.device | str | None = None) -> TransferNet:
     """The transfer network the kit trained for ``style`` (see :func:`pretrained_transfer_nets`), in eval mode.
 
@@ -60,7 +52,7 @@ def pretrained_transfer_net(style: str = "starry_night", device: torch.device | 
     path = PRETRAINED_DIR / entry["file"]
     if not path.is_file():
         raise WeightsError(f"The shipped network file {path} is missing: restore it with git, or `make transfer-nets`.")
-    found = _sha256(path)
+    found = sha256_file(path)
     if found != entry["sha256"]:
         raise WeightsError(
             f"{path} does not match its recorded SHA-256 (found {found[:12]}…, expected {entry['sha256'][:12]}…): "

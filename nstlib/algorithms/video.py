@@ -15,6 +15,7 @@ unstylised clip as the yardstick.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import time
@@ -30,7 +31,7 @@ from tqdm.auto import tqdm
 from nstlib.algorithms.flow import FLOW_METHODS, occlusion_mask, optical_flow, warp
 from nstlib.algorithms.transfer import stylize
 from nstlib.errors import InputError, OutputError
-from nstlib.images import check_image, to_pil
+from nstlib.images import check_image, to_pil, write_atomically
 
 __all__ = ["stylize_video", "VideoResult", "temporal_loss", "flicker", "save_video"]
 
@@ -200,25 +201,24 @@ def save_video(
     if not frames or fps <= 0:
         raise InputError("save_video needs at least one frame and fps > 0.")
     images = [to_pil(f) for f in frames]
-    handle, tmp_name = tempfile.mkstemp(suffix=suffix, dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        if suffix == ".gif":
-            images[0].save(tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
-        else:
-            import cv2
-            import numpy as np
+    if suffix == ".gif":
+        buffer = io.BytesIO()
+        images[0].save(
+            buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+        )
+        data = buffer.getvalue()
+    else:  # OpenCV writes MP4 to a file name only: into a scratch folder, then placed like the GIF
+        import cv2
+        import numpy as np
 
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, images[0].size)  # type: ignore[attr-defined]
+        with tempfile.TemporaryDirectory() as scratch:
+            movie = str(Path(scratch) / "video.mp4")
+            writer = cv2.VideoWriter(movie, cv2.VideoWriter_fourcc(*"mp4v"), fps, images[0].size)  # type: ignore[attr-defined]
             for image in images:
                 writer.write(np.asarray(image)[:, :, ::-1])
             writer.release()
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)  # mkstemp's file is private (0600); the video gets the usual permissions
-        tmp.replace(path)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"Could not write '{path}': {exc}") from None
+            data = Path(movie).read_bytes() if Path(movie).is_file() else b""
+        if not data:
+            raise OutputError(f"Could not write '{path}': OpenCV produced no MP4 data (no mp4v encoder?).")
+    write_atomically(path, lambda handle: handle.write(data), overwrite)
     return path

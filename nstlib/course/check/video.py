@@ -156,7 +156,7 @@ def _measured_new_columns() -> tuple[str, int]:
     _, inside = warp(clip.frames[0], back)
     outside = (1 - inside)[0, 0].bool().all(dim=0)  # columns with no source in the previous frame
     cols = outside.nonzero().flatten().tolist()
-    side = "right" if cols and cols[0] >= 20 else "left"
+    side = "right" if cols and cols[0] >= outside.numel() // 2 else "left"
     return side, len(cols)
 
 
