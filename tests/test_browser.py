@@ -25,20 +25,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "05_style_transfer.ipynb"
 ARTIFACTS = Path(os.environ.get("NSTLIB_ARTIFACTS", ROOT / "test-artifacts"))
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-]
 
 pytestmark = pytest.mark.browser
 
@@ -82,15 +75,6 @@ def _signal(pids: list[int], sig: int) -> None:
 def _get(url: str, timeout: float = 5.0) -> int:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.status
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (make test installs it with .ci/browser-deps.sh as root)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-    return path
 
 
 @pytest.fixture
@@ -209,13 +193,13 @@ def _slider(page, output, label: str):
     )
 
 
-def test_style_explorer_in_jupyterlab(chromium_path: str, lab: dict[str, str]) -> None:
+def test_style_explorer_in_jupyterlab(chromium: dict[str, Any], lab: dict[str, str]) -> None:
     from playwright.sync_api import sync_playwright
 
     explorer_source = _tagged_cell_source(_lesson_path(), "explorer")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_FLAGS)
+        browser = pw.chromium.launch(**chromium)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1500})
             page.set_default_timeout(60_000)

@@ -35,6 +35,7 @@ class Mutant(NamedTuple):
 
 OE = "tests/test_option_effects.py"
 WIRING = "tests/test_wiring.py"
+BOOK = "tests/test_book.py"
 FIRST_STEP = f"{OE}::test_first_step_from_noise_applies_every_weight"
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -680,6 +681,52 @@ MUTANTS: tuple[Mutant, ...] = (
         "if floor == 0.0:",
         ("tests/test_exercises.py::test_verdicts_survive_rounding",),
     ),
+    # -- the book (tools/build_book.py, tools/book_site.py) ---------------------------------------------------------
+    Mutant(
+        "book-math-left-for-mathjax",
+        "tools/book_site.py",
+        'return mathml(body, "inline")',
+        'return f"${body}$"',
+        (f"{BOOK}::test_formulas_become_mathml_and_no_tex_is_left",),
+    ),
+    Mutant(
+        "book-check-ignores-anchors",
+        "tools/book_site.py",
+        "if not names & ids.get(target, set()):",
+        "if False:",
+        (f"{BOOK}::test_the_site_check_finds_every_kind_of_breakage",),
+    ),
+    Mutant(
+        "book-widgets-kept",
+        "tools/book_site.py",
+        'if WIDGET in output.get("data", {}):',
+        "if False:",
+        (f"{BOOK}::test_widget_outputs_become_a_note_and_the_rest_is_kept",),
+    ),
+    Mutant(
+        "book-rerun-ignored",
+        "tools/build_book.py",
+        "if cached.exists() and not args.rerun:",
+        "if cached.exists():",
+        (f"{BOOK}::test_one_lesson_is_executed_in_its_mode_then_reused_then_rerun",),
+    ),
+    Mutant(
+        "book-weights-ignored",
+        "tools/build_book.py",
+        'env["NSTLIB_WEIGHTS"] = weights',
+        "pass",
+        (
+            f"{BOOK}::test_the_kernels_see_the_mode_and_the_inline_backend",
+            f"{BOOK}::test_one_lesson_is_executed_in_its_mode_then_reused_then_rerun",
+        ),
+    ),
+    Mutant(
+        "book-timeout-ignored",
+        "tools/build_book.py",
+        "            timeout=timeout,\n",
+        "            timeout=3600,\n",
+        (f"{BOOK}::test_a_cell_past_the_timeout_stops_the_build_with_a_message",),
+    ),
 )
 
 
@@ -693,7 +740,7 @@ def apply(mutant: Mutant, root: Path) -> None:
 
 
 def _copy(to: Path) -> None:
-    for part in ("nstlib", "tests", "images", "solutions", "notebooks"):
+    for part in ("nstlib", "tests", "images", "solutions", "notebooks", "tools", "gallery"):
         shutil.copytree(ROOT / part, to / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", to / "pyproject.toml")
 
