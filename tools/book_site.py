@@ -18,8 +18,8 @@ import nbformat
 from bs4 import BeautifulSoup
 from latex2mathml.converter import convert
 from nbconvert import HTMLExporter
-from PIL import Image
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from PIL import Image
 from traitlets.config import Config
 
 ASSETS = Path(__file__).with_name("book")

@@ -113,8 +113,10 @@ def cache_key(lesson: Path, mode: str, env: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def execute(lesson: Path, work: Path, env: dict[str, str], timeout: int) -> tuple[Any, float]:
-    """Run every cell of ``lesson`` in a fresh kernel, in the scratch copy ``work``; the notebook and its seconds."""
+def execute(lesson: Path, work: Path, env: dict[str, str], timeout: int, log: Path) -> tuple[Any, float]:
+    """Run every cell of ``lesson`` in a fresh kernel, in the scratch copy ``work``; the notebook and its seconds.
+
+    What the cells print goes into the notebook; the kernel's own messages (its start-up, a crash) go to ``log``."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -131,7 +133,8 @@ def execute(lesson: Path, work: Path, env: dict[str, str], timeout: int) -> tupl
             resources={"metadata": {"path": str(work / "notebooks")}},
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its warning about TCP on this machine's loopback
         )
-        client.execute()
+        with log.open("w") as kernel_log:
+            client.execute(stdout=kernel_log, stderr=kernel_log)
     except CellExecutionError as error:
         first = str(error).strip().splitlines()
         raise SystemExit(f"{lesson.name} failed while building the book:\n" + "\n".join(first[-12:])) from None
@@ -141,7 +144,8 @@ def execute(lesson: Path, work: Path, env: dict[str, str], timeout: int) -> tupl
         ) from None
     except DeadKernelError:
         raise SystemExit(
-            f"{lesson.name}: the kernel died (out of memory?); try a smaller --mode, or close other programs"
+            f"{lesson.name}: the kernel died (out of memory?): its messages are in {log}; try a smaller --mode, "
+            "or close other programs"
         ) from None
     finally:
         os.environ.clear()
@@ -176,7 +180,8 @@ def executed_lessons(args: argparse.Namespace, out: Path) -> list[tuple[Path, An
                 continue
         print(f"  {lesson.stem}: executing ({args.mode}) ...", end="", flush=True)
         scratch_copy(work)
-        nb, seconds = execute(lesson, work, env, args.timeout)
+        (out / "logs").mkdir(exist_ok=True)
+        nb, seconds = execute(lesson, work, env, args.timeout, out / "logs" / f"{lesson.stem}.log")
         info = {
             "key": key,
             "seconds": round(seconds, 1),
