@@ -173,6 +173,26 @@ def test_a_cell_past_the_timeout_stops_the_build_with_a_message(tmp_path: Path) 
     assert not (tmp_path / "site").exists()
 
 
+def test_a_failing_lesson_is_named_and_the_last_site_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    lesson = nbformat.v4.new_notebook()
+    lesson.cells = [nbformat.v4.new_markdown_cell("# Lesson 1 — A tiny lesson"), nbformat.v4.new_code_cell("1 + 1")]
+    nbformat.write(lesson, lessons / "01_tiny.ipynb")
+    monkeypatch.setattr(build_book, "NOTEBOOKS", lessons)
+    out = tmp_path / "book"
+    assert build_book.main(["--quick", "--weights", "random", "--out", str(out)]) == 0
+    page = (out / "site" / "01_tiny.html").read_text(encoding="utf-8")
+    lesson.cells[1].source = 'raise ValueError("a broken lesson")'
+    nbformat.write(lesson, lessons / "01_tiny.ipynb")
+    with pytest.raises(SystemExit) as stopped:
+        build_book.main(["--quick", "--weights", "random", "--out", str(out)])
+    message = str(stopped.value)
+    assert "01_tiny.ipynb failed while building the book" in message and "ValueError: a broken lesson" in message
+    assert "\x1b[" not in message  # no terminal colour codes
+    assert (out / "site" / "01_tiny.html").read_text(encoding="utf-8") == page  # the last complete site is kept
+
+
 # ---------------------------------------------------------------- the whole book, in Chromium
 
 

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -136,15 +137,15 @@ def execute(lesson: Path, work: Path, env: dict[str, str], timeout: int, log: Pa
         with log.open("w") as kernel_log:
             client.execute(stdout=kernel_log, stderr=kernel_log)
     except CellExecutionError as error:
-        first = str(error).strip().splitlines()
-        raise SystemExit(f"{lesson.name} failed while building the book:\n" + "\n".join(first[-12:])) from None
+        first = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()  # without the colour codes
+        raise SystemExit(f"\n{lesson.name} failed while building the book:\n" + "\n".join(first[-12:])) from None
     except CellTimeoutError:
         raise SystemExit(
-            f"{lesson.name}: a cell ran longer than {timeout} s (--timeout); the last complete site is unchanged"
+            f"\n{lesson.name}: a cell ran longer than {timeout} s (--timeout); the last complete site is unchanged"
         ) from None
     except DeadKernelError:
         raise SystemExit(
-            f"{lesson.name}: the kernel died (out of memory?): its messages are in {log}; try a smaller --mode, "
+            f"\n{lesson.name}: the kernel died (out of memory?): its messages are in {log}; try a smaller --mode, "
             "or close other programs"
         ) from None
     finally:
@@ -172,8 +173,11 @@ def executed_lessons(args: argparse.Namespace, out: Path) -> list[tuple[Path, An
         key = cache_key(lesson, args.mode, env)
         cached = cache / lesson.name
         if cached.exists() and not args.rerun:
-            nb = nbformat.read(cached, as_version=4)
-            info = nb.metadata.get("nst_book", {})
+            try:
+                nb = nbformat.read(cached, as_version=4)
+                info = nb.metadata.get("nst_book", {})
+            except Exception:  # an unreadable earlier run is simply run again
+                info = {}
             if info.get("key") == key:
                 print(f"  {lesson.stem}: unchanged, reusing its run of {info['seconds']:.0f} s", flush=True)
                 results.append((lesson, nb, info))
