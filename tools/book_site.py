@@ -5,6 +5,7 @@ the search index and the checks a finished site must pass.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import shutil
 import urllib.parse
@@ -71,8 +72,9 @@ class MathMLRenderer(IPythonRenderer):
         return mathml(body, "inline")
 
 
-def markdown_html(source: str, anchors: bool = False) -> str:
-    renderer = MathMLRenderer(escape=False, exclude_anchor_links=not anchors)
+def markdown_html(source: str, **options: Any) -> str:
+    """Markdown to HTML with MathML formulas; ``options`` go to nbconvert's renderer (anchors, attachments)."""
+    renderer = MathMLRenderer(escape=False, **options)
     return str(MarkdownWithMath(renderer=renderer).render(source))
 
 
@@ -81,17 +83,17 @@ class BookExporter(HTMLExporter):
 
     @jinja2.pass_context
     def markdown2html(self, context: Any, source: str) -> str:
-        cell = context.get("cell", {})
-        renderer = MathMLRenderer(
-            escape=False,
-            attachments=cell.get("attachments", {}),
+        return markdown_html(
+            source,
+            attachments=context.get("cell", {}).get("attachments", {}),
             anchor_link_text=self.anchor_link_text,
             exclude_anchor_links=self.exclude_anchor_links,
         )
-        return str(MarkdownWithMath(renderer=renderer).render(source))
 
 
+@functools.cache
 def exporter() -> BookExporter:
+    """One exporter for every page: its templates are loaded once."""
     config = Config()
     config.ExtractOutputPreprocessor.enabled = True  # figures as files beside the page, not base64 in it
     return BookExporter(
@@ -136,7 +138,7 @@ def objectives(nb: Any) -> str:
             lines[end + 1].strip() == "" or re.match(r"\s*(\d+\.|[*-])\s|\s+\S", lines[end + 1])
         ):
             end += 1
-        return markdown_html("\n".join(lines[items[0] : end + 1]))
+        return markdown_html("\n".join(lines[items[0] : end + 1]), exclude_anchor_links=True)
     return ""
 
 
@@ -161,13 +163,10 @@ class LessonPage:
     def render(self, pages: list[LessonPage], index: int) -> str:
         """The page in the book's frame: the list of lessons, previous and next, how it was executed."""
 
-        def link(page: LessonPage | None) -> dict[str, str] | None:
-            return None if page is None else {"href": page.filename, "number": page.number, "title": page.title}
-
         book = {
-            "lessons": [dict(link(p) or {}, current=p is self) for p in pages],
-            "prev": link(pages[index - 1] if index > 0 else None),
-            "next": link(pages[index + 1] if index + 1 < len(pages) else None),
+            "lessons": [dict(nav_link(p), current=p is self) for p in pages],
+            "prev": nav_link(pages[index - 1]) if index > 0 else None,
+            "next": nav_link(pages[index + 1]) if index + 1 < len(pages) else None,
             "download": self.download,
             "info": self.info,
         }
@@ -175,6 +174,11 @@ class LessonPage:
         html, out = exporter().from_notebook_node(without_widgets(self.nb), resources=resources)
         self.files = dict(out.get("outputs", {}))
         return str(html)
+
+
+def nav_link(page: LessonPage) -> dict[str, Any]:
+    """How the frame (the lesson list, previous/next) names a lesson."""
+    return {"href": page.filename, "number": page.number, "title": page.title}
 
 
 def lesson_page(source: Path, nb: Any, info: dict[str, Any]) -> LessonPage:
@@ -219,22 +223,19 @@ def render_landing(pages: list[LessonPage], reference: dict[str, Any], mode: str
         stem = page.source.stem
         rows.append(
             {
-                "href": page.filename,
-                "number": page.number,
-                "title": page.title,
+                **nav_link(page),
                 "objectives": markupsafe.Markup(page.objectives),
                 "this_build": minutes(page.info.get("seconds")),
                 "laptop": minutes((laptop.get("seconds") or {}).get(stem)),
                 "gpu": minutes((gpu.get("seconds") or {}).get(stem)),
             }
         )
-    lessons = [{"href": p.filename, "number": p.number, "title": p.title, "current": False} for p in pages]
     info = pages[0].info if pages else {}
     return env.get_template("landing.html.j2").render(
         book={
-            "lessons": lessons,
+            "lessons": [dict(nav_link(p), current=False) for p in pages],
             "prev": None,
-            "next": {"href": pages[0].filename, "number": pages[0].number, "title": pages[0].title} if pages else None,
+            "next": nav_link(pages[0]) if pages else None,
         },
         rows=rows,
         figures=gallery(gallery_dir, site),

@@ -168,6 +168,7 @@ def executed_lessons(args: argparse.Namespace, out: Path) -> list[tuple[Path, An
     cache = out / "executed" / args.mode
     cache.mkdir(parents=True, exist_ok=True)
     work = out / "run"
+    where = machine()
     results = []
     for lesson in lessons(args.lessons):
         key = cache_key(lesson, args.mode, env)
@@ -190,7 +191,7 @@ def executed_lessons(args: argparse.Namespace, out: Path) -> list[tuple[Path, An
             "key": key,
             "seconds": round(seconds, 1),
             "mode": args.mode,
-            "machine": machine(),
+            "machine": where,
             "date": time.strftime("%Y-%m-%d"),
         }
         nb.metadata["nst_book"] = info
